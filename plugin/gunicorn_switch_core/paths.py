@@ -1,0 +1,52 @@
+"""Every Baota path the plugin touches, behind one prefix.
+
+On a server ``GUNICORN_SWITCH_ROOT`` is unset and the prefix is ``/``; the sandbox sets it to
+a temporary directory so that the same code runs against a Baota-shaped tree.
+"""
+import os
+
+PANEL = "/www/server/panel"
+PLUGIN_NAME = "gunicorn_switch"
+
+
+def root():
+    """The prefix, read on every call so that tests may change it."""
+    return os.environ.get("GUNICORN_SWITCH_ROOT") or "/"
+
+
+def host(path):
+    """The real location of an absolute Baota path (``/www/...``) under the prefix."""
+    if not path.startswith("/"):
+        raise ValueError("not an absolute path: %r" % (path,))
+    r = root()
+    if r == "/":
+        return path
+    return os.path.join(r, path.lstrip("/"))
+
+
+def unhost(real):
+    """The Baota path of a real location under the prefix (inverse of ``host``)."""
+    r = root().rstrip("/")
+    if r and (real == r or real.startswith(r + "/")):
+        return real[len(r):] or "/"
+    return real
+
+
+# Well-known Baota locations (unprefixed); call host() on them before use.
+NGINX_BIN = "/www/server/nginx/sbin/nginx"
+NGINX_CONF = "/www/server/nginx/conf/nginx.conf"
+NGINX_INIT = "/etc/init.d/nginx"
+VHOST_NGINX = PANEL + "/vhost/nginx"
+VHOST_REWRITE = PANEL + "/vhost/rewrite"
+PANEL_PYTHON = PANEL + "/pyenv/bin/python3"
+PANEL_DATA = PANEL + "/data"
+SITES_DB_V11 = PANEL_DATA + "/db/site.db"
+SITES_DB_OLD = PANEL_DATA + "/default.db"
+WWWROOT = "/www/wwwroot"
+WWWLOGS = "/www/wwwlogs"
+PYENVS = "/www/server/pyporject_evn"
+PYTHON_PROJECT = "/www/server/python_project"
+SUPERVISOR_PLUGIN = PANEL + "/plugin/supervisor"
+PLUGIN_DIR = PANEL + "/plugin/" + PLUGIN_NAME
+# What the plugin keeps about itself (journal, backups, managed sites, its log).
+PLUGIN_STATE = PANEL_DATA + "/" + PLUGIN_NAME
