@@ -1,0 +1,272 @@
+"""Dev panel: serves the plugin page the way the Baota panel does, on 127.0.0.1.
+
+    python tools/devpanel/server.py [--plugin-dir DIR] [--root ROOT] [--port N]
+
+Routes (the panel's, baota-internals.md §3-§4):
+
+    GET  /                                   a panel-like shell with the 软件商店 entry
+    GET  /static/...                         shell assets; jQuery 2.2.4 and layer from npm
+    GET  /static/img/soft_ico/ico-NAME.png   the plugin's icon
+    POST /plugin?action=getConfigHtml&name=NAME         index.html as a JSON string
+    POST /plugin?action=a&name=NAME&s=METHOD            getattr(NAME_main(), METHOD)(get)
+    GET  /NAME/static/PATH                   the plugin's static/ folder
+
+From tests: ``server, url, token = start(plugin_dir, root)`` … ``stop(server)``.
+"""
+import argparse
+import html
+import importlib
+import json
+import mimetypes
+import os
+import secrets
+import signal
+import sys
+import threading
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from dict_obj import build_get
+
+REPO = os.path.dirname(os.path.dirname(HERE))
+NAME = "gunicorn_switch"
+STATIC = os.path.join(HERE, "static")
+NODE = os.path.join(HERE, "node_modules")
+# Where the panel itself keeps the libraries (aaPanel: /static/layer/layer.js).
+LIBS = {
+    "/static/js/jquery-2.2.4.min.js": os.path.join(NODE, "jquery", "dist", "jquery.min.js"),
+    "/static/layer/": os.path.join(NODE, "layer-src", "dist") + "/",
+}
+# Unverified wording of the panel's INIT_CSRF_ERR message; the shape is ReturnJson(False, …).
+CSRF_ERROR = {"status": False, "msg": "CSRF校验失败，请重新登录面板！"}
+ERROR_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>500 Internal Server Error
+</title></head><body><h1>糟糕，出错了！</h1><p>500 Internal Server Error</p>
+<pre>%s</pre></body></html>"""
+
+
+def default_plugin_dir(root=None):
+    root = root or os.environ.get("GUNICORN_SWITCH_ROOT") or ""
+    installed = os.path.join(root, "www/server/panel/plugin", NAME) if root else ""
+    if installed and os.path.isdir(installed):
+        return installed
+    return os.path.join(REPO, "plugin")
+
+
+def load_plugin(plugin_dir):
+    """Import ``NAME_main`` from ``plugin_dir`` as the panel's loader does; return the class."""
+    plugin_dir = os.path.abspath(plugin_dir)
+    if plugin_dir not in sys.path:
+        sys.path.insert(0, plugin_dir)
+    module = importlib.import_module(NAME + "_main")
+    return getattr(module, NAME + "_main")
+
+
+def safe_join(base, rel):
+    """``base/rel`` if it stays inside ``base``, else None."""
+    base = os.path.realpath(base)
+    path = os.path.realpath(os.path.join(base, rel.lstrip("/")))
+    return path if path == base or path.startswith(base + os.sep) else None
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "devpanel/1.0"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet unless asked
+        if self.server.verbose:
+            sys.stderr.write("devpanel: " + (fmt % args) + "\n")
+
+    # -- responses ---------------------------------------------------------------------
+    def send(self, code, body, ctype):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_json(self, obj, code=200):
+        self.send(code, json.dumps(obj, ensure_ascii=False), "application/json; charset=utf-8")
+
+    def send_file(self, path):
+        if not path or not os.path.isfile(path):
+            return self.send(404, "404 Not Found", "text/plain; charset=utf-8")
+        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype.endswith("javascript"):
+            ctype += "; charset=utf-8"
+        with open(path, "rb") as f:
+            self.send(200, f.read(), ctype)
+
+    # -- routing -----------------------------------------------------------------------
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        path = url.path
+        if path in ("/", "/soft"):
+            return self.shell()
+        if path == "/plugin":
+            return self.plugin(url)
+        if path == f"/static/img/soft_ico/ico-{NAME}.png":
+            return self.send_file(self.server.icon())
+        for prefix, target in LIBS.items():
+            if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+                rel = path[len(prefix):]
+                return self.send_file(safe_join(target, rel) if rel else target)
+        if path.startswith("/static/"):
+            return self.send_file(safe_join(STATIC, path[len("/static/"):]))
+        plugin_static = f"/{NAME}/static/"
+        if path.startswith(plugin_static):
+            base = os.path.join(self.server.plugin_dir, "static")
+            return self.send_file(safe_join(base, path[len(plugin_static):]))
+        self.send(404, "404 Not Found", "text/plain; charset=utf-8")
+
+    def do_POST(self):
+        url = urlsplit(self.path)
+        if url.path == "/plugin":
+            return self.plugin(url)
+        self.send(404, "404 Not Found", "text/plain; charset=utf-8")
+
+    def shell(self):
+        with open(os.path.join(HERE, "shell.html"), encoding="utf-8") as f:
+            page = f.read()
+        lang = "en" if dict(parse_qsl(urlsplit(self.path).query)).get("lang") == "en" else "zh"
+        words = {
+            "zh": {"LANG": "zh-CN", "TITLE": "宝塔面板 (dev)", "BRAND": "宝塔面板"},
+            "en": {"LANG": "en", "TITLE": "aaPanel (dev)", "BRAND": "aaPanel"},
+        }[lang]
+        words.update(TOKEN=self.server.token, NAME=NAME)
+        for key, value in words.items():
+            page = page.replace(f"{{{{{key}}}}}", value)
+        self.send(200, page, "text/html; charset=utf-8")
+
+    def read_form(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        ctype = self.headers.get("Content-Type", "")
+        if body and "application/x-www-form-urlencoded" in ctype:
+            return parse_qsl(body, keep_blank_values=True)
+        return []
+
+    def plugin(self, url):
+        args = parse_qsl(url.query, keep_blank_values=True)
+        query = dict(args)
+        form = self.read_form()
+        action = query.get("action", "")
+        name = query.get("name") or dict(form).get("name", "")
+        if self.headers.get("x-http-token") != self.server.token:
+            return self.send_json(CSRF_ERROR)
+        if name != NAME:
+            return self.send_json({"status": False, "msg": "指定插件不存在!"})
+        if action == "getConfigHtml":
+            index = os.path.join(self.server.plugin_dir, "index.html")
+            if not os.path.isfile(index):
+                return self.send_json({"status": False, "msg": "插件模板不存在!"})
+            with open(index, encoding="utf-8") as f:
+                return self.send_json(f.read())  # a str, JSON-encoded as public.GetJson does
+        if action != "a":
+            return self.send_json({"status": False, "msg": "错误的参数!"})
+        s = query.get("s") or dict(form).get("s")
+        if not s:
+            return self.send_json({"status": True, "msg": "权限正常！"})
+        get = build_get(args, form, NAME, s, self.client_address[0])
+        return self.call(s, get)
+
+    def call(self, s, get):
+        if s.startswith("_") or not s.replace("_", "").isalnum():
+            return self.send_json({"status": False, "msg": f"不允许的方法: {s}"})
+        try:
+            instance = self.server.plugin_class()
+            method = getattr(instance, s, None)
+            if not callable(method):
+                return self.send_json({"status": False, "msg": f"方法不存在: {s}"})
+            result = method(get)
+            body = json.dumps(result, ensure_ascii=False)
+        except Exception:  # noqa: BLE001 - the panel's get_error_object: an HTML 500 page
+            tb = traceback.format_exc()
+            sys.stderr.write(f"devpanel: {s} raised\n{tb}")
+            return self.send(500, ERROR_PAGE % html.escape(tb), "text/html; charset=utf-8")
+        self.send(200, body, "application/json; charset=utf-8")
+
+
+class DevPanel(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, plugin_dir, port=0, verbose=False):
+        super().__init__(("127.0.0.1", port), Handler)
+        self.plugin_dir = os.path.abspath(plugin_dir)
+        self.plugin_class = load_plugin(self.plugin_dir)
+        self.token = secrets.token_hex(16)
+        self.verbose = verbose
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+    def icon(self):
+        """Where the panel copies it on install, else the plugin's icon.png, else the repo's."""
+        root = os.environ.get("GUNICORN_SWITCH_ROOT") or ""
+        candidates = [
+            os.path.join(self.plugin_dir, "icon.png"),
+            os.path.join(REPO, "icon.png"),
+        ]
+        if root:
+            installed = f"www/server/panel/BTPanel/static/img/soft_ico/ico-{NAME}.png"
+            candidates.insert(0, os.path.join(root, installed))
+        return next((c for c in candidates if os.path.isfile(c)), None)
+
+
+def start(plugin_dir=None, root=None, port=0, verbose=False):
+    """Run the dev panel in a thread; return ``(server, url, token)``."""
+    if root:
+        os.environ["GUNICORN_SWITCH_ROOT"] = root
+    server = DevPanel(plugin_dir or default_plugin_dir(root), port, verbose)
+    thread = threading.Thread(target=server.serve_forever, name="devpanel", daemon=True)
+    thread.start()
+    server.thread = thread
+    return server, server.url, server.token
+
+
+def stop(server):
+    server.shutdown()
+    server.server_close()
+    server.thread.join(10)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--plugin-dir", help="default: $GUNICORN_SWITCH_ROOT's installed plugin, "
+                   "else the repository's plugin/")
+    p.add_argument("--root", help="GUNICORN_SWITCH_ROOT (default: from the environment)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("DEVPANEL_PORT") or 0))
+    p.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    a = p.parse_args(argv)
+    if a.root:
+        os.environ["GUNICORN_SWITCH_ROOT"] = a.root
+    server = DevPanel(a.plugin_dir or default_plugin_dir(a.root), a.port, a.verbose)
+
+    def on_signal(signum, frame):
+        # shutdown() waits for serve_forever, which runs in this thread: call it from another.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print("devpanel: {}  (plugin {}, root {})".format(
+        server.url, server.plugin_dir, os.environ.get("GUNICORN_SWITCH_ROOT") or "/"), flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    print("devpanel: stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+/* A small `bt` global shaped like the panel's (utils.min.js / public.js), over layer. */
+(function (window, $) {
+  'use strict';
+  var bt = window.bt || {};
+
+  bt.get_cookie = function (key) {
+    var parts = document.cookie ? document.cookie.split('; ') : [];
+    for (var i = 0; i < parts.length; i++) {
+      var kv = parts[i].split('=');
+      if (decodeURIComponent(kv[0]) === key) return decodeURIComponent(kv.slice(1).join('='));
+    }
+    return null;
+  };
+  bt.set_cookie = function (key, value) {
+    document.cookie = encodeURIComponent(key) + '=' + encodeURIComponent(value) + '; path=/';
+  };
+
+  // bt.msg({msg, status, icon, time}) or bt.msg(text)
+  bt.msg = function (config) {
+    if (typeof config !== 'object') config = {msg: String(config), icon: 0};
+    var icon = config.icon !== undefined ? config.icon : (config.status ? 1 : 2);
+    var time = config.time !== undefined ? config.time : (config.status ? 2000 : 5000);
+    return layer.msg(config.msg, {icon: icon, time: time, shade: config.shade || 0.3, shadeClose: true});
+  };
+
+  // bt.confirm({title, msg}, yes, cancel)
+  bt.confirm = function (config, yes, cancel) {
+    return layer.confirm(config.msg, {title: config.title || false, icon: 3, closeBtn: 2},
+      function (index) { if (yes) yes(index); }, function () { if (cancel) cancel(); });
+  };
+
+  bt.open = function (config) {
+    return layer.open($.extend({closeBtn: 2, shadeClose: false, shade: 0.3}, config));
+  };
+
+  bt.load = function (msg) {
+    return layer.msg(msg || '正在处理，请稍后...', {icon: 16, time: 0, shade: 0.3});
+  };
+
+  // The CSRF header for every jQuery request, as utils.min.js / public.js install it.
+  var token = $('#request_token_head').attr('token');
+  $.ajaxSetup({headers: {'x-http-token': token}});
+
+  bt.soft = bt.soft || {};
+  // As bt.soft.set_lib_config: permission probe, fetch index.html, open it in a page layer.
+  bt.soft.set_lib_config = function (name, title, version) {
+    var loading = bt.load();
+    $.post('/plugin?action=a&name=' + name, {}, function (rdata) {
+      if (rdata && rdata.status === false) {
+        layer.close(loading);
+        return bt.msg(rdata);
+      }
+      $.ajax({
+        url: '/plugin?action=getConfigHtml', type: 'POST', dataType: 'json',
+        data: {name: name, version: version},
+        success: function (html) {
+          layer.close(loading);
+          if (typeof html !== 'string') return bt.msg(html);
+          bt.open({
+            type: 1, area: '700px', shift: 5, skin: 'bt-plugin-layer',
+            title: '<img style="width:24px;margin-right:5px;margin-left:-10px;margin-top:-3px" ' +
+              'src="/static/img/soft_ico/ico-' + name + '.png" />' + title,
+            content: html.replace('"javascript/text"', '"text/javascript"')
+          });
+        },
+        error: function (xhr) {
+          layer.close(loading);
+          bt.msg({msg: 'getConfigHtml: HTTP ' + xhr.status, status: false});
+        }
+      });
+    }, 'json');
+  };
+
+  window.bt = bt;
+})(window, jQuery);
