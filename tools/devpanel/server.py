@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from dict_obj import build_get
+from dict_obj import build_get  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 NAME = "gunicorn_switch"
@@ -58,8 +58,12 @@ def default_plugin_dir(root=None):
 def load_plugin(plugin_dir):
     """Import ``NAME_main`` from ``plugin_dir`` as the panel's loader does; return the class."""
     plugin_dir = os.path.abspath(plugin_dir)
-    if plugin_dir not in sys.path:
-        sys.path.insert(0, plugin_dir)
+    if plugin_dir in sys.path:
+        sys.path.remove(plugin_dir)
+    sys.path.insert(0, plugin_dir)
+    cached = sys.modules.get(NAME + "_main")
+    if cached is not None and os.path.dirname(os.path.abspath(cached.__file__)) != plugin_dir:
+        del sys.modules[NAME + "_main"]  # imported from another plugin dir (tests): load ours
     module = importlib.import_module(NAME + "_main")
     return getattr(module, NAME + "_main")
 
@@ -114,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.shell()
         if path == "/plugin":
             return self.plugin(url)
-        if path == f"/static/img/soft_ico/ico-{NAME}.png":
+        if path in (f"/static/img/soft_ico/ico-{NAME}.png", "/favicon.ico"):
             return self.send_file(self.server.icon())
         for prefix, target in LIBS.items():
             if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):

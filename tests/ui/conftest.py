@@ -1,0 +1,117 @@
+"""Browser fixtures for the UI tests: the dev panel and Debian's Chromium through Playwright.
+
+What the page runs against (``ui_target``): the ``sandbox`` fixture (tests/conftest.py: a
+Baota-shaped host with ``.root`` and ``.plugin_dir``) when it is defined, else a stub plugin
+directory (tests/ui/stub_plugin + the repository's index.html and static/). Set
+``GSWITCH_UI_STUB=1`` to force the stub.
+"""
+import collections
+import importlib.util
+import os
+import shutil
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SCREENSHOTS = os.path.join(REPO, "tests", "results", "screenshots")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+Target = collections.namedtuple("Target", "kind root plugin_dir")
+
+
+def load_devpanel():
+    """tools/devpanel/server.py as a module (it is a script, not a package)."""
+    path = os.path.join(REPO, "tools", "devpanel", "server.py")
+    spec = importlib.util.spec_from_file_location("gswitch_devpanel_server", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def devpanel_module():
+    return load_devpanel()
+
+
+def make_stub_plugin(dest):
+    """A plugin dir: the stub backend with the repository's real page."""
+    os.makedirs(dest, exist_ok=True)
+    shutil.copy(os.path.join(HERE, "stub_plugin", "gunicorn_switch_main.py"), dest)
+    shutil.copy(os.path.join(REPO, "plugin", "index.html"), dest)
+    shutil.copytree(os.path.join(REPO, "plugin", "static"), os.path.join(dest, "static"),
+                    dirs_exist_ok=True)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def ui_target(request, tmp_path_factory):
+    if not os.environ.get("GSWITCH_UI_STUB"):
+        try:
+            sandbox = request.getfixturevalue("sandbox")
+        except pytest.FixtureLookupError:
+            sandbox = None
+        if sandbox is not None:
+            return Target("sandbox", str(sandbox.root), str(sandbox.plugin_dir))
+    plugin_dir = make_stub_plugin(str(tmp_path_factory.mktemp("stub_plugin")))
+    return Target("stub", None, plugin_dir)
+
+
+@pytest.fixture(scope="session")
+def devpanel(devpanel_module, ui_target):
+    """The dev panel running in a thread: (server, url, token)."""
+    saved = os.environ.get("GUNICORN_SWITCH_ROOT")
+    server, url, token = devpanel_module.start(ui_target.plugin_dir, ui_target.root)
+    try:
+        yield server, url, token
+    finally:
+        devpanel_module.stop(server)
+        if saved is None:
+            os.environ.pop("GUNICORN_SWITCH_ROOT", None)
+        else:
+            os.environ["GUNICORN_SWITCH_ROOT"] = saved
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if not executable:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page (own context, so no localStorage carries over); ``page.errors`` collects
+    console errors and uncaught exceptions."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.errors = []
+    pg.on("console", lambda m: m.type == "error" and pg.errors.append("console: " + m.text))
+    pg.on("pageerror", lambda e: pg.errors.append("pageerror: %s" % e))
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def screenshot():
+    """screenshot(page, name): save a full-page PNG under tests/results/screenshots/."""
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+
+    def take(pg, name):
+        path = os.path.join(SCREENSHOTS, name + ".png")
+        pg.screenshot(path=path, full_page=True)
+        return path
+
+    return take

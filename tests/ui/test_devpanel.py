@@ -1,0 +1,305 @@
+"""The dev panel and the plugin page in a real browser (Debian's Chromium via Playwright).
+
+The page is opened the way the panel opens it: 软件商店 → 设置 → index.html injected into a
+layer dialog; requests go to /plugin?action=a&name=gunicorn_switch&s=<method> with the
+x-http-token header from $.ajaxSetup.
+"""
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+TABS_ZH = ["站点", "状态", "日志", "设置", "关于"]
+TABS_EN = ["Sites", "Status", "Logs", "Settings", "About"]
+TAB_KEYS = ["sites", "status", "logs", "settings", "about"]
+DIALOG = ".layui-layer-page"
+
+
+# -- helpers -------------------------------------------------------------------------------
+def post(url, token=None, data=None):
+    """POST to the dev panel; (status, content type, body text)."""
+    body = urllib.parse.urlencode(data or {}).encode()
+    req = urllib.request.Request(url, data=body, method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    if token:
+        req.add_header("x-http-token", token)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+
+
+def expected_sites(devpanel_module, server):
+    """What the class itself says, so that the test fits whatever host the fixture provides."""
+    get = devpanel_module.build_get([], [], "gunicorn_switch", "get_sites", "127.0.0.1")
+    result = server.plugin_class().get_sites(get)
+    assert result["status"] is True, result
+    return result["data"]
+
+
+def open_plugin(page, url):
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.click("#dp-soft-list .dp-setting")
+    expect(page.locator(DIALOG + " .gswitch .bt-w-menu")).to_be_visible()
+    return page.locator(DIALOG + " .gswitch").last
+
+
+def wait_sites_loaded(page, root, sites):
+    from playwright.sync_api import expect
+
+    rows = root.locator(".gswitch-sites tbody tr")
+    if sites:
+        expect(rows).to_have_count(len(sites))
+        expect(rows.first).to_have_attribute("data-site", sites[0]["site"])
+    else:
+        expect(root.locator(".gswitch-sites .gswitch-empty")).not_to_have_text(
+            ["正在加载…", "Loading…"])
+    # nothing left spinning
+    expect(page.locator(".layui-layer-msg .layui-layer-ico16")).to_have_count(0)
+
+
+# -- the dev panel itself ------------------------------------------------------------------
+def test_dict_obj_like_the_panel(devpanel_module):
+    args = [("x", "1"), ("name", "ignored"), ("bad key!", "1"), ("__class__", "1")]
+    form = [("x", "2"), ("empty", ""), ("n", "42"), ("j", '{"a": 1}'), ("get", "1"),
+            ("blob", "zz"), ("a b.c[d]-e", "ok")]
+    get = devpanel_module.build_get(args, form, "gunicorn_switch", "echo", "127.0.0.1")
+    assert get.x == "2"  # the form wins over the query string
+    assert get.name == "gunicorn_switch" and get.s == "echo" and get.action == "a"
+    assert get.client_ip == "127.0.0.1"
+    assert getattr(get, "a b.c[d]-e") == "ok"
+    for dropped in ("bad key!", "blob"):
+        assert not hasattr(get, dropped)
+    assert get.__class__.__name__ == "dict_obj"  # not overwritten by a dunder key
+    assert callable(get.get)  # not overwritten by a field called "get"
+    assert "x" in get and "missing" not in get
+    assert "empty" not in get  # as the panel: `in` is the truth of the value
+    assert get.get("missing", "dflt") == "dflt" and get.get("x") == "2"
+    assert get.get("n/d", 0) == 42 and get.get("x/d", 0) == 2 and get.get("j/j") == {"a": 1}
+    assert get["x"] == "2" and get["missing"] is None
+    assert get.data == []  # the panel's default when no `data` is sent
+    assert all(isinstance(v, str) for k, v in vars(get).items() if k != "data")
+
+
+def test_csrf_token_is_required(devpanel):
+    server, url, token = devpanel
+    api = url + "plugin?action=a&name=gunicorn_switch&s=get_sites"
+    status, ctype, body = post(api)
+    assert status == 200 and "json" in ctype
+    err = json.loads(body)
+    assert err["status"] is False and "CSRF" in err["msg"]
+    status, _, body = post(api, token="wrong")
+    assert json.loads(body)["status"] is False
+    status, _, body = post(api, token=token)
+    assert json.loads(body)["status"] is True
+
+
+def test_shell_carries_the_token(devpanel):
+    server, url, token = devpanel
+    with urllib.request.urlopen(url, timeout=30) as r:
+        html = r.read().decode()
+    assert 'id="request_token_head" token="%s"' % token in html
+
+
+def test_get_config_html_is_a_json_string(devpanel):
+    server, url, token = devpanel
+    status, ctype, body = post(url + "plugin?action=getConfigHtml", token, {"name": "gunicorn_switch"})
+    html = json.loads(body)
+    assert isinstance(html, str) and "bt-w-menu" in html and "gunicorn_switch.js" in html
+
+
+def test_private_methods_are_refused(devpanel):
+    server, url, token = devpanel
+    status, _, body = post(url + "plugin?action=a&name=gunicorn_switch&s=_private", token)
+    assert json.loads(body)["status"] is False
+    status, _, body = post(url + "plugin?action=a&name=gunicorn_switch&s=__init__", token)
+    assert json.loads(body)["status"] is False
+
+
+def test_uncaught_exception_is_an_html_500(devpanel, ui_target):
+    if ui_target.kind != "stub":
+        pytest.skip("needs the stub's boom method")
+    server, url, token = devpanel
+    status, ctype, body = post(url + "plugin?action=a&name=gunicorn_switch&s=boom", token)
+    assert status == 500 and "text/html" in ctype and "RuntimeError" in body
+
+
+def test_echo_get_object_over_http(devpanel, ui_target):
+    if ui_target.kind != "stub":
+        pytest.skip("needs the stub's echo method")
+    server, url, token = devpanel
+    status, _, body = post(url + "plugin?action=a&name=gunicorn_switch&s=echo&q=1", token,
+                           {"site": "a.com", "__x": "1", "n": "3"})
+    data = json.loads(body)["data"]
+    assert data["site"] == "a.com" and data["q"] == "1" and data["n"] == "3"
+    assert data["s"] == "echo" and data["action"] == "a" and data["client_ip"] == "127.0.0.1"
+    assert "__x" not in data
+
+
+def test_static_routes(devpanel):
+    server, url, token = devpanel
+    for path, ctype in [("static/js/jquery-2.2.4.min.js", "javascript"),
+                        ("static/layer/layer.js", "javascript"),
+                        ("static/layer/theme/default/layer.css", "css"),
+                        ("static/panel.css", "css"),
+                        ("static/img/soft_ico/ico-gunicorn_switch.png", "image/png"),
+                        ("gunicorn_switch/static/gunicorn_switch.js", "javascript")]:
+        with urllib.request.urlopen(url + path, timeout=30) as r:
+            assert r.status == 200 and ctype in r.headers["Content-Type"], path
+    for path in ["static/..%2f..%2fserver.py", "gunicorn_switch/static/..%2fgunicorn_switch_main.py"]:
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(url + path, timeout=30)
+
+
+# -- the page in Chromium ------------------------------------------------------------------
+def test_plugin_page_zh(page, devpanel, devpanel_module, screenshot):
+    from playwright.sync_api import expect
+
+    server, url, token = devpanel
+    sites = expected_sites(devpanel_module, server)
+    root = open_plugin(page, url)
+    expect(root.locator(".bt-w-menu p")).to_have_text(TABS_ZH)
+    expect(page.locator(DIALOG + " .layui-layer-title")).to_contain_text("Gunicorn")
+    wait_sites_loaded(page, root, sites)
+    names = root.locator(".gswitch-sites tbody td.gswitch-site").all_inner_texts()
+    assert names == [s["site"] for s in sites]
+    for s in sites:
+        row = root.locator('.gswitch-sites tbody tr[data-site="%s"]' % s["site"])
+        if s["server"] == "uwsgi":
+            expect(row.locator(".gswitch-act-switch")).to_have_text("切换到 Gunicorn")
+        if s["server"] == "gunicorn" and s["managed_by_plugin"]:
+            expect(row.locator(".gswitch-act-rollback")).to_have_text("回滚到 uWSGI")
+    # the dialog is the panel's 700 px
+    box = page.locator(DIALOG).bounding_box()
+    assert box["width"] == pytest.approx(700, abs=2)
+    for key, label in zip(TAB_KEYS, TABS_ZH):
+        root.locator('.bt-w-menu p[data-tab="%s"]' % key).click()
+        expect(root.locator('.gswitch-pane[data-pane="%s"]' % key)).to_be_visible()
+        expect(root.locator(".bt-w-menu p.bgw")).to_have_text(label)
+        screenshot(page, "zh-" + key)
+    expect(root.locator(".gswitch-about")).to_contain_text("1.0.0")
+    assert page.errors == []
+
+
+def test_plugin_page_en_on_aapanel(page, devpanel, devpanel_module, screenshot):
+    from playwright.sync_api import expect
+
+    server, url, token = devpanel
+    sites = expected_sites(devpanel_module, server)
+    root = open_plugin(page, url + "?lang=en")  # the dev panel dressed as aaPanel
+    expect(root.locator(".bt-w-menu p")).to_have_text(TABS_EN)
+    expect(root.locator(".gswitch-sites thead th").first).to_have_text("Site")
+    wait_sites_loaded(page, root, sites)
+    if any(s["server"] == "uwsgi" for s in sites):
+        expect(root.locator(".gswitch-act-switch").first).to_have_text("Switch to Gunicorn")
+    for key in TAB_KEYS:
+        root.locator('.bt-w-menu p[data-tab="%s"]' % key).click()
+        expect(root.locator('.gswitch-pane[data-pane="%s"]' % key)).to_be_visible()
+        screenshot(page, "en-" + key)
+    expect(root.locator('.gswitch-pane[data-pane="status"]')).to_contain_text("coming soon")
+    assert page.errors == []
+
+
+def test_language_choice_in_settings(page, devpanel):
+    from playwright.sync_api import expect
+
+    server, url, token = devpanel
+    root = open_plugin(page, url)
+    expect(root.locator(".bt-w-menu p").first).to_have_text("站点")
+    root.locator('.bt-w-menu p[data-tab="settings"]').click()
+    root.locator("select.gswitch-lang").select_option("en")
+    expect(root.locator(".bt-w-menu p")).to_have_text(TABS_EN)
+    # the choice is kept: reopen the page
+    root = open_plugin(page, url)
+    expect(root.locator(".bt-w-menu p")).to_have_text(TABS_EN)
+    root.locator('.bt-w-menu p[data-tab="settings"]').click()
+    root.locator("select.gswitch-lang").select_option("auto")
+    expect(root.locator(".bt-w-menu p")).to_have_text(TABS_ZH)
+    assert page.errors == []
+
+
+def test_reopening_the_dialog(page, devpanel, devpanel_module):
+    from playwright.sync_api import expect
+
+    server, url, token = devpanel
+    sites = expected_sites(devpanel_module, server)
+    root = open_plugin(page, url)
+    wait_sites_loaded(page, root, sites)
+    page.locator(DIALOG + " .layui-layer-close").click()
+    expect(page.locator(DIALOG)).to_have_count(0)
+    page.click("#dp-soft-list .dp-setting")
+    expect(page.locator(DIALOG)).to_have_count(1)
+    root = page.locator(DIALOG + " .gswitch")
+    wait_sites_loaded(page, root, sites)
+    # one request per click on 刷新, however often the script was loaded
+    calls = []
+    page.on("request", lambda r: "s=get_sites" in r.url and calls.append(r.url))
+    root.locator(".gswitch-refresh").click()
+    wait_sites_loaded(page, root, sites)
+    page.wait_for_function("window.jQuery.active === 0")
+    assert len(calls) == 1
+    assert page.evaluate("typeof window.gswitch.init") == "function"
+    assert page.errors == []
+
+
+def test_plan_dialog(page, devpanel, devpanel_module, screenshot):
+    from playwright.sync_api import expect
+
+    server, url, token = devpanel
+    sites = expected_sites(devpanel_module, server)
+    uwsgi = [s for s in sites if s["server"] == "uwsgi"]
+    if not uwsgi:
+        pytest.skip("no uWSGI site on this host")
+    get = devpanel_module.build_get([("site", uwsgi[0]["site"])], [], "gunicorn_switch", "plan",
+                                    "127.0.0.1")
+    plan = server.plugin_class().plan(get) if hasattr(server.plugin_class, "plan") else None
+    root = open_plugin(page, url)
+    wait_sites_loaded(page, root, sites)
+    root.locator('tr[data-site="%s"] .gswitch-act-switch' % uwsgi[0]["site"]).click()
+    if plan and plan["status"]:
+        dialog = page.locator(".gswitch-plan-layer")
+        expect(dialog).to_be_visible()
+        expect(dialog.locator(".layui-layer-title")).to_contain_text(uwsgi[0]["site"])
+        if plan["data"].get("gunicorn_conf"):
+            expect(dialog.locator("pre").first).to_contain_text(
+                plan["data"]["gunicorn_conf"].strip().splitlines()[0])
+        screenshot(page, "zh-plan")
+        dialog.locator(".layui-layer-btn0").click()
+        expect(page.locator(".layui-layer-msg", has_text="尚未开放")).to_be_visible()
+    else:
+        expect(page.locator(".layui-layer-msg .layui-layer-ico2")).to_be_visible()
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("kind", ["http500", "status_false", "not_json", "aborted"])
+def test_failures_are_shown(page, devpanel, screenshot, kind):
+    from playwright.sync_api import expect
+
+    server, url, token = devpanel
+    replies = {
+        "http500": {"status": 500, "content_type": "text/html", "body": "<h1>500</h1>"},
+        "status_false": {"status": 200, "content_type": "application/json",
+                         "body": json.dumps({"status": False, "msg": "站点扫描失败: test"})},
+        "not_json": {"status": 200, "content_type": "text/html", "body": "<html>login</html>"},
+    }
+    expected = {"http500": "HTTP 500", "status_false": "站点扫描失败: test",
+                "not_json": "无法识别", "aborted": "无法连接"}[kind]
+
+    def handle(route):
+        if kind == "aborted":
+            route.abort()
+        else:
+            route.fulfill(**replies[kind])
+
+    page.route("**/plugin?action=a&name=gunicorn_switch&s=get_sites*", handle)
+    root = open_plugin(page, url)
+    expect(page.locator(".layui-layer-msg", has_text=expected)).to_be_visible()
+    expect(root.locator(".gswitch-sites .gswitch-error")).to_contain_text(expected)
+    expect(page.locator(".layui-layer-msg .layui-layer-ico16")).to_have_count(0)
+    screenshot(page, "error-" + kind)
+    # the failed request itself is logged by Chromium as a console error; nothing else may be
+    assert [e for e in page.errors if "Failed to load resource" not in e] == []
