@@ -119,10 +119,12 @@ class ConfigWarning:
 class UwsgiConfig:
     """The parsed configuration: ``options`` in uWSGI's order, ``warnings``, ``files`` read."""
 
-    def __init__(self, options, warnings, files):
+    def __init__(self, options, warnings, files, placeholders=()):
         self.options = options
         self.warnings = warnings
         self.files = files
+        # Names used as %(name) or set with set/set-ph: user variables, not options.
+        self.placeholders = frozenset(placeholders)
 
     def all(self, *keys):
         """Every value of a list option (``env``, ``static-map``...), in order."""
@@ -182,6 +184,8 @@ class _Reader:
         self.first_magic = None
         self.logic = None
         self.inherits = []
+        self.referenced = set()
+        self.placeholders = set()
 
     # -- warnings ---------------------------------------------------------------------
     def warn(self, message, path=None, line=None):
@@ -334,6 +338,7 @@ class _Reader:
             if not eq:
                 self.warn(f"{key} = {value} has no '='; ignored", path, line)
                 return
+            self.placeholders.add(name.strip())
             self.options.append(Option(name.strip(), val, path, line))
             return
         if key in ("config",):
@@ -450,6 +455,7 @@ class _Reader:
     def placeholder_value(self, inner, opt):
         if " " in inner:
             return self.math(inner, opt)
+        self.referenced.add(inner)
         for o in self.options:
             if o.key == inner:
                 return o.value
@@ -459,6 +465,7 @@ class _Reader:
         return None
 
     def lookup(self, token):
+        self.referenced.add(token)
         for o in self.options:
             if o.key == token:
                 return o.value
@@ -766,7 +773,8 @@ def load(source, env=None, cwd=None, hostname=None, argv=None):
         raise UwsgiConfigError(f"unable to load configuration from {name} (unknown extension)", name, None)
     reader.load(source, kind)
     reader.finish()
-    return UwsgiConfig(reader.options, reader.warnings, reader.files)
+    return UwsgiConfig(reader.options, reader.warnings, reader.files,
+                       reader.referenced | reader.placeholders)
 
 
 def load_argv(argv, env=None, cwd=None, hostname=None):
@@ -844,7 +852,8 @@ def load_argv(argv, env=None, cwd=None, hostname=None):
         else:
             raise UwsgiConfigError(f"unable to load configuration from {arg}", CMDLINE, idx)
     reader.finish()
-    return UwsgiConfig(reader.options, reader.warnings, reader.files)
+    return UwsgiConfig(reader.options, reader.warnings, reader.files,
+                       reader.referenced | reader.placeholders)
 
 
 # Options uWSGI accepts as UWSGI_<NAME> environment variables that matter for a migration.

@@ -1,0 +1,118 @@
+"""The binary layout of the per-worker stats the generated gunicorn_conf.py writes.
+
+One definition for both sides: the hooks rendered into gunicorn_conf.py (which run in the
+site's venv, without this package) get ``FORMAT``/``EXIT_FORMAT`` and the offsets rendered in
+from here, and the status page decodes with ``read_slot``/``read_exits``.
+
+A slot is a small file ``<stats_dir>/<pid>.slot`` that its worker ``mmap``s in ``post_fork``
+and updates in place per request: a file write per request halves throughput, an in-place
+store into a mapped page does not (notes/environment.md). ``seq`` is bumped before and after
+every update (odd = update in progress), so a reader can retry a torn read.
+
+Exits go to ``<stats_dir>/exits``: fixed-size records appended with one ``write`` each
+(atomic for O_APPEND on a local file system); the master trims it to the last ``EXITS_KEEP``.
+"""
+import os
+import struct
+
+MAGIC = b"GSW1"
+VERSION = 1
+
+# (name, struct code). Little-endian, no padding: the same bytes for every Python.
+LAYOUT = (
+    ("magic", "4s"),         # b"GSW1"
+    ("version", "H"),        # layout version
+    ("last_status", "H"),    # HTTP status of the last finished request
+    ("pid", "I"),
+    ("seq", "Q"),            # odd while an update is in progress
+    ("boot_time", "d"),      # wall clock, seconds
+    ("last_end", "d"),       # wall clock of the last finished request (0 = none yet)
+    ("requests", "Q"),       # requests finished
+    ("total_us", "Q"),       # sum of request durations, microseconds
+    ("cur_start", "d"),      # wall clock start of the latest request in progress
+    ("in_flight", "I"),      # requests in progress (gthread/gevent may have several)
+    ("retire_at", "d"),      # wall clock after which the worker retires (0 = never)
+    ("exit_flags", "H"),     # bit 0: retiring after this request (rss / lifetime limit)
+    ("cur_method", "8s"),
+    ("cur_path", "256s"),    # truncated, UTF-8
+)
+FORMAT = "<" + "".join(code for _, code in LAYOUT)
+FIELDS = tuple(name for name, _ in LAYOUT)
+SLOT_SIZE = struct.calcsize(FORMAT)
+# name -> (byte offset, single-field struct format) for in-place updates by the hooks.
+OFFSETS = {}
+_pos = 0
+for _name, _code in LAYOUT:
+    OFFSETS[_name] = (_pos, "<" + _code)
+    _pos += struct.calcsize("<" + _code)
+del _pos, _name, _code
+
+EXIT_FORMAT = "<IdQdii16s"
+EXIT_FIELDS = ("pid", "time", "requests", "age", "exitcode", "signal", "cause")
+EXIT_SIZE = struct.calcsize(EXIT_FORMAT)
+EXITS_KEEP = 200
+# Causes written by the hooks; the status page shows them as they are.
+CAUSES = ("exit", "max_requests", "timeout", "reload_on_rss", "max_lifetime", "killed",
+          "boot_error")
+SLOT_SUFFIX = ".slot"
+EXITS_NAME = "exits"
+
+
+def read_slot(data):
+    """Decode one slot. Returns a dict, or None for a short/foreign/torn buffer."""
+    if len(data) < SLOT_SIZE:
+        return None
+    values = struct.unpack_from(FORMAT, data)
+    slot = dict(zip(FIELDS, values))
+    if slot["magic"] != MAGIC or slot["seq"] % 2:
+        return None
+    slot["cur_method"] = slot["cur_method"].rstrip(b"\0").decode("ascii", "replace")
+    slot["cur_path"] = slot["cur_path"].rstrip(b"\0").decode("utf-8", "replace")
+    slot["busy"] = slot["in_flight"] > 0
+    slot["avg_ms"] = (slot["total_us"] / 1000.0 / slot["requests"]) if slot["requests"] else 0.0
+    del slot["magic"]
+    return slot
+
+
+def read_slot_file(path, tries=5):
+    """Read a slot file, retrying while a writer is mid-update. None if unreadable."""
+    for _ in range(tries):
+        try:
+            with open(path, "rb") as f:
+                data = f.read(SLOT_SIZE)
+        except OSError:
+            return None
+        slot = read_slot(data)
+        if slot is not None:
+            return slot
+    return None
+
+
+def read_exits(data):
+    """Decode the exits file content (bytes), oldest first; a partial tail is ignored."""
+    out = []
+    for off in range(0, len(data) - EXIT_SIZE + 1, EXIT_SIZE):
+        rec = dict(zip(EXIT_FIELDS, struct.unpack_from(EXIT_FORMAT, data, off)))
+        rec["cause"] = rec["cause"].rstrip(b"\0").decode("ascii", "replace")
+        out.append(rec)
+    return out
+
+
+def read_stats_dir(path):
+    """All live slots (by pid) and the recent exits of one site's stats directory."""
+    workers = {}
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return {"workers": workers, "exits": []}
+    for name in names:
+        if name.endswith(SLOT_SUFFIX):
+            slot = read_slot_file(os.path.join(path, name))
+            if slot is not None:
+                workers[slot["pid"]] = slot
+    try:
+        with open(os.path.join(path, EXITS_NAME), "rb") as f:
+            exits = read_exits(f.read())
+    except OSError:
+        exits = []
+    return {"workers": workers, "exits": exits}
