@@ -209,7 +209,7 @@ class _Reader:
             with open(real, "rb") as f:
                 data = f.read(MAX_BYTES + 1)
         except OSError as e:
-            raise UwsgiConfigError(f"cannot read {real}: {e.strerror or e}", path, line)
+            raise UwsgiConfigError(f"cannot read {real}: {e.strerror or e}", path, line) from None
         if len(data) > MAX_BYTES:
             raise UwsgiConfigError("%s is over the %d byte limit" % (real, MAX_BYTES), path, line)
         if b"\0" in data:
@@ -361,7 +361,7 @@ class _Reader:
             try:
                 return [str(i) for i in range(1, int(arg) + 1)]
             except ValueError:
-                raise UwsgiConfigError(f"for-times needs a number, got {arg!r}", path, line)
+                raise UwsgiConfigError(f"for-times needs a number, got {arg!r}", path, line) from None
         if kind == "for-readline":
             real = self.resolve(arg, path, line)
             text = self.read_text(real, path, line)
@@ -444,7 +444,7 @@ class _Reader:
             with open(real, "rb") as f:
                 data = f.read(MAX_BYTES + 1)
         except OSError:
-            raise UwsgiConfigError(f"@({name}): cannot read {real}", opt.path, opt.line)
+            raise UwsgiConfigError(f"@({name}): cannot read {real}", opt.path, opt.line) from None
         if len(data) > MAX_BYTES or b"\0" in data:
             raise UwsgiConfigError(f"@({name}): {real} is binary or too large",
                                    opt.path, opt.line)
@@ -639,7 +639,7 @@ def parse_json(reader, text, path, section):
     try:
         doc = json.loads(text)
     except ValueError as e:
-        raise UwsgiConfigError(f"invalid JSON: {e}", path, getattr(e, "lineno", None))
+        raise UwsgiConfigError(f"invalid JSON: {e}", path, getattr(e, "lineno", None)) from None
     if not isinstance(doc, dict) or section not in doc:
         raise UwsgiConfigError(f"no \"{section}\" object at the top of the JSON file", path, 1)
     body = doc[section]
@@ -707,10 +707,10 @@ def _xml_tree(text, path):
         parser.Parse(text, True)
     except _RefuseDTD:
         raise UwsgiConfigError("XML with DOCTYPE/ENTITY declarations is refused",
-                               path, parser.CurrentLineNumber)
+                               path, parser.CurrentLineNumber) from None
     except xml.parsers.expat.ExpatError as e:
         raise UwsgiConfigError(f"invalid XML: {xml.parsers.expat.ErrorString(e.code)}",
-                               path, e.lineno)
+                               path, e.lineno) from None
     return root["children"][0]
 
 
