@@ -110,6 +110,9 @@ def screenshot():
     os.makedirs(SCREENSHOTS, exist_ok=True)
 
     def take(pg, name):
+        # let layer's open/close animations finish (a wait, not a timing assertion)
+        pg.wait_for_selector(".layer-anim-close", state="detached")
+        pg.evaluate("Promise.all(document.getAnimations().map(function (a) { return a.finished; }))")
         path = os.path.join(SCREENSHOTS, name + ".png")
         pg.screenshot(path=path, full_page=True)
         return path

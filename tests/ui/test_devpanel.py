@@ -303,3 +303,31 @@ def test_failures_are_shown(page, devpanel, screenshot, kind):
     screenshot(page, "error-" + kind)
     # the failed request itself is logged by Chromium as a console error; nothing else may be
     assert [e for e in page.errors if "Failed to load resource" not in e] == []
+
+
+def test_main_stops_cleanly_on_sigterm(ui_target):
+    """`python tools/devpanel/server.py` (make demo) prints its URL and exits 0 on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    argv = [sys.executable, os.path.join(repo, "tools", "devpanel", "server.py"),
+            "--plugin-dir", ui_target.plugin_dir, "--port", "0"]
+    if ui_target.root:
+        argv += ["--root", ui_target.root]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("devpanel: http://127.0.0.1:"), line + proc.stderr.read()
+        url = line.split()[1]
+        with urllib.request.urlopen(url, timeout=30) as r:
+            assert r.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "stopped" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
