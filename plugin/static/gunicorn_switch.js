@@ -236,6 +236,7 @@
       }, {
         timeout: 60000,
         fail: function (msg) {
+          gswitch.root.find('.gswitch-count').text('');
           body.html('<tr><td colspan="6" class="gswitch-empty gswitch-error">' +
             esc(msg || gswitch.t('err_unknown')) + '</td></tr>');
         }

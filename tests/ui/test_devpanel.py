@@ -331,3 +331,35 @@ def test_main_stops_cleanly_on_sigterm(ui_target):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_page_js_is_es5():
+    """The panel's older browsers: no ES2015+ syntax in the page's script (a cheap check)."""
+    import os
+    import re
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(repo, "plugin", "static", "gunicorn_switch.js"), encoding="utf-8") as f:
+        src = f.read()
+    code = re.sub(r"/\*.*?\*/", "", src, flags=re.S)
+    code = re.sub(r"'(?:\\.|[^'\\])*'", "''", code)  # string literals (the page uses single quotes)
+    code = re.sub(r"//[^\n]*", "", code)
+    for pattern in [r"=>", r"`", r"\blet\s", r"\bconst\s", r"\bclass\s", r"\.\.\.\w",
+                    r"\bimport\s", r"\bexport\s", r"\basync\s", r"\bawait\s"]:
+        assert not re.search(pattern, code), pattern
+
+
+def test_wider_dialog(page, devpanel, devpanel_module, screenshot):
+    """Plugins may widen the panel's dialog ($('.layui-layer-page').width(900)): still laid out."""
+    from playwright.sync_api import expect
+
+    server, url, token = devpanel
+    sites = expected_sites(devpanel_module, server)
+    root = open_plugin(page, url)
+    wait_sites_loaded(page, root, sites)
+    page.evaluate("jQuery('.layui-layer-page').width(1000)")
+    table = root.locator(".gswitch-sites table").bounding_box()
+    assert table["width"] > 800
+    expect(root.locator(".bt-w-menu")).to_be_visible()
+    screenshot(page, "zh-sites-1000px")
+    assert page.errors == []
