@@ -1,0 +1,116 @@
+"""Find the uWSGI and Gunicorn masters running on this host, read-only (psutil reads /proc).
+
+Reading must never change a live site (notes/uwsgi-to-gunicorn.md §8): nothing here runs the
+site's uWSGI, sends a signal or touches a pidfile.
+"""
+import os
+
+import psutil
+
+# Environment variables that tell how a master was started; nothing else is kept (the rest of
+# a process's environment may hold secrets and is not ours to carry around).
+KEPT_ENV = ("BT_PYTHON_SERVICE_SID", "VIRTUAL_ENV", "PWD", "SUPERVISOR_PROCESS_NAME",
+            "SUPERVISOR_GROUP_NAME", "UWSGI_VASSAL_CONFIG", "INVOCATION_ID", "PATH")
+
+
+def server_kind(cmdline, name=""):
+    """'uwsgi', 'gunicorn' or None, from a process's command line and name."""
+    words = [os.path.basename(w) for w in cmdline[:3]]
+    title = " ".join(cmdline)
+    if name.startswith("uwsgi") or "uwsgi" in words or title.startswith("uwsgi"):
+        return "uwsgi"
+    if name.startswith("gunicorn") or title.startswith("gunicorn:") or "gunicorn" in words or any(
+            w.endswith("gunicorn") for w in cmdline[:3]):
+        return "gunicorn"
+    # `python -m gunicorn ...`
+    if len(cmdline) >= 3 and cmdline[1] == "-m" and cmdline[2] in ("gunicorn", "uwsgi"):
+        return cmdline[2]
+    return None
+
+
+def _listen(proc):
+    out = []
+    try:
+        conns = proc.net_connections(kind="all") if hasattr(proc, "net_connections") \
+            else proc.connections(kind="all")
+    except (psutil.Error, OSError):
+        return out
+    for c in conns:
+        if c.status not in (psutil.CONN_LISTEN, psutil.CONN_NONE):
+            continue
+        laddr = c.laddr
+        if isinstance(laddr, str):
+            if laddr:
+                out.append("unix:" + laddr)
+        elif laddr and c.status == psutil.CONN_LISTEN:
+            host = laddr[0]
+            out.append(("[%s]:%d" if ":" in host else "%s:%d") % (host, laddr[1]))
+    return sorted(set(out))
+
+
+def _unit(pid):
+    """The systemd unit a process belongs to, from its cgroup; None when not a service."""
+    try:
+        with open("/proc/%d/cgroup" % pid) as fh:
+            for line in fh:
+                for part in line.strip().split("/"):
+                    if part.endswith(".service"):
+                        return part
+    except OSError:
+        pass
+    return None
+
+
+def _info(proc):
+    with proc.oneshot():
+        try:
+            env = proc.environ()
+        except (psutil.Error, OSError):
+            env = {}
+        return {
+            "pid": proc.pid,
+            "ppid": proc.ppid(),
+            "cmdline": proc.cmdline(),
+            "cwd": proc.cwd(),
+            "exe": proc.exe(),
+            "name": proc.name(),
+            "started": proc.create_time(),
+            "environ": {k: env[k] for k in KEPT_ENV if k in env},
+            "username": proc.username(),
+        }
+
+
+def scan():
+    """The masters: [{pid, ppid, kind, cmdline, cwd, exe, environ, started, listen, parent,
+    unit, children}]. A master is a server process whose parent is not the same server."""
+    procs = {}
+    for proc in psutil.process_iter(["pid", "ppid", "name", "cmdline"]):
+        try:
+            kind = server_kind(proc.info.get("cmdline") or [], proc.info.get("name") or "")
+        except psutil.Error:
+            continue
+        if kind:
+            procs[proc.pid] = (proc, kind)
+    masters = []
+    for pid, (proc, kind) in procs.items():
+        ppid = proc.info.get("ppid")
+        if ppid in procs and procs[ppid][1] == kind:
+            continue  # a worker (or uWSGI's http router), reported under its master
+        try:
+            info = _info(proc)
+            parent = proc.parent()
+            info["parent"] = {"pid": parent.pid, "name": parent.name(),
+                              "cmdline": parent.cmdline()} if parent else None
+            children = proc.children(recursive=True)
+            info["children"] = [c.pid for c in children]
+            listen = _listen(proc)
+            for c in children:
+                listen.extend(_listen(c))
+        except (psutil.Error, OSError):
+            continue
+        info["kind"] = kind
+        info["listen"] = sorted(set(listen))
+        info["unit"] = _unit(pid)
+        masters.append(info)
+    masters.sort(key=lambda m: m["pid"])
+    return masters
