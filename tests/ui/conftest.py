@@ -3,7 +3,8 @@
 What the page runs against (``ui_target``): the ``sandbox`` fixture (tests/conftest.py: a
 Baota-shaped host with ``.root`` and ``.plugin_dir``) when it is defined, else a stub plugin
 directory (tests/ui/stub_plugin + the repository's index.html and static/). Set
-``GSWITCH_UI_STUB=1`` to force the stub.
+``GSWITCH_UI_STUB=1`` to force the stub, or ``GSWITCH_UI_PLUGIN_DIR`` (and ``GSWITCH_UI_ROOT``)
+to point it at a plugin dir and prefix of your own.
 """
 import collections
 import importlib.util
@@ -49,6 +50,9 @@ def make_stub_plugin(dest):
 
 @pytest.fixture(scope="session")
 def ui_target(request, tmp_path_factory):
+    if os.environ.get("GSWITCH_UI_PLUGIN_DIR"):  # e.g. a sandbox built by hand
+        return Target("env", os.environ.get("GSWITCH_UI_ROOT") or None,
+                      os.environ["GSWITCH_UI_PLUGIN_DIR"])
     if not os.environ.get("GSWITCH_UI_STUB"):
         try:
             sandbox = request.getfixturevalue("sandbox")
