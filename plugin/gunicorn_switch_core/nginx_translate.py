@@ -120,6 +120,20 @@ class Tree(object):
                 return os.path.dirname(p)
         return "/www/server/nginx/conf"
 
+    def reachable(self, path):
+        """``path`` and the files it includes, directly or not, among the given files."""
+        seen = set()
+        todo = [path]
+        while todo:
+            p = todo.pop()
+            if p in seen or p not in self.configs:
+                continue
+            seen.add(p)
+            for d in self.configs[p].walk():
+                if d.name == "include" and d.args and not _is_params_include(d.args[0]):
+                    todo.extend(self._targets(d))
+        return seen
+
     def _targets(self, include):
         return resolve_include(include.args[0], self.conf_dir, self.configs)
 
@@ -136,7 +150,7 @@ class Tree(object):
         for d in directives:
             node = Node(d, parent, via or d)
             parent.kids.append(node)
-            if d.name == "include" and d.args:
+            if d.name == "include" and d.args and not _is_params_include(d.args[0]):
                 for target in self._targets(d):
                     if target in stack:
                         continue  # nginx would loop; we just stop
@@ -151,6 +165,18 @@ class Tree(object):
         if isinstance(p.d, _Context):
             return p.d.context
         return p.name
+
+
+def _copy(node, name=None):
+    """The directive as written (quotes and escapes kept), under ``name`` if given."""
+    args = " ".join(t.text for t in node.d.arg_tokens)
+    return "%s %s;" % (name or node.name, args) if args else "%s;" % (name or node.name)
+
+
+def _is_params_include(arg):
+    """nginx's stock ``uwsgi_params`` is read as a whole: it is shared by every site, never
+    edited; including it means "the standard CGI set"."""
+    return "uwsgi_params" in os.path.basename(arg)
 
 
 class _Context(object):
@@ -210,8 +236,9 @@ def _proxy_target(url):
 # -- translation ---------------------------------------------------------------------------
 
 class _Translation(object):
-    def __init__(self, files, new_bind, hint, static_maps, websocket, conf_dir):
+    def __init__(self, files, new_bind, hint, static_maps, websocket, conf_dir, vhost):
         self.tree = Tree(files, conf_dir)
+        self.site_files = None if vhost is None else self.tree.reachable(vhost)
         self.files = files
         self.bind = bind_address(new_bind)
         self.hint = hint
@@ -264,8 +291,13 @@ class _Translation(object):
                        for k in up.kids)
         return "$" not in target and _normal(target) == _normal(self.hint)
 
+    def own(self, node):
+        """Is ``node`` in the site's own files (the vhost and what it includes)?"""
+        return self.site_files is None or node.file in self.site_files
+
     def run(self):
-        passes = [n for n in self.tree.nodes if n.name == "uwsgi_pass" and n.args]
+        passes = [n for n in self.tree.nodes if n.name == "uwsgi_pass" and n.args
+                  and self.own(n)]
         chosen = []
         for n in passes:
             target = n.args[0]
@@ -366,7 +398,7 @@ class _Translation(object):
         node = loc
         while node is not None:
             here = [k for k in node.kids if k.name == "uwsgi_param"
-                    or (k.name == "include" and k.args and "uwsgi_params" in k.args[0])]
+                    or (k.name == "include" and k.args and _is_params_include(k.args[0]))]
             if here:
                 return node, here
             node = node.parent
@@ -387,11 +419,11 @@ class _Translation(object):
         for p in params:
             if p.name != "uwsgi_param" or len(p.args) < 2:
                 continue
-            key, value = p.args[0], p.args[1]
+            key, value = p.args[0], p.d.arg_tokens[1].text
             if key in _SCHEME_PARAMS:
                 if key == "HTTPS":
-                    value = "$scheme" if value.startswith("$") else (
-                        "https" if value.lower() in ("on", "1", "true") else "http")
+                    value = "$scheme" if "$" in value else (
+                        "https" if p.args[1].lower() in ("on", "1", "true") else "http")
                 headers["x-forwarded-proto"] = ("X-Forwarded-Proto", value)
             elif key in _CGI_PARAMS:
                 continue
@@ -402,7 +434,7 @@ class _Translation(object):
                 # gunicorn's default forwarder_headers accept SCRIPT_NAME from a trusted proxy
                 headers["script_name"] = ("SCRIPT_NAME", value)
                 self.warn(p, "SCRIPT_NAME %s is passed as a header; gunicorn accepts it from "
-                          "127.0.0.1 (forwarded_allow_ips, forwarder_headers)" % value)
+                          "127.0.0.1 (forwarded_allow_ips, forwarder_headers)" % p.args[1])
             else:
                 self.warn(p, "uwsgi_param %s has no HTTP equivalent; set it in gunicorn's "
                           "raw_env if the app needs it" % key)
@@ -427,11 +459,10 @@ class _Translation(object):
         for k in carried:
             if k.args and k.args[0].lower() not in have:
                 have.add(k.args[0].lower())
-                lines.append("proxy_set_header %s;" % " ".join(quote(a) for a in k.args))
+                lines.append(_copy(k))
         for key, (header, value) in self.wanted_headers(loc, params).items():
             if key not in have:
-                v = value if value in ('""', '"upgrade"') else quote(value)
-                lines.append("proxy_set_header %s %s;" % (header, v))
+                lines.append("proxy_set_header %s %s;" % (header, value))
         needs_11 = self.wants_websocket(loc) or loc in self.keepalive_locations
         if needs_11:
             _, versions = self.level_values(loc, "proxy_http_version")
@@ -457,7 +488,7 @@ class _Translation(object):
                     if k.name == "uwsgi_cache" and k.args and k.args[0] != "off":
                         self.warn(k, "uwsgi_cache at http level is not carried over")
                         continue
-                    lines.append("%s %s;" % (twin, " ".join(quote(a) for a in k.args)))
+                    lines.append(_copy(k, twin))
             node = node.parent
         return lines
 
@@ -471,11 +502,12 @@ class _Translation(object):
         for n, authority in items:
             if not self.once(n.d):
                 continue
-            new = ["proxy_pass http://%s;" % authority]
+            ed = self.editor(n.file)
+            ed.replace(n.d, ["proxy_pass http://%s;" % authority])
             if lines and n.parent is loc:
                 # the headers sit right below the proxy_pass that replaces uwsgi_pass
-                new, lines = new + lines, []
-            self.editor(n.file).replace(n.d, new)
+                ed.insert_after(n.d, lines)
+                lines = []
         if lines:
             # uwsgi_pass inside an if {}: headers are not allowed there, put them after it
             via = items[0][0]
@@ -523,7 +555,7 @@ class _Translation(object):
             self.rename_one(k)
         for k in server.kids:
             if k.name == "uwsgi_param" or (k.name == "include" and k.args
-                                           and "uwsgi_params" in k.args[0]):
+                                           and _is_params_include(k.args[0])):
                 if self.once(k.d):
                     self.editor(k.file).delete(k.d)
 
@@ -534,7 +566,7 @@ class _Translation(object):
         if self.hint is None:
             return servers
         for n in self.tree.nodes:
-            if n.name != "proxy_pass" or not n.args:
+            if n.name != "proxy_pass" or not n.args or not self.own(n):
                 continue
             scheme, authority, uri = _proxy_target(n.args[0])
             if scheme is None or "$" in authority:
@@ -675,7 +707,7 @@ def unified_diff(path, old, new):
 
 
 def translate_site(files, new_bind, old_upstream_hint=None, static_maps=(), websocket=None,
-                   conf_dir=None):
+                   conf_dir=None, vhost=None):
     """Switch the site described by ``files`` ({path: bytes}) to Gunicorn at ``new_bind``.
 
     ``old_upstream_hint`` is the uWSGI address (``127.0.0.1:8001``, ``unix:/x.sock``) or the
@@ -684,11 +716,14 @@ def translate_site(files, new_bind, old_upstream_hint=None, static_maps=(), webs
     ``static_maps`` is a list of (mountpoint, directory) from uWSGI's static-map.
     ``websocket`` True/False forces the Upgrade headers on/off; None detects them.
     ``conf_dir`` resolves relative includes (default: the directory of a given nginx.conf).
+    ``vhost``: the site's vhost path; when given, only uwsgi_pass/proxy_pass in it and in the
+    files it includes are switched (other files only supply upstreams, maps, cache zones).
 
     Returns ``Result(new_files, diffs, warnings, changed)``; ``new_files`` holds only the
     files that changed. Raises ``NginxConfigError`` for a file nginx could not parse.
     """
-    t = _Translation(files, new_bind, old_upstream_hint, static_maps, websocket, conf_dir)
+    t = _Translation(files, new_bind, old_upstream_hint, static_maps, websocket, conf_dir,
+                     vhost)
     t.run()
     return t.result()
 
@@ -720,7 +755,7 @@ def find_site_files(main_conf_path, vhost_path, read_file=_read_default, glob_fu
 
     def includes_of(cfg):
         for d in cfg.walk():
-            if d.name == "include" and d.args:
+            if d.name == "include" and d.args and not _is_params_include(d.args[0]):
                 arg = d.args[0]
                 path = arg if os.path.isabs(arg) else os.path.join(conf_dir, arg)
                 if glob.has_magic(path):
@@ -730,47 +765,70 @@ def find_site_files(main_conf_path, vhost_path, read_file=_read_default, glob_fu
                     yield os.path.normpath(path)
 
     def closure(start):
-        order = []
-        todo = [start]
+        """Files reachable from ``start`` in include order, each with the file including it."""
+        order = collections.OrderedDict()
+        todo = [(start, None)]
         while todo:
-            path = todo.pop(0)
+            path, parent = todo.pop(0)
             if path in order:
                 continue
             cfg = load(path)
             if cfg is None:
                 continue
-            order.append(path)
-            todo.extend(p for p in includes_of(cfg) if p not in order)
+            order[path] = parent
+            todo.extend((p, path) for p in includes_of(cfg) if p not in order)
         return order
 
-    site = closure(vhost_path)
-    wanted = set()
+    site = list(closure(vhost_path))
+    wanted = set([("map", "$connection_upgrade")])
     for path in site:
         for d in parsed[path].walk():
             if d.name in ("uwsgi_pass", "proxy_pass") and d.args:
                 _, authority, _ = _proxy_target(d.args[0])
-                name = authority
-                if name.startswith("uwsgi://") or name.startswith("suwsgi://"):
-                    name = name.split("://", 1)[1]
-                wanted.add(("upstream", name.split("/", 1)[0]))
+                if "://" in authority:
+                    authority = authority.split("://", 1)[1]
+                wanted.add(("upstream", authority.split("/", 1)[0]))
             elif d.name in ("uwsgi_cache", "proxy_cache") and d.args:
                 wanted.add(("zone", d.args[0]))
-    wanted.add(("map", "$connection_upgrade"))
     result = list(site)
-    for path in closure(main_conf_path):
-        if path in result or path == vhost_path:
+    tree = closure(main_conf_path)
+    for path in tree:
+        if path in result or not _provides(parsed[path], wanted):
             continue
-        for d in parsed[path].walk():
-            key = None
-            if d.name == "upstream" and d.args:
-                key = ("upstream", d.args[0])
-            elif d.name == "map" and len(d.args) >= 2:
-                key = ("map", d.args[1])
-            elif d.name in ("uwsgi_cache_path", "proxy_cache_path"):
-                for a in d.args:
-                    if a.startswith("keys_zone="):
-                        key = ("zone", a[10:].split(":", 1)[0])
-            if key in wanted:
-                result.append(path)
-                break
+        # the chain of includes from nginx.conf, so that the file sits in its context
+        chain = []
+        while path is not None and path not in result:
+            chain.append(path)
+            path = tree[path]
+        result.extend(reversed(chain))
     return result
+
+
+def _provides(cfg, wanted):
+    """Does this file define something the site uses, or uwsgi_* settings it inherits?"""
+    for d in cfg.walk():
+        if d.name == "upstream" and d.args:
+            key = ("upstream", d.args[0])
+        elif d.name == "map" and len(d.args) >= 2:
+            key = ("map", d.args[1])
+        elif d.name in ("uwsgi_cache_path", "proxy_cache_path"):
+            key = None
+            for a in d.args:
+                if a.startswith("keys_zone="):
+                    key = ("zone", a[10:].split(":", 1)[0])
+        elif d.name.startswith("uwsgi_") and not _inside(d, "server"):
+            return True
+        else:
+            continue
+        if key in wanted:
+            return True
+    return False
+
+
+def _inside(d, name):
+    p = d.parent
+    while p is not None:
+        if p.name == name:
+            return True
+        p = p.parent
+    return False

@@ -1,0 +1,150 @@
+"""Check rewritten nginx files with ``nginx -t`` against the full live configuration, before
+anything is put in place.
+
+The changed files are written to a temporary directory together with a copy of every file on an
+include path that leads to one of them (starting from the main nginx.conf); in those copies the
+``include`` arguments are made absolute, globs are expanded into one include per file where a
+staged copy has to take an original's place, and the staged copies are named instead of the
+originals. Relative paths other than includes (``mime.types``, certificates) resolve against the
+directory of the ``-c`` file, so the staged main conf's directory mirrors the live conf dir with
+symlinks. ``pid``/``error_log`` stay as they are: ``nginx -t`` does not write the pid file.
+"""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from .nginx_edit import Editor, quote
+from .nginx_tokens import NginxConfigError, parse
+
+_PREFIX = re.compile(r"--prefix=(\S+)")
+
+
+def nginx_prefix(nginx_bin, conf_path):
+    """The ``-p`` prefix nginx would use: Baota's layout ``<prefix>/conf/nginx.conf``, else the
+    compiled-in ``--prefix``."""
+    conf_dir = os.path.dirname(os.path.abspath(conf_path))
+    if os.path.basename(conf_dir) == "conf":
+        return os.path.dirname(conf_dir) + "/"
+    try:
+        out = subprocess.run([nginx_bin, "-V"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=30).stdout
+        m = _PREFIX.search(out.decode("utf-8", "replace"))
+        if m:
+            return m.group(1).rstrip("/") + "/"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return os.path.dirname(conf_dir) + "/"
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class _Stager(object):
+    def __init__(self, conf_path, new_files, workdir):
+        self.conf_dir = os.path.dirname(os.path.abspath(conf_path))
+        self.new_files = dict((os.path.abspath(p), b) for p, b in new_files.items())
+        self.workdir = workdir
+        self.staged = {}  # original path -> staged path
+        self.leads = {}  # memo: does this file lead to a changed file?
+        self.parsed = {}
+
+    def content(self, path):
+        return self.new_files[path] if path in self.new_files else _read(path)
+
+    def config(self, path):
+        if path not in self.parsed:
+            self.parsed[path] = parse(self.content(path), path)
+        return self.parsed[path]
+
+    def targets(self, arg):
+        path = arg if os.path.isabs(arg) else os.path.join(self.conf_dir, arg)
+        if glob.has_magic(path):
+            return sorted(glob.glob(path)), True
+        return [os.path.normpath(path)], False
+
+    def leads_to_change(self, path, stack=()):
+        if path in self.new_files:
+            return True
+        if path in self.leads:
+            return self.leads[path]
+        if path in stack or not os.path.isfile(path):
+            return False
+        self.leads[path] = False
+        result = False
+        for d in self.config(path).walk():
+            if d.name == "include" and d.args:
+                if any(self.leads_to_change(t, stack + (path,)) for t in self.targets(d.args[0])[0]):
+                    result = True
+                    break
+        self.leads[path] = result
+        return result
+
+    def stage(self, path, name=None):
+        if path in self.staged:
+            return self.staged[path]
+        name = name or "%03d_%s" % (len(self.staged), os.path.basename(path))
+        staged = os.path.join(self.workdir, name)
+        self.staged[path] = staged
+        cfg = self.config(path)
+        ed = Editor(cfg.text, path)
+        for d in cfg.walk():
+            if d.name != "include" or not d.args:
+                continue
+            targets = self.targets(d.args[0])[0]
+            changed = [t for t in targets if self.leads_to_change(t)]
+            if changed:
+                paths = [self.stage(t) if t in changed else t for t in targets]
+                ed.replace(d, ["include %s;" % quote(p) for p in paths])
+            elif not os.path.isabs(d.args[0]):
+                # keep the glob; the absolute form finds the same files from the temp dir
+                ed.set_arg(d, 0, quote(os.path.join(self.conf_dir, d.args[0])))
+        with open(staged, "wb") as f:
+            f.write(ed.result())
+        return staged
+
+    def mirror_conf_dir(self):
+        """Symlinks to the live conf dir's entries so relative paths resolve as they do live."""
+        for entry in os.listdir(self.conf_dir):
+            link = os.path.join(self.workdir, entry)
+            if not os.path.lexists(link):
+                os.symlink(os.path.join(self.conf_dir, entry), link)
+
+
+def stage_and_test(nginx_bin, conf_path, new_files, prefix=None, keep_dir=None):
+    """Run ``nginx -t`` on the live configuration with ``new_files`` ({path: bytes}) in place
+    of the originals. Returns ``(ok, output)``; nothing outside a temp dir is written.
+    ``keep_dir`` (a directory) is used instead of a temp dir and left for inspection."""
+    conf_path = os.path.abspath(conf_path)
+    workdir = keep_dir or tempfile.mkdtemp(prefix="gunicorn_switch_nginx_")
+    try:
+        stager = _Stager(conf_path, new_files, workdir)
+        try:
+            main = stager.stage(conf_path, name=os.path.basename(conf_path))
+        except NginxConfigError as e:
+            return False, str(e)
+        except (IOError, OSError) as e:
+            return False, "cannot read nginx config: %s" % e
+        missing = [p for p in stager.new_files if p not in stager.staged]
+        if missing:
+            return False, "not reached by any include from %s: %s" % (conf_path,
+                                                                     ", ".join(sorted(missing)))
+        stager.mirror_conf_dir()
+        cmd = [nginx_bin, "-t", "-p", prefix or nginx_prefix(nginx_bin, conf_path), "-c", main]
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  timeout=60)
+        except (OSError, subprocess.SubprocessError) as e:
+            return False, "cannot run %s: %s" % (nginx_bin, e)
+        output = proc.stdout.decode("utf-8", "replace")
+        # speak of the files the user knows, not of our staged copies
+        for original, staged in sorted(stager.staged.items(), key=lambda kv: -len(kv[1])):
+            output = output.replace(staged, original)
+        return proc.returncode == 0, output
+    finally:
+        if keep_dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
