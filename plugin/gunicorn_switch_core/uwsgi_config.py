@@ -764,9 +764,12 @@ def load(source, env=None, cwd=None, hostname=None, argv=None):
     """
     if argv:
         return load_argv(list(argv) + [source], env=env, cwd=cwd, hostname=hostname)
-    name, _ = split_section(source)
+    name, section = split_section(source)
+    # The file named here is relative to our own cwd; only includes use uWSGI's cwd.
+    name = os.path.abspath(name)
+    source = name + (":" + section if section is not None else "")
     if cwd is None:
-        cwd = os.path.dirname(os.path.abspath(name))
+        cwd = os.path.dirname(name)
     reader = _Reader(env, cwd, hostname or socket.gethostname())
     kind = loader_for(name)
     if kind is None:

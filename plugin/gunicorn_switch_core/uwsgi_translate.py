@@ -748,7 +748,8 @@ def _find_app(config, tr, last, chdir, project, env_map, ctx, django):
     app = origin = extra = None
     if module is not None and module.value:
         value = module.value
-        if value.endswith((".py", ".wsgi")):
+        # "mysite.wsgi" is the tutorial's module path, not a file; only "x.py" is a file.
+        if value.endswith(".py"):
             app, extra = wsgi_file_to_app(value, chdir, callable_name)
         else:
             mod, colon, attr = value.partition(":")
