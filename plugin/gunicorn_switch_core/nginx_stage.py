@@ -7,7 +7,8 @@ include path that leads to one of them (starting from the main nginx.conf); in t
 staged copy has to take an original's place, and the staged copies are named instead of the
 originals. Relative paths other than includes (``mime.types``, certificates) resolve against the
 directory of the ``-c`` file, so the staged main conf's directory mirrors the live conf dir with
-symlinks. ``pid``/``error_log`` stay as they are: ``nginx -t`` does not write the pid file.
+symlinks. ``pid``/``error_log`` stay as they are: ``nginx -t`` never writes a pid into the pid
+file, but it does create it (empty) when it is missing; we remove such an empty file again.
 """
 import glob
 import os
@@ -115,6 +116,13 @@ class _Stager(object):
                 os.symlink(os.path.join(self.conf_dir, entry), link)
 
 
+def _pid_path(main_config, prefix):
+    for d in main_config.directives:
+        if d.name == "pid" and d.args:
+            return d.args[0] if os.path.isabs(d.args[0]) else os.path.join(prefix, d.args[0])
+    return os.path.join(prefix, "logs/nginx.pid")
+
+
 def stage_and_test(nginx_bin, conf_path, new_files, prefix=None, keep_dir=None):
     """Run ``nginx -t`` on the live configuration with ``new_files`` ({path: bytes}) in place
     of the originals. Returns ``(ok, output)``; nothing outside a temp dir is written.
@@ -134,12 +142,20 @@ def stage_and_test(nginx_bin, conf_path, new_files, prefix=None, keep_dir=None):
             return False, "not reached by any include from %s: %s" % (conf_path,
                                                                      ", ".join(sorted(missing)))
         stager.mirror_conf_dir()
-        cmd = [nginx_bin, "-t", "-p", prefix or nginx_prefix(nginx_bin, conf_path), "-c", main]
+        prefix = prefix or nginx_prefix(nginx_bin, conf_path)
+        pid = _pid_path(stager.config(conf_path), prefix)
+        pid_existed = pid is None or os.path.exists(pid)
+        cmd = [nginx_bin, "-t", "-p", prefix, "-c", main]
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   timeout=60)
         except (OSError, subprocess.SubprocessError) as e:
             return False, "cannot run %s: %s" % (nginx_bin, e)
+        finally:
+            # nginx -t creates a missing pid file (empty) to prove it could; an empty pid
+            # file next to a stopped nginx confuses init scripts, so it goes again
+            if not pid_existed and os.path.isfile(pid) and os.path.getsize(pid) == 0:
+                os.unlink(pid)
         output = proc.stdout.decode("utf-8", "replace")
         # speak of the files the user knows, not of our staged copies
         for original, staged in sorted(stager.staged.items(), key=lambda kv: -len(kv[1])):

@@ -18,7 +18,7 @@ import os
 import re
 
 from .nginx_edit import Editor, quote
-from .nginx_tokens import decode, parse
+from .nginx_tokens import NginxConfigError, decode, parse
 
 Result = collections.namedtuple("Result", "new_files diffs warnings changed")
 
@@ -745,11 +745,19 @@ def find_site_files(main_conf_path, vhost_path, read_file=_read_default, glob_fu
     conf_dir = os.path.dirname(main_conf_path)
     parsed = {}
 
+    site_done = []
+
     def load(path):
         if path not in parsed:
             try:
                 parsed[path] = parse(read_file(path), path)
             except (IOError, OSError):
+                parsed[path] = None
+            except NginxConfigError:
+                # the site's own files must parse; another site's broken file is not ours
+                # to judge here (nginx -t will name it)
+                if not site_done:
+                    raise
                 parsed[path] = None
         return parsed[path]
 
@@ -780,6 +788,7 @@ def find_site_files(main_conf_path, vhost_path, read_file=_read_default, glob_fu
         return order
 
     site = list(closure(vhost_path))
+    site_done.append(True)
     wanted = set([("map", "$connection_upgrade")])
     for path in site:
         for d in parsed[path].walk():
@@ -793,7 +802,7 @@ def find_site_files(main_conf_path, vhost_path, read_file=_read_default, glob_fu
     result = list(site)
     tree = closure(main_conf_path)
     for path in tree:
-        if path in result or not _provides(parsed[path], wanted):
+        if path in result or parsed[path] is None or not _provides(parsed[path], wanted):
             continue
         # the chain of includes from nginx.conf, so that the file sits in its context
         chain = []
