@@ -363,7 +363,7 @@ class _Translation(object):
                 ed.insert_into(up.d, ["keepalive %s;" % KEEPALIVE])
         users = [p for p in self.tree.nodes if p.name == "uwsgi_pass" and p.args
                  and self.upstream_of(p.args[0]) is up and "$" not in p.args[0]
-                 and not self.matches_hint(p.args[0])]
+                 and not (self.own(p) and self.matches_hint(p.args[0]))]
         for p in users:
             self.warn(p, "upstream %s is also used here by uwsgi_pass; that location now "
                       "reaches Gunicorn over the uwsgi protocol" % name)
