@@ -1,0 +1,59 @@
+"""Shared fixtures: the plugin on sys.path, and one Baota-shaped sandbox host per session.
+
+The sandbox (tests/sandbox) is real nginx, real uWSGI in three shapes, real supervisord and
+real Django; building it takes about half a minute, so one is shared by the whole session and
+every test that changes a site puts it back. GUNICORN_SWITCH_ROOT points the plugin at it.
+"""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "plugin"))
+sys.path.insert(0, str(REPO))
+
+
+class PanelGet(object):
+    """The panel's `get` (public.dict_obj): string attributes, `in`, and get()."""
+
+    def __init__(self, **kw):
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+    def __contains__(self, key):
+        return hasattr(self, key)
+
+    def get(self, key, default=None):
+        return getattr(self, key, default)
+
+
+@pytest.fixture
+def panel_get():
+    return PanelGet
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    from tests.sandbox.host import Sandbox
+
+    sb = Sandbox().build().start()
+    saved = os.environ.get("GUNICORN_SWITCH_ROOT")
+    os.environ["GUNICORN_SWITCH_ROOT"] = str(sb.root)
+    try:
+        yield sb
+    finally:
+        if saved is None:
+            os.environ.pop("GUNICORN_SWITCH_ROOT", None)
+        else:
+            os.environ["GUNICORN_SWITCH_ROOT"] = saved
+        sb.destroy()
+
+
+@pytest.fixture(scope="session")
+def plugin(sandbox):
+    """The panel's view of the plugin: an instance of gunicorn_switch_main."""
+    import gunicorn_switch_main
+
+    return gunicorn_switch_main.gunicorn_switch_main()
