@@ -1,0 +1,234 @@
+"""The plan of a switch: what will be written, changed and run, with nothing touched.
+
+``make_plan`` composes discovery, the uWSGI reader and translator, the renderer and the nginx
+rewrite. It reads files and processes and writes nothing; the switch runs exactly this plan.
+"""
+import glob
+import os
+import pwd
+import re
+import socket
+
+from . import (discover, django_detect, host, nginx_tokens, nginx_translate, nginx_view, paths,
+               render, uwsgi_config, uwsgi_translate)
+
+WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
+BINDS = ("tcp", "unix")
+MANAGERS = ("supervisor", "panel_project", "daemon")
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+CONF_NAME = "gunicorn_conf.py"
+
+STEPS = (
+    ("install", "安装 Gunicorn 到站点的虚拟环境", "Install Gunicorn into the site's venv"),
+    ("write_conf", "写入 gunicorn_conf.py 并检查配置", "Write gunicorn_conf.py and check it"),
+    ("start", "在新地址上启动 Gunicorn", "Start Gunicorn on a new bind"),
+    ("health", "健康检查（带站点 Host 头）", "Health check with the site's Host header"),
+    ("swap_nginx", "切换 nginx（nginx -t 后平滑重载）", "Swap nginx (nginx -t, graceful reload)"),
+    ("stop_uwsgi", "排空并停止 uWSGI，防止被拉起", "Drain and stop uWSGI so that it stays stopped"),
+    ("record", "记录切换结果，便于回滚", "Record the switch for rollback"),
+)
+COMMIT_STEP = "swap_nginx"
+
+
+class PlanError(Exception):
+    """The site cannot be switched as asked; the message says why (for the page)."""
+
+
+def _int_option(options, name, low, high):
+    v = options.get(name)
+    if v in (None, ""):
+        return None
+    try:
+        n = int(str(v).strip())
+    except ValueError:
+        raise PlanError("%s must be a whole number, not %r" % (name, str(v)[:20]))
+    if not low <= n <= high:
+        raise PlanError("%s must be between %d and %d" % (name, low, high))
+    return n
+
+
+def parse_options(options):
+    """Validate the page's options; every value is a string from the panel's `get`."""
+    out = {
+        "workers": _int_option(options, "workers", 1, 256),
+        "threads": _int_option(options, "threads", 1, 256),
+        "timeout": _int_option(options, "timeout", 1, 86400),
+        "worker_class": options.get("worker_class") or None,
+        "bind": options.get("bind") or "tcp",
+        "manager": options.get("manager") or None,
+        "user": options.get("user") or "www",
+    }
+    if out["worker_class"] and out["worker_class"] not in WORKER_CLASSES:
+        raise PlanError("worker_class must be one of %s" % ", ".join(WORKER_CLASSES))
+    if out["bind"] not in BINDS:
+        raise PlanError("bind must be tcp or unix")
+    if out["manager"] and out["manager"] not in MANAGERS:
+        raise PlanError("manager must be one of %s" % ", ".join(MANAGERS))
+    if not USER_NAME.match(out["user"]):
+        raise PlanError("invalid user name")
+    try:
+        pwd.getpwnam(out["user"])
+    except KeyError:
+        raise PlanError("user %s does not exist on this server" % out["user"])
+    if out["user"] == "root":
+        raise PlanError("Gunicorn workers must not run as root")
+    return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def runtime_dir(site):
+    return paths.host("/run/gunicorn_switch/" + site)
+
+
+def supervisor_installed():
+    return os.path.exists(os.path.join(paths.host(paths.SUPERVISOR_PLUGIN), "info.json"))
+
+
+def choose_manager(site, requested):
+    if requested:
+        if requested == "supervisor" and not supervisor_installed():
+            raise PlanError("the Supervisor plugin (进程守护管理器) is not installed")
+        if requested == "panel_project" and site["manager"] != "panel_project":
+            raise PlanError("only panel Python projects can be run by the panel's project manager")
+        return requested
+    if site["manager"] == "panel_project":
+        return "panel_project"
+    if supervisor_installed():
+        return "supervisor"
+    return "daemon"
+
+
+def installed_gunicorn(venv):
+    """The Gunicorn version already in a venv (from its dist-info), or None."""
+    for d in glob.glob(os.path.join(venv, "lib", "python*", "site-packages", "gunicorn-*.dist-info")):
+        m = re.match(r"gunicorn-([0-9][^-]*)\.dist-info$", os.path.basename(d))
+        if m:
+            return m.group(1)
+    return None
+
+
+def nginx_read_timeout(tree):
+    """uwsgi_read_timeout of the site's nginx files in seconds (the last one wins), or None."""
+    found = None
+    for _path, conf in tree:
+        for d in conf.walk():
+            if d.name == "uwsgi_read_timeout" and d.args:
+                m = re.match(r"^(\d+)(s|m|h)?$", d.args[0])
+                if m:
+                    found = int(m.group(1)) * {"s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+    return found
+
+
+def site_facts(name):
+    """(site, master, facts) for a site, straight from discovery."""
+    facts = discover.gather()
+    for s in discover.build_sites(facts):
+        if s["site"] == name:
+            master = next((m for m in facts["masters"] if m["pid"] == s["pid"]), None)
+            tree = next((x["tree"] for x in facts["sites"] if x["name"] == name), [])
+            return s, master, tree
+    raise PlanError("no such Python site: %s" % name)
+
+
+def log_dir(site):
+    return paths.host("/www/wwwlogs/python/" + site["site"])
+
+
+def make_plan(name, options):
+    """The whole plan for switching site ``name``; raises PlanError when it cannot be done."""
+    opts = parse_options(options)
+    site, master, tree = site_facts(name)
+    if site["server"] == "gunicorn":
+        raise PlanError("%s already runs on Gunicorn" % name)
+    if site["server"] != "uwsgi" or master is None:
+        raise PlanError("%s has no running uWSGI: start it first, the switch runs next to it" % name)
+    if not site["venv"] or not os.path.exists(os.path.join(site["venv"], "bin", "python")):
+        raise PlanError("cannot find the virtualenv of %s" % name)
+    cfg = master.get("uwsgi")
+    if cfg is None:
+        raise PlanError("cannot read the uWSGI config of %s: %s" % (
+            name, "; ".join(master.get("problems", [])) or "unknown error"))
+    manager = choose_manager(site, opts["manager"])
+    rdir = runtime_dir(name)
+    bind = ("127.0.0.1:%d" % free_port()) if opts["bind"] == "tcp" else "unix:%s/gunicorn.sock" % rdir
+    have = installed_gunicorn(site["venv"])
+    version, why = uwsgi_translate.choose_gunicorn_version(site["python"], None)
+    context = {
+        "site": name, "project_path": site["project_path"], "venv": site["venv"],
+        "python_version": site["python"], "gunicorn_version": have or version,
+        "log_dir": log_dir(site), "runtime_dir": rdir, "stats_dir": os.path.join(rdir, "stats"),
+        "bind": bind, "user": opts["user"], "group": opts["user"],
+        "nginx_read_timeout": nginx_read_timeout(tree),
+        "overrides": {k: opts[k] for k in ("workers", "threads", "worker_class", "timeout")},
+    }
+    django = django_detect.detect(site["project_path"], env=None)
+    tr = uwsgi_translate.translate(cfg, context, django=django)
+    conf_text = render.render(tr)
+    conf_path = os.path.join(site["project_path"], CONF_NAME)
+
+    main_conf = paths.host(paths.NGINX_CONF)
+    try:
+        files_list = nginx_translate.find_site_files(main_conf, site["nginx_conf"], host.read_bytes)
+        files = {p: host.read_bytes(p) for p in files_list}
+        hint = nginx_view.normalize_address(site["upstream"].split(" -> ")[0]) if site["upstream"] else None
+        statics = [(s["url"], s["path"]) for s in tr.nginx.get("static") or []]
+        nres = nginx_translate.translate_site(
+            files, bind, old_upstream_hint=hint, static_maps=statics,
+            websocket=tr.nginx.get("websocket") or None,
+            conf_dir=os.path.dirname(main_conf), vhost=site["nginx_conf"])
+    except (nginx_tokens.NginxConfigError, OSError, host.HostError) as e:
+        raise PlanError("cannot rewrite the nginx config of %s: %s" % (name, e))
+    if not nres.changed:
+        raise PlanError("the nginx config of %s has nothing to switch" % name)
+
+    warnings = [_warning(w) for w in tr.warnings] + [{"message": w, "origin": "nginx"} for w in nres.warnings]
+    warnings += [{"message": w.message if hasattr(w, "message") else str(w), "origin": "uwsgi"}
+                 for w in getattr(cfg, "warnings", [])]
+    if why:
+        warnings.append({"message": why, "origin": "gunicorn_version"})
+    return {
+        "site": name,
+        "gunicorn_conf": conf_text,
+        "gunicorn_conf_path": conf_path,
+        "nginx_diff": nres.diffs,
+        "nginx_files": {p: nginx_tokens.decode(b) for p, b in nres.new_files.items()},
+        "steps": [{"name": n, "title": zh, "title_en": en} for n, zh, en in STEPS],
+        "warnings": warnings,
+        "settings": {k: v["value"] for k, v in tr.as_dict()["settings"].items()},
+        "bind": bind,
+        "manager": manager,
+        "uwsgi_manager": site["manager"],
+        "uwsgi_manager_detail": site["manager_detail"],
+        "uwsgi_pid": site["pid"],
+        "uwsgi_cmdline": master["cmdline"],
+        "uwsgi_cwd": master["cwd"],
+        "uwsgi_config": site["uwsgi_config"],
+        "venv": site["venv"],
+        "project_path": site["project_path"],
+        "python": site["python"],
+        "gunicorn_installed": have,
+        "gunicorn_version": tr.gunicorn_version,
+        "runtime_dir": rdir,
+        "stats_dir": os.path.join(rdir, "stats"),
+        "log_dir": log_dir(site),
+        "domain": (site["domains"] or [name])[0],
+        "user": opts["user"],
+        "options": opts,
+        "wsgi_app": (tr.settings.get("wsgi_app").value if tr.settings.get("wsgi_app") else None),
+    }
+
+
+def _warning(w):
+    if isinstance(w, dict):
+        return {"message": w.get("message"), "origin": w.get("origin") or w.get("option")}
+    return {"message": str(w), "origin": None}
+
+
+def read_uwsgi(path):
+    """Exposed for the CLI: the reader on a file path."""
+    return uwsgi_config.load(path)
