@@ -19,3 +19,12 @@ from gunicorn_switch_core import api  # noqa: E402
 class gunicorn_switch_main(object):  # noqa: N801 - the panel requires this name
     def get_sites(self, get):
         return api.call("get_sites", get)
+
+    def get_status(self, get):
+        return api.call("get_status", get)
+
+    def control(self, get):
+        return api.call("control", get)
+
+    def get_logs(self, get):
+        return api.call("get_logs", get)

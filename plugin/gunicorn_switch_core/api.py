@@ -10,6 +10,7 @@ import re
 import traceback
 
 from . import discover, i18n, paths
+from . import control as ctl, logs, records, sites_db, status
 
 LOG = logging.getLogger("gunicorn_switch")
 # What a key or value the panel hands us may look like: the panel itself allows keys
@@ -70,8 +71,59 @@ def get_sites(args):
     return discover.get_sites()
 
 
+def _operated_site(args):
+    """The discovery entry of the site a status/control/logs call names, or None for a site
+    the plugin switched. The page polls get_status, so a switched site is checked against
+    the panel's sites table only; a full discovery scans every process on the host."""
+    name = args.get("site", "")
+    if records.valid_site(name) and records.load(name) is not None:
+        require_site(args, sites=[{"site": s["name"]} for s in sites_db.read_sites()])
+        return None
+    return require_site(args)
+
+
+def _int_arg(args, name, default, low, high, message):
+    value = args.get(name, "")
+    if value == "":
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise BadInput(message)
+    return int(value)
+
+
+def get_status(args):
+    return status.get_status(args.get("site"), _operated_site(args))
+
+
+def control(args):
+    op = args.get("op", "")
+    if op not in ctl.OPS:
+        raise BadInput(i18n.t("bad_op", name=op[:40]))
+    info = _operated_site(args)
+    try:
+        return ctl.control(args["site"], op, info)
+    except ctl.ControlError as e:
+        raise BadInput(str(e)) from None
+
+
+def get_logs(args):
+    kind = args.get("kind") or "error"
+    if kind not in logs.KINDS:
+        raise BadInput(i18n.t("bad_kind"))
+    lines = _int_arg(args, "lines", 200, 1, logs.MAX_LINES,
+                     i18n.t("bad_lines", max=logs.MAX_LINES))
+    _operated_site(args)
+    try:
+        return logs.get_logs(args["site"], kind, lines)
+    except logs.LogError as e:
+        raise BadInput(str(e)) from None
+
+
 METHODS = {
     "get_sites": get_sites,
+    "get_status": get_status,
+    "control": control,
+    "get_logs": get_logs,
 }
 
 

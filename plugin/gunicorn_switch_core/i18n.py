@@ -16,6 +16,39 @@ MESSAGES = {
     "unknown_method": ("不支持的操作：{name}", "Unsupported action: {name}"),
     "internal_error": ("内部错误（编号 {ref}），详情见日志 {log}",
                        "Internal error (ref {ref}); details in {log}"),
+    # status and control (issue 6)
+    "status_not_running": ("Gunicorn 没有在运行", "Gunicorn is not running"),
+    "status_unmanaged": (
+        "这个 Gunicorn 不是本插件启动的，只能显示进程信息（PID、运行时长、CPU、内存）。"
+        "通过本插件切换该站点，或在它的 gunicorn_conf.py 中加入统计钩子，即可看到请求数、"
+        "延迟、忙闲和正在处理的请求",
+        "This Gunicorn was not started by the plugin, so only process data (PID, age, CPU, "
+        "memory) is shown. Switch the site with the plugin, or add the stats hooks to its "
+        "gunicorn_conf.py, to see requests, latency, busy workers and requests in progress"),
+    "status_no_stats": (
+        "工作进程没有写入统计数据（目录 {dir}）：请检查该目录的权限，或重新生成 gunicorn_conf.py",
+        "The workers write no stats (directory {dir}): check its permissions, or regenerate "
+        "gunicorn_conf.py"),
+    "status_timeouts": (
+        "最近一小时有 {n} 个工作进程因超时被杀：请提高 timeout 或优化慢请求",
+        "{n} worker(s) were killed for timeout in the last hour: raise timeout or speed up "
+        "the slow requests"),
+    "status_oom": (
+        "最近一小时有 {n} 个工作进程被 SIGKILL 结束，可能是内存不足：请减少工作进程数或增加内存",
+        "{n} worker(s) were ended by SIGKILL in the last hour, perhaps out of memory: run fewer "
+        "workers or add memory"),
+    "not_managed": ("该站点不是本插件切换的，不能执行此操作：{name}",
+                    "The plugin did not switch this site, so it cannot do that: {name}"),
+    "bad_op": ("不支持的操作：{name}", "Unsupported operation: {name}"),
+    "bad_kind": ("日志类型只能是 error 或 access", "The log kind must be error or access"),
+    "bad_lines": ("行数必须是 1 到 {max} 之间的整数", "lines must be an integer from 1 to {max}"),
+    "not_running": ("Gunicorn 没有在运行：{name}", "Gunicorn is not running: {name}"),
+    "no_conf_workers": ("在 {path} 中找不到 workers = N 这一行", "No 'workers = N' line in {path}"),
+    "min_workers": ("至少要保留 1 个工作进程", "At least one worker must remain"),
+    "no_log": ("该站点没有配置{kind}日志", "The site has no {kind} log"),
+    "log_outside": ("日志路径 {path} 不在站点日志目录 {dir} 中，拒绝读取",
+                    "Refusing to read {path}: it is outside the site's log directory {dir}"),
+    "no_managers": ("进程管理模块尚未安装", "The process manager module is not available"),
 }
 
 

@@ -1,0 +1,208 @@
+"""The status page's actions on a site's Gunicorn: reload, add/remove a worker, restart,
+stop, start.
+
+Reload and the worker count are signals to the master (HUP, TTIN, TTOU; notes §3.2). A HUP
+and every restart set the count back to the conf's ``workers``, so add/remove also rewrite
+that one line of gunicorn_conf.py (after a backup) or the change would be lost at the next
+reload. Restart/stop/start go through the process manager that runs the site (managers).
+Each action waits, bounded, until its effect is visible, and says what it saw.
+"""
+import os
+import re
+import signal
+import time
+
+from . import host, i18n, paths, records, status
+
+OPS = ("reload", "add_worker", "remove_worker", "restart", "stop", "start")
+WAIT = 20.0  # seconds an action waits to see its effect; the page shows the rest
+POLL = 0.2
+KEEP_BACKUPS = 20
+BACKUP_PREFIX = "gunicorn_conf.py.workers-"
+# A top-level ``workers = N`` with an optional trailing comment (the render writes it so).
+_WORKERS_LINE = re.compile(r"^workers[ \t]*=[ \t]*(\d+)[ \t]*(#[^\n]*)?$", re.M)
+_OUR_NOTE = "# set by the status page"
+
+
+class ControlError(Exception):
+    """An action that cannot be done; the message is for the page."""
+
+
+# -- pure parts ------------------------------------------------------------------------
+
+def conf_workers(text):
+    """The ``workers`` value of a gunicorn_conf.py text, or None without exactly one line."""
+    found = _WORKERS_LINE.findall(text)
+    return int(found[0][0]) if len(found) == 1 else None
+
+
+def set_conf_workers(text, n, note):
+    """``text`` with its one ``workers = N`` line set to ``n``; nothing else changes. The
+    line keeps a comment of its owner's; ours says why the value differs from the origin
+    comment above it."""
+    matches = list(_WORKERS_LINE.finditer(text))
+    if len(matches) != 1:
+        raise ValueError("expected one 'workers = N' line, found %d" % len(matches))
+    m = matches[0]
+    comment = m.group(2)
+    if not comment or comment.startswith(_OUR_NOTE):
+        comment = "%s: %s" % (_OUR_NOTE, note)
+    return text[:m.start()] + "workers = %d  %s" % (n, comment) + text[m.end():]
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def _record(site):
+    rec = records.load(site)
+    if rec is None:
+        raise ControlError(i18n.t("not_managed", name=site))
+    return rec
+
+
+def _master(rec):
+    return status.gunicorn_master(status.read_pidfile(rec.get("pidfile")))
+
+
+def _workers(master_pid, site=None):
+    return sorted(status.worker_pids(master_pid, site))
+
+
+def _wait(check, timeout=WAIT):
+    """Poll ``check()`` until it returns a true value or ``timeout`` passes; its last value."""
+    end = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() >= end:
+            return value
+        time.sleep(POLL)
+
+
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        raise ControlError(i18n.t("not_running", name=pid)) from None
+
+
+def _backup(site, conf_path, data):
+    d = os.path.join(paths.host(paths.PLUGIN_STATE), "backups", site)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S") + "-%06d" % (time.time() % 1 * 1e6)
+    path = os.path.join(d, BACKUP_PREFIX + stamp)
+    host.write_atomic(path, data, mode=0o600)
+    ours = sorted(n for n in os.listdir(d) if n.startswith(BACKUP_PREFIX))
+    for name in ours[:-KEEP_BACKUPS]:
+        os.unlink(os.path.join(d, name))
+    return path
+
+
+# -- actions ---------------------------------------------------------------------------------
+
+def reload(site, master_pid):
+    """HUP: new workers with the conf re-read, old ones stopped gracefully."""
+    old = set(_workers(master_pid))
+    started = time.monotonic()
+    _signal(master_pid, signal.SIGHUP)
+
+    def replaced():
+        now = set(_workers(master_pid))
+        return now if now and not (now & old) else None
+
+    new = _wait(replaced)
+    return {"op": "reload", "master": master_pid, "old_workers": sorted(old),
+            "new_workers": sorted(new or _workers(master_pid)), "done": bool(new),
+            "waited": round(time.monotonic() - started, 2)}
+
+
+def scale(site, rec, master_pid, delta):
+    """TTIN/TTOU, and the conf's ``workers`` set to match, so that a reload keeps it."""
+    conf = rec.get("gunicorn_conf")
+    try:
+        data = host.read_bytes(conf)
+    except (OSError, TypeError, host.HostError):
+        raise ControlError(i18n.t("no_conf_workers", path=conf)) from None
+    text = data.decode("utf-8")
+    before = conf_workers(text)
+    if before is None:
+        raise ControlError(i18n.t("no_conf_workers", path=conf))
+    live = _workers(master_pid)
+    after = before + delta
+    if after < 1 or (delta < 0 and len(live) <= 1):
+        raise ControlError(i18n.t("min_workers"))
+    op = "add_worker" if delta > 0 else "remove_worker"
+    new_text = set_conf_workers(text, after, "%s on %s, was %d" % (
+        op, time.strftime("%Y-%m-%d %H:%M"), before))
+    backup = _backup(site, conf, data)
+    mode = os.stat(conf).st_mode & 0o777
+    host.write_atomic(conf, new_text, mode=mode)
+    try:
+        _signal(master_pid, signal.SIGTTIN if delta > 0 else signal.SIGTTOU)
+    except ControlError:
+        host.write_atomic(conf, data, mode=mode)
+        raise
+    old = set(live)
+    # Gunicorn stops the oldest worker on TTOU and spawns one on TTIN; the count settles at
+    # the new target unless other workers are being replaced at the same moment.
+
+    def settled():
+        w = _workers(master_pid)
+        return w if len(w) == after else None
+
+    now = _wait(settled) or _workers(master_pid)
+    return {"op": op, "master": master_pid, "conf": conf, "backup": backup,
+            "conf_workers": {"before": before, "after": after},
+            "workers_before": sorted(old), "workers_after": sorted(now),
+            "added": sorted(set(now) - old), "removed": sorted(old - set(now)),
+            "done": len(now) == after}
+
+
+def managed(site, rec, op):
+    """restart/stop/start through the process manager the site runs under."""
+    try:
+        from . import managers
+    except ImportError:
+        raise ControlError(i18n.t("no_managers")) from None
+    before = _master(rec)
+    ok, log = getattr(managers, op)(rec)
+    if not ok:
+        raise ControlError(log or op)
+    if op == "stop":
+        gone = _wait(lambda: _master(rec) is None)
+        return {"op": op, "log": log, "master_before": before and before["pid"],
+                "master_after": None, "workers": [], "done": bool(gone)}
+
+    def up():
+        m = _master(rec)
+        if m is None or (op == "restart" and before and m["pid"] == before["pid"]
+                         and m["started"] == before["started"]):
+            return None
+        return (m, _workers(m["pid"])) if _workers(m["pid"]) else None
+
+    got = _wait(up)
+    m = got[0] if got else _master(rec)
+    return {"op": op, "log": log, "master_before": before and before["pid"],
+            "master_after": m and m["pid"], "workers": got[1] if got else [],
+            "done": bool(got)}
+
+
+def control(site, op, info=None):
+    """Do ``op`` on ``site``'s Gunicorn and return what was seen. ``info`` is the discovery
+    entry of a site the plugin did not switch: such a site can only be reloaded."""
+    if op not in OPS:
+        raise ControlError(i18n.t("bad_op", name=op))
+    rec = records.load(site)
+    if rec is None:
+        if op != "reload" or not info or info.get("server") != "gunicorn":
+            raise ControlError(i18n.t("not_managed", name=site))
+        master = status.gunicorn_master(info.get("pid"))
+        if master is None:
+            raise ControlError(i18n.t("not_running", name=site))
+        return reload(site, master["pid"])
+    if op in ("restart", "stop", "start"):
+        return managed(site, rec, op)
+    master = _master(rec)
+    if master is None:
+        raise ControlError(i18n.t("not_running", name=site))
+    if op == "reload":
+        return reload(site, master["pid"])
+    return scale(site, rec, master["pid"], 1 if op == "add_worker" else -1)
