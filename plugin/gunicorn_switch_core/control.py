@@ -100,17 +100,17 @@ def _backup(site, conf_path, data):
 
 def reload(site, master_pid):
     """HUP: new workers with the conf re-read, old ones stopped gracefully."""
-    old = set(_workers(master_pid))
+    old = set(_workers(master_pid, site))
     started = time.monotonic()
     _signal(master_pid, signal.SIGHUP)
 
     def replaced():
-        now = set(_workers(master_pid))
+        now = set(_workers(master_pid, site))
         return now if now and not (now & old) else None
 
     new = _wait(replaced)
     return {"op": "reload", "master": master_pid, "old_workers": sorted(old),
-            "new_workers": sorted(new or _workers(master_pid)), "done": bool(new),
+            "new_workers": sorted(new or _workers(master_pid, site)), "done": bool(new),
             "waited": round(time.monotonic() - started, 2)}
 
 
@@ -125,7 +125,7 @@ def scale(site, rec, master_pid, delta):
     before = conf_workers(text)
     if before is None:
         raise ControlError(i18n.t("no_conf_workers", path=conf))
-    live = _workers(master_pid)
+    live = _workers(master_pid, site)
     after = before + delta
     if after < 1 or (delta < 0 and len(live) <= 1):
         raise ControlError(i18n.t("min_workers"))
@@ -145,10 +145,10 @@ def scale(site, rec, master_pid, delta):
     # the new target unless other workers are being replaced at the same moment.
 
     def settled():
-        w = _workers(master_pid)
+        w = _workers(master_pid, site)
         return w if len(w) == after else None
 
-    now = _wait(settled) or _workers(master_pid)
+    now = _wait(settled) or _workers(master_pid, site)
     return {"op": op, "master": master_pid, "conf": conf, "backup": backup,
             "conf_workers": {"before": before, "after": after},
             "workers_before": sorted(old), "workers_after": sorted(now),
@@ -163,6 +163,10 @@ def managed(site, rec, op):
     except ImportError:
         raise ControlError(i18n.t("no_managers")) from None
     before = _master(rec)
+    try:
+        target = conf_workers(host.read_text(rec.get("gunicorn_conf"))) or 1
+    except (OSError, TypeError, host.HostError):
+        target = 1
     ok, log = getattr(managers, op)(rec)
     if not ok:
         raise ControlError(log or op)
@@ -176,7 +180,8 @@ def managed(site, rec, op):
         if m is None or (op == "restart" and before and m["pid"] == before["pid"]
                          and m["started"] == before["started"]):
             return None
-        return (m, _workers(m["pid"])) if _workers(m["pid"]) else None
+        w = _workers(m["pid"], site)
+        return (m, w) if len(w) >= target else None
 
     got = _wait(up)
     m = got[0] if got else _master(rec)
