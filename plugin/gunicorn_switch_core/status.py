@@ -188,6 +188,38 @@ def children(pid):
         return []
 
 
+_BOOT = []
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def parse_proc_stat(data, boot_time, clk_tck=100, page=4096):
+    """{started, cpu_s, rss, name, zombie} from the text of /proc/<pid>/stat (proc(5))."""
+    head, _, tail = data.rpartition(")")
+    f = tail.split()
+    # f[0] is field 3 (state); utime 14, stime 15, starttime 22, rss 24 (pages)
+    return {"name": head.partition("(")[2], "zombie": f[0] == "Z",
+            "cpu_s": (int(f[11]) + int(f[12])) / float(clk_tck),
+            "started": boot_time + int(f[19]) / float(clk_tck), "rss": int(f[21]) * page}
+
+
+def _worker_proc(pid):
+    """``_proc`` for a worker: psutil (with oneshot) reads three or four /proc files per
+    process and /proc/stat for the boot time on every call; one read of /proc/<pid>/stat
+    has everything a worker row needs, which keeps 32 workers cheaper than one `ps aux`."""
+    if not _BOOT:
+        _BOOT.append(psutil.boot_time())
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            info = parse_proc_stat(fh.read(), _BOOT[0], _CLK_TCK, _PAGE)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, IndexError):
+        return _proc(pid)
+    info["pid"] = pid
+    return info
+
+
 def _proc(pid):
     """{pid, started, cpu (s), rss, name} of one process, or None when it is gone."""
     try:
@@ -351,7 +383,7 @@ def get_status(site, info=None):
     m_cpu, _ = rates(prev, now, master["pid"], master["started"], master["cpu_s"], None)
     workers = []
     for pid in worker_pids(master["pid"], site):
-        w = _proc(pid)
+        w = _worker_proc(pid)
         # setproctitle also sets the kernel's 15-character name: "gunicorn: dirty".
         if w is None or w["zombie"] or w["name"].startswith("gunicorn: dirty"):
             continue
