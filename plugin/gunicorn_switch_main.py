@@ -28,3 +28,15 @@ class gunicorn_switch_main(object):  # noqa: N801 - the panel requires this name
 
     def get_logs(self, get):
         return api.call("get_logs", get)
+
+    def plan(self, get):
+        return api.call("plan", get)
+
+    def switch(self, get):
+        return api.call("switch", get)
+
+    def rollback(self, get):
+        return api.call("rollback", get)
+
+    def get_task(self, get):
+        return api.call("get_task", get)

@@ -4,7 +4,6 @@ The sandbox (tests/sandbox) is real nginx, real uWSGI in three shapes, real supe
 real Django; building it takes about half a minute, so one is shared by the whole session and
 every test that changes a site puts it back. GUNICORN_SWITCH_ROOT points the plugin at it.
 """
-import os
 import sys
 from pathlib import Path
 
@@ -39,15 +38,11 @@ def sandbox():
     from tests.sandbox.host import Sandbox
 
     sb = Sandbox().build().start()
-    saved = os.environ.get("GUNICORN_SWITCH_ROOT")
-    os.environ["GUNICORN_SWITCH_ROOT"] = str(sb.root)
+    saved = sb.activate()
     try:
         yield sb
     finally:
-        if saved is None:
-            os.environ.pop("GUNICORN_SWITCH_ROOT", None)
-        else:
-            os.environ["GUNICORN_SWITCH_ROOT"] = saved
+        sb.deactivate(saved)
         sb.destroy()
 
 

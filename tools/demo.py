@@ -4,7 +4,6 @@ Open the printed URL, click 设置 on Gunicorn 切换助手, and switch a site. 
 everything this started (nginx, supervisord, uWSGI, Gunicorn, the dev panel), by PID.
 """
 import importlib.util
-import os
 import signal
 import sys
 import threading
@@ -31,7 +30,7 @@ def main():
     server = None
     try:
         sb.start()
-        os.environ["GUNICORN_SWITCH_ROOT"] = str(sb.root)
+        sb.activate()
         devpanel = load_devpanel()
         server, url, token = devpanel.start(str(sb.plugin_dir), str(sb.root))
         print()

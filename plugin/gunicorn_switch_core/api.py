@@ -9,8 +9,8 @@ import os
 import re
 import traceback
 
-from . import discover, i18n, paths
-from . import control as ctl, logs, records, sites_db, status
+from . import discover, i18n, paths, plan as planning, records, switch as switching, tasks
+from . import control as ctl, logs, sites_db, status
 
 LOG = logging.getLogger("gunicorn_switch")
 # What a key or value the panel hands us may look like: the panel itself allows keys
@@ -71,6 +71,53 @@ def get_sites(args):
     return discover.get_sites()
 
 
+def plan(args):
+    site = require_site(args)
+    try:
+        return planning.make_plan(site["site"], args)
+    except planning.PlanError as e:
+        raise BadInput(str(e))
+
+
+def _refuse_if_busy(site):
+    if tasks.site_busy(site) or any(t["state"] in ("pending", "running") for t in tasks.all_tasks(site)):
+        raise BadInput(i18n.t("site_busy", name=site))
+
+
+def switch(args):
+    tasks.recover_all()
+    site = require_site(args)
+    _refuse_if_busy(site["site"])
+    if records.load(site["site"]):
+        raise BadInput(i18n.t("already_switched", name=site["site"]))
+    try:
+        p = planning.make_plan(site["site"], args)
+    except planning.PlanError as e:
+        raise BadInput(str(e))
+    return {"task_id": switching.start_switch(p)["id"]}
+
+
+def rollback(args):
+    tasks.recover_all()
+    site = require_site(args)
+    _refuse_if_busy(site["site"])
+    rec = records.load(site["site"])
+    if not rec:
+        raise BadInput(i18n.t("not_switched", name=site["site"]))
+    return {"task_id": switching.start_rollback(rec)["id"]}
+
+
+def get_task(args):
+    task_id = args.get("task_id", "")
+    if not tasks.TASK_ID.match(task_id):
+        raise BadInput(i18n.t("bad_task"))
+    try:
+        task = tasks.load(task_id)
+    except (OSError, ValueError):
+        raise BadInput(i18n.t("bad_task"))
+    return tasks.view(tasks.recover(task))
+
+
 def _operated_site(args):
     """The discovery entry of the site a status/control/logs call names, or None for a site
     the plugin switched. The page polls get_status, so a switched site is checked against
@@ -124,6 +171,10 @@ METHODS = {
     "get_status": get_status,
     "control": control,
     "get_logs": get_logs,
+    "plan": plan,
+    "switch": switch,
+    "rollback": rollback,
+    "get_task": get_task,
 }
 
 

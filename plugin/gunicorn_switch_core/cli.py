@@ -44,6 +44,12 @@ def _cmd_translate(args):
     return 0
 
 
+def _cmd_run_task(args):
+    from . import switch, tasks
+    state = tasks.run_task(args.task_id, switch.TABLES)
+    return 0 if state in ("succeeded", "rolled_back") else 1
+
+
 def _env(pairs):
     env = {}
     for pair in pairs or ():
@@ -80,6 +86,10 @@ def build_parser():
     t.add_argument("--argv", nargs=argparse.REMAINDER,
                    help="the running master's command-line flags (after the config)")
     t.set_defaults(func=_cmd_translate)
+
+    rt = sub.add_parser("run-task", help="run a switch/rollback task (started by the plugin)")
+    rt.add_argument("task_id")
+    rt.set_defaults(func=_cmd_run_task)
     return parser
 
 

@@ -4,20 +4,14 @@
 their uWSGI configs); ``build_sites()`` matches them without touching anything. Reading never
 changes a live site: no signal, no command of the site's own, no write.
 """
-import hashlib
 import json
 import os
 
-from . import host, nginx_view, paths, processes, sites_db, uwsgi_config
+from . import host, nginx_view, panel_db, paths, processes, sites_db, uwsgi_config
 
 LISTEN_KEYS = ("socket", "uwsgi-socket", "http-socket", "http", "https", "shared-socket",
                "fastcgi-socket", "http11-socket")
 VENV_KEYS = ("home", "virtualenv", "venv", "pyhome")
-
-
-def bt_sid(name):
-    """Baota's process marker for a panel project (BT_PYTHON_SERVICE_SID)."""
-    return hashlib.md5(name.encode("utf-8")).hexdigest()
 
 
 def vhost_candidates(site):
@@ -115,7 +109,7 @@ def gather():
 
 
 def _sid_match(master, site):
-    return master.get("environ", {}).get("BT_PYTHON_SERVICE_SID") == bt_sid(site["name"])
+    return master.get("environ", {}).get("BT_PYTHON_SERVICE_SID") == panel_db.sid(site["name"])
 
 
 def _manager(master, site):

@@ -14,6 +14,10 @@ MESSAGES = {
     "unknown_site": ("面板中没有这个 Python 站点：{name}", "No such Python site in the panel: {name}"),
     "bad_value": ("参数 {name} 的值不合法", "Invalid value for {name}"),
     "unknown_method": ("不支持的操作：{name}", "Unsupported action: {name}"),
+    "site_busy": ("站点 {name} 正在切换或回滚，请稍候", "A switch or rollback of {name} is running"),
+    "already_switched": ("站点 {name} 已由本插件切换到 Gunicorn", "{name} was already switched to Gunicorn by this plugin"),
+    "not_switched": ("站点 {name} 不是由本插件切换的，无法回滚", "{name} was not switched by this plugin; nothing to roll back"),
+    "bad_task": ("任务编号不合法或不存在", "No such task"),
     "internal_error": ("内部错误（编号 {ref}），详情见日志 {log}",
                        "Internal error (ref {ref}); details in {log}"),
     # status and control (issue 6)

@@ -9,7 +9,7 @@ import pwd
 import re
 import socket
 
-from . import (discover, django_detect, host, nginx_tokens, nginx_translate, nginx_view, paths,
+from . import (discover, django_detect, health, host, nginx_tokens, nginx_translate, nginx_view, paths,
                render, uwsgi_config, uwsgi_translate)
 
 WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
@@ -124,6 +124,22 @@ def nginx_read_timeout(tree):
     return found
 
 
+def nginx_listen(tree):
+    """A loopback address where nginx serves the site over plain HTTP (for health checks)."""
+    for _path, conf in tree:
+        for d in conf.walk():
+            if d.name == "listen" and d.args and "ssl" not in d.args and "quic" not in d.args:
+                a = d.args[0]
+                if a.isdigit():
+                    return "127.0.0.1:" + a
+                hostpart, _, port = a.rpartition(":")
+                if port.isdigit():
+                    if hostpart in ("", "*", "0.0.0.0", "[::]"):
+                        hostpart = "127.0.0.1"
+                    return "%s:%s" % (hostpart, port)
+    return "127.0.0.1:80"
+
+
 def site_facts(name):
     """(site, master, facts) for a site, straight from discovery."""
     facts = discover.gather()
@@ -191,6 +207,12 @@ def make_plan(name, options):
                  for w in getattr(cfg, "warnings", [])]
     if why:
         warnings.append({"message": why, "origin": "gunicorn_version"})
+    nginx_addr = nginx_listen(tree)
+    domain = (site["domains"] or [name])[0]
+    baseline = health.status(nginx_addr, domain)
+    if baseline is None or baseline >= 500:
+        raise PlanError("%s does not answer through nginx now (GET / -> %s): fix the site before "
+                        "switching it" % (name, baseline))
     return {
         "site": name,
         "gunicorn_conf": conf_text,
@@ -216,7 +238,11 @@ def make_plan(name, options):
         "runtime_dir": rdir,
         "stats_dir": os.path.join(rdir, "stats"),
         "log_dir": log_dir(site),
-        "domain": (site["domains"] or [name])[0],
+        "domain": domain,
+        "nginx_addr": nginx_addr,
+        "baseline_status": baseline,
+        "drain_timeout": min(max(int(tr.settings["timeout"].value) if tr.settings.get("timeout") else 30, 5), 120),
+        "uwsgi_environ": master.get("environ") or {},
         "user": opts["user"],
         "options": opts,
         "wsgi_app": (tr.settings.get("wsgi_app").value if tr.settings.get("wsgi_app") else None),

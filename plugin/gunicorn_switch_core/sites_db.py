@@ -10,7 +10,7 @@ import sqlite3
 from . import paths
 
 
-def _db_file():
+def db_file():
     for p in (paths.SITES_DB_V11, paths.SITES_DB_OLD):
         real = paths.host(p)
         try:
@@ -23,7 +23,7 @@ def _db_file():
 
 def read_sites():
     """Rows of the sites table as dicts with the domains of each; [] when there is no table."""
-    db = _db_file()
+    db = db_file()
     if not db:
         return []
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)

@@ -96,10 +96,27 @@ class Sandbox:
         return self.root / baota_path.lstrip("/")
 
     def env(self):
-        """The environment a process needs to act on this sandbox (the plugin's prefix)."""
-        e = dict(os.environ)
-        e["GUNICORN_SWITCH_ROOT"] = str(self.root)
+        """The environment the plugin runs in on this sandbox: its prefix, and pip pointed at
+        the wheelhouse the way a server's environment points pip at a mirror (an environment
+        variable, which outranks any pip.conf: this machine's own PIP_FIND_LINKS would
+        otherwise win over the venvs' pip.conf)."""
+        e = {"GUNICORN_SWITCH_ROOT": str(self.root), "PIP_FIND_LINKS": str(venvs.wheelhouse()),
+             "PIP_NO_INDEX": "1"}
         return e
+
+    def activate(self):
+        """Put env() into this process's environment; returns the previous values."""
+        saved = {k: os.environ.get(k) for k in self.env()}
+        os.environ.update(self.env())
+        return saved
+
+    @staticmethod
+    def deactivate(saved):
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
     def _write(self, baota_path, text, mode=0o644):
         p = self.p(baota_path)

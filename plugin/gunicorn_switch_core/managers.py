@@ -1,0 +1,361 @@
+"""Run a site's Gunicorn, and stop or bring back its uWSGI, through the site's process manager.
+
+Gunicorn managers: the panel's Supervisor plugin (a program file in the plugin's own format, so
+进程守护管理器 shows it), the panel's Python project manager (its start script, pid file and
+project_config, so the panel's page and its daemon agree with what runs), or a plain daemon
+with a pidfile. systemd is detected but not used: the sandbox has no systemd to test it with.
+
+Each function takes a record (plain data, see records.py) and returns (ok, log text).
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import psutil
+
+from . import host, panel_db, paths
+
+STOP_WAIT = 30.0
+
+
+# ---- Supervisor ----------------------------------------------------------------------------
+
+def _supervisor_dir():
+    return paths.host(paths.SUPERVISOR_PLUGIN)
+
+
+def supervisor_conf():
+    """The supervisord.conf in use: from the running supervisord's command line, else the
+    plugin's or Debian's default location (notes/baota-internals.md §9)."""
+    root = paths.root().rstrip("/")
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        if any(os.path.basename(w) == "supervisord" for w in cmd[:2]) and "-c" in cmd:
+            conf = cmd[cmd.index("-c") + 1] if cmd.index("-c") + 1 < len(cmd) else None
+            if conf and (not root or conf.startswith(root + "/")):
+                return conf
+    for cand in (os.path.join(_supervisor_dir(), "supervisord.conf"),
+                 paths.host("/etc/supervisor/supervisord.conf")):
+        if os.path.exists(cand):
+            return cand
+    return None
+
+
+def supervisorctl(*args):
+    ctl = paths.host(paths.PANEL + "/pyenv/bin/supervisorctl")
+    if not os.path.exists(ctl):
+        ctl = "supervisorctl"
+    conf = supervisor_conf()
+    argv = [ctl] + (["-c", conf] if conf else []) + list(args)
+    return host.run(argv, timeout=90)
+
+
+def program_name(site):
+    return "gunicorn_" + re.sub(r"[^A-Za-z0-9_]", "_", site)
+
+
+def program_file(program):
+    return os.path.join(_supervisor_dir(), "profile", program + ".ini")
+
+
+def program_text(record):
+    """A [program:x] section as the Supervisor plugin's AddProcess writes it. Gunicorn starts
+    as root and drops to its `user` itself, as Baota's own scripts start it."""
+    prog = record["manager_detail"]
+    log = os.path.join(_supervisor_dir(), "log")
+    return "\n".join([
+        "[program:%s]" % prog,
+        "command=%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
+        "directory=%s" % record["project_path"],
+        "autostart=true",
+        "autorestart=true",
+        "startsecs=3",
+        "startretries=3",
+        "stopsignal=TERM",
+        "stopwaitsecs=%d" % (int(record.get("graceful_timeout") or 30) + 5),
+        "stopasgroup=false",
+        "stdout_logfile=%s/%s.out.log" % (log, prog),
+        "stderr_logfile=%s/%s.err.log" % (log, prog),
+        "stdout_logfile_maxbytes=2MB",
+        "stderr_logfile_maxbytes=2MB",
+        "user=root",
+        "priority=999",
+        "numprocs=1",
+        "process_name=%(program_name)s",
+        "",
+    ])
+
+
+def supervisor_metadata_file():
+    return os.path.join(_supervisor_dir(), "config.json")
+
+
+def _program_state(prog):
+    rc, out = supervisorctl("status", prog)
+    parts = out.split()
+    return parts[1] if len(parts) > 1 and parts[0] == prog else None
+
+
+def _wait_state(prog, want, timeout=30.0):
+    end = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < end:
+        state = _program_state(prog)
+        if state in want:
+            return state
+        time.sleep(0.3)
+    return state
+
+
+# ---- Gunicorn --------------------------------------------------------------------------------
+
+def gunicorn_pid(record):
+    """The running master's pid from the record's pidfile, checked to be Gunicorn."""
+    try:
+        pid = int(open(record["pidfile"]).read().strip())
+        proc = psutil.Process(pid)
+        if "gunicorn" in " ".join(proc.cmdline()):
+            return pid
+    except (OSError, ValueError, psutil.Error):
+        pass
+    return None
+
+
+def _wait_gunicorn(record, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        pid = gunicorn_pid(record)
+        if pid:
+            return pid
+        time.sleep(0.2)
+    return None
+
+
+def _run_env(record):
+    env = {"PATH": os.path.join(record["venv"], "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "VIRTUAL_ENV": record["venv"], "LANG": "C.UTF-8", "HOME": "/root"}
+    if record["manager"] == "panel_project":
+        env["BT_PYTHON_SERVICE_SID"] = panel_db.sid(record["site"])
+    return env
+
+
+def _spawn(argv, cwd, env, log_path):
+    """Start a long-running process detached from us (new session, no inherited fds)."""
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    return proc.pid
+
+
+def install(record):
+    """Register Gunicorn with the manager without starting it (Supervisor: the program file)."""
+    if record["manager"] == "supervisor":
+        host.write_atomic(program_file(record["manager_detail"]), program_text(record))
+        _metadata_add(record)
+    return True, ""
+
+
+def start(record):
+    m = record["manager"]
+    if gunicorn_pid(record):
+        return True, "already running"
+    if m == "supervisor":
+        rc, out = supervisorctl("update", record["manager_detail"])
+        state = _wait_state(record["manager_detail"], ("RUNNING", "FATAL", "BACKOFF", "EXITED"))
+        if state != "RUNNING":
+            rc, out2 = supervisorctl("start", record["manager_detail"])
+            out += out2
+            state = _program_state(record["manager_detail"])
+        ok = state == "RUNNING" and _wait_gunicorn(record) is not None
+        return ok, out + "\nsupervisor state: %s" % state
+    argv = [record["gunicorn_bin"], "-c", record["gunicorn_conf"]]
+    _spawn(argv, record["project_path"], _run_env(record),
+           os.path.join(record["log_dir"], "gunicorn_stdout.log"))
+    ok = _wait_gunicorn(record) is not None
+    return ok, " ".join(argv)
+
+
+def stop(record):
+    m = record["manager"]
+    if m == "supervisor":
+        rc, out = supervisorctl("stop", record["manager_detail"])
+        return _wait_gone(gunicorn_pid(record)), out
+    pid = gunicorn_pid(record)
+    if not pid:
+        return True, "not running"
+    os.kill(pid, signal.SIGTERM)  # graceful: workers finish their requests
+    return _wait_gone(pid, timeout=float(record.get("graceful_timeout") or 30) + 10), "SIGTERM %d" % pid
+
+
+def restart(record):
+    ok, log = stop(record)
+    if not ok:
+        return False, log
+    ok2, log2 = start(record)
+    return ok2, log + "\n" + log2
+
+
+def remove(record):
+    """Undo install(): stop and unregister (Supervisor: program file and metadata)."""
+    ok, log = stop(record)
+    if record["manager"] == "supervisor":
+        path = program_file(record["manager_detail"])
+        if os.path.exists(path):
+            os.unlink(path)
+        rc, out = supervisorctl("update")
+        log += out
+        _metadata_remove(record)
+    return ok, log
+
+
+def _wait_gone(pid, timeout=STOP_WAIT):
+    if not pid:
+        return True
+    try:
+        psutil.Process(pid).wait(timeout)
+        return True
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.TimeoutExpired:
+        return False
+
+
+def _metadata_add(record):
+    """List the program in the Supervisor plugin's config.json so that its page shows it."""
+    path = supervisor_metadata_file()
+    try:
+        items = json.loads(host.read_text(path))
+    except (OSError, ValueError, host.HostError):
+        items = []
+    if not isinstance(items, list):
+        return
+    items = [i for i in items if not (isinstance(i, dict) and i.get("program") == record["manager_detail"])]
+    items.append({"program": record["manager_detail"],
+                  "command": "%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
+                  "path": record["project_path"], "user": "root", "numprocs": "1",
+                  "ps": "Gunicorn: %s (gunicorn_switch)" % record["site"]})
+    host.write_atomic(path, json.dumps(items, ensure_ascii=False, indent=2))
+
+
+def _metadata_remove(record):
+    path = supervisor_metadata_file()
+    try:
+        items = json.loads(host.read_text(path))
+    except (OSError, ValueError, host.HostError):
+        return
+    if isinstance(items, list):
+        kept = [i for i in items if not (isinstance(i, dict) and i.get("program") == record["manager_detail"])]
+        if kept != items:
+            host.write_atomic(path, json.dumps(kept, ensure_ascii=False, indent=2))
+
+
+# ---- uWSGI -----------------------------------------------------------------------------------
+
+def set_autostart(text, on):
+    """A Supervisor program section with autostart/autorestart set; other lines untouched."""
+    value = "true" if on else "false"
+    lines = text.splitlines(True)
+    seen = set()
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\s*)(autostart|autorestart)(\s*=\s*)(\S*)(.*?)(\r?\n)?$", line)
+        if m:
+            seen.add(m.group(2))
+            lines[i] = "%s%s%s%s%s%s" % (m.group(1), m.group(2), m.group(3), value, m.group(5), m.group(6) or "")
+    nl = "\r\n" if "\r\n" in text else "\n"
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += nl
+    for key in ("autostart", "autorestart"):
+        if key not in seen:
+            lines.append("%s=%s%s" % (key, value, nl))
+    return "".join(lines)
+
+
+def stop_uwsgi(u):
+    """Stop uWSGI for good, the way it is run. ``u``: {manager, detail, pid, ...}.
+    Returns (ok, log)."""
+    m = u["manager"]
+    if m == "supervisor":
+        prog = u["detail"]
+        rc, out = supervisorctl("stop", prog)
+        path = u.get("program_file")
+        if path and os.path.exists(path):
+            host.write_atomic(path, set_autostart(host.read_text(path), False))
+            rc2, out2 = supervisorctl("update", prog)
+            out += out2
+        ok = _wait_gone(u["pid"])
+        state = _program_state(prog)
+        return ok and state in (None, "STOPPED", "EXITED"), out + "\nstate: %s" % state
+    if m == "systemd" and u.get("detail"):
+        rc, out = host.run(["systemctl", "disable", "--now", u["detail"]], timeout=90)
+        return rc == 0 and _wait_gone(u["pid"]), out
+    # A plain daemon, a panel project's uWSGI: SIGINT to the master (nginx no longer sends it
+    # anything, and the drain before this waited for the requests it had).
+    try:
+        os.kill(u["pid"], signal.SIGINT)
+    except ProcessLookupError:
+        return True, "already gone"
+    return _wait_gone(u["pid"]), "SIGINT %d" % u["pid"]
+
+
+def start_uwsgi(u):
+    """Bring uWSGI back as it ran (rollback). Returns (ok, log)."""
+    m = u["manager"]
+    if m == "supervisor":
+        prog = u["detail"]
+        rc, out = supervisorctl("update", prog)
+        state = _wait_state(prog, ("RUNNING", "FATAL", "BACKOFF", "EXITED", "STOPPED"))
+        if state != "RUNNING":
+            rc, out2 = supervisorctl("start", prog)
+            out += out2
+            state = _program_state(prog)
+        return state == "RUNNING", out + "\nstate: %s" % state
+    if m == "panel_project" and u.get("start_script") and os.path.exists(u["start_script"]):
+        rc, out = host.run(["bash", u["start_script"]], timeout=60)
+        return rc == 0, out
+    if m == "systemd" and u.get("detail"):
+        rc, out = host.run(["systemctl", "enable", "--now", u["detail"]], timeout=90)
+        return rc == 0, out
+    env = dict(u.get("environ") or {})
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    _spawn(u["cmdline"], u["cwd"], env, os.path.join(u["log_dir"], "uwsgi_restart.log"))
+    return True, " ".join(u["cmdline"])
+
+
+def find_uwsgi(u):
+    """The pid of a running uWSGI master started from the same command line, or None."""
+    for proc in psutil.process_iter(["pid", "ppid", "cmdline"]):
+        if proc.info.get("cmdline") == u["cmdline"]:
+            try:
+                parent = proc.parent()
+                if parent is None or parent.cmdline() != u["cmdline"]:
+                    return proc.pid
+            except psutil.Error:
+                continue
+    return None
+
+
+def nginx_workers():
+    """The pids of nginx's current worker processes (taken just before a reload)."""
+    try:
+        pid = int(open(paths.host("/www/server/nginx/logs/nginx.pid")).read().strip())
+        return [c.pid for c in psutil.Process(pid).children()]
+    except (OSError, ValueError, psutil.Error):
+        return []
+
+
+def drain_nginx(old_pids, timeout):
+    """Wait (bounded) for the nginx workers that predate a reload to finish their requests:
+    after them, nothing sends the old backend a request. Returns how many are still alive.
+    (By pid, not by start time: psutil's create_time is only accurate to about a second.)"""
+    procs = []
+    for pid in old_pids or ():
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.Error:
+            continue
+    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    return len(alive)

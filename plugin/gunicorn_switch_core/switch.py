@@ -1,0 +1,418 @@
+"""The switch and the rollback, as journaled steps with an undo each (see tasks.Runner).
+
+Switch: install → write_conf → start → health → swap_nginx (commit point) → stop_uwsgi →
+record. Before the commit point uWSGI serves the site untouched and any failure undoes
+everything, byte for byte; after it Gunicorn serves and a failure says what is left to do.
+Rollback: start_uwsgi → restore_nginx (commit point) → stop_gunicorn → forget.
+"""
+import os
+import pwd
+import subprocess
+import time
+
+from . import (backups, health, host, managers, nginx_stage, paths, panel_db, records, tasks)
+from .plan import COMMIT_STEP, STEPS as SWITCH_STEPS
+
+ROLLBACK_STEPS = (
+    ("start_uwsgi", "按原方式启动 uWSGI 并检查", "Start uWSGI the way it ran, and check it"),
+    ("restore_nginx", "恢复 nginx 配置（逐字节）并平滑重载", "Restore nginx byte for byte, reload"),
+    ("stop_gunicorn", "排空并停止 Gunicorn，移除进程守护", "Drain and stop Gunicorn, unregister it"),
+    ("forget", "清理切换记录", "Forget the switch"),
+)
+PIP_TIMEOUT = 900
+HEALTH_DEADLINE = 30.0
+
+
+def nginx_bin():
+    return paths.host(paths.NGINX_BIN)
+
+
+def nginx_conf():
+    return paths.host(paths.NGINX_CONF)
+
+
+def nginx_reload(r):
+    """`nginx -t` on the live files, then a graceful reload; returns the pids of the workers
+    that were serving before it (the ones to drain)."""
+    rc, out = host.run([nginx_bin(), "-t", "-c", nginx_conf()], timeout=60)
+    r.log(out.strip())
+    if rc != 0:
+        raise tasks.StepError("nginx -t failed: %s" % out.strip()[-500:])
+    old = managers.nginx_workers()
+    rc, out = host.run([nginx_bin(), "-s", "reload", "-c", nginx_conf()], timeout=60)
+    if rc != 0:
+        raise tasks.StepError("nginx reload failed: %s" % out.strip()[-500:])
+    r.log("nginx reloaded")
+    return old
+
+
+def _record(plan, task_id):
+    """The Gunicorn side of the record, from the plan."""
+    s = plan["settings"]
+    site = plan["site"]
+    return {
+        "site": site, "task_id": task_id, "switched_at": None,
+        "gunicorn_conf": plan["gunicorn_conf_path"], "gunicorn_bin": os.path.join(plan["venv"], "bin", "gunicorn"),
+        "pidfile": s.get("pidfile"), "runtime_dir": plan["runtime_dir"], "stats_dir": plan["stats_dir"],
+        "control_socket": s.get("control_socket"), "error_log": s.get("errorlog"),
+        "access_log": s.get("accesslog"), "log_dir": plan["log_dir"], "bind": plan["bind"],
+        "venv": plan["venv"], "project_path": plan["project_path"],
+        "gunicorn_version": plan["gunicorn_version"], "graceful_timeout": s.get("graceful_timeout"),
+        "manager": plan["manager"],
+        "manager_detail": managers.program_name(site) if plan["manager"] == "supervisor" else site,
+        "workers": s.get("workers"), "domain": plan["domain"], "nginx_addr": plan["nginx_addr"],
+        "baseline_status": plan["baseline_status"],
+    }
+
+
+def _uwsgi_info(plan):
+    u = {"manager": plan["uwsgi_manager"], "detail": plan["uwsgi_manager_detail"],
+         "pid": plan["uwsgi_pid"], "cmdline": plan["uwsgi_cmdline"], "cwd": plan["uwsgi_cwd"],
+         "environ": plan.get("uwsgi_environ") or {}, "log_dir": plan["log_dir"],
+         "config": plan["uwsgi_config"], "program_file": None, "start_script": None}
+    if u["manager"] == "supervisor" and u["detail"]:
+        u["program_file"] = managers.program_file(u["detail"])
+    if u["manager"] == "panel_project":
+        u["start_script"] = panel_db.start_script(plan["site"], "uwsgi")
+    return u
+
+
+def _backup(r, path):
+    entry = backups.backup(r.task["site"], r.task["id"], path)
+    r.data.setdefault("backups", []).append(entry)
+    return entry
+
+
+def _restore_group(r, paths_):
+    for e in r.data.get("backups", []):
+        if e["path"] in paths_ and backups.restore(e):
+            r.log("restored %s" % e["path"])
+
+
+def _preexec_as(user):
+    pw = pwd.getpwnam(user)
+
+    def drop():
+        os.setgid(pw.pw_gid)
+        os.initgroups(user, pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    return drop
+
+
+# ---- switch steps ----------------------------------------------------------------------------
+
+def install_do(r):
+    p = r.payload
+    if p["gunicorn_installed"]:
+        r.log("Gunicorn %s is already in %s" % (p["gunicorn_installed"], p["venv"]))
+        return "skipped"
+    pkgs = ["gunicorn==%s" % p["gunicorn_version"], "setproctitle"]
+    if "uvicorn" in str(p["settings"].get("worker_class") or ""):
+        pkgs.append("uvicorn-worker")
+    argv = [os.path.join(p["venv"], "bin", "python"), "-m", "pip", "install",
+            "--disable-pip-version-check", "--no-input"] + pkgs
+    r.log("$ " + " ".join(argv))
+    env = dict(os.environ, VIRTUAL_ENV=p["venv"], PIP_NO_INPUT="1")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + PIP_TIMEOUT
+    for line in iter(proc.stdout.readline, b""):
+        r.log(line.decode("utf-8", "replace"))
+        if time.monotonic() > deadline:
+            proc.kill()
+            break
+    rc = proc.wait()
+    if rc != 0:
+        raise tasks.StepError("pip could not install %s (exit %d); see the log above" % (" ".join(pkgs), rc))
+
+
+def install_undo(r):
+    r.log("Gunicorn stays installed in the venv (harmless, and faster next time)")
+
+
+def write_conf_do(r):
+    p = r.payload
+    path = p["gunicorn_conf_path"]
+    _backup(r, path)
+    host.write_atomic(path, p["gunicorn_conf"], mode=0o644)
+    r.log("wrote %s" % path)
+    pw = pwd.getpwnam(p["user"])
+    for d in (p["log_dir"],):
+        if not os.path.isdir(d):
+            os.makedirs(d, mode=0o755)
+            r.data.setdefault("created_dirs", []).append(d)
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+    argv = [os.path.join(p["venv"], "bin", "gunicorn"), "--check-config", "-c", path]
+    r.log("$ " + " ".join(argv) + "   (as %s)" % p["user"])
+    try:
+        out = subprocess.run(argv, cwd=p["project_path"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=120, preexec_fn=_preexec_as(p["user"]),
+                             env={"PATH": os.path.join(p["venv"], "bin") + ":/usr/bin:/bin",
+                                  "HOME": pw.pw_dir or "/", "LANG": "C.UTF-8"}, check=False)
+    except subprocess.TimeoutExpired:
+        raise tasks.StepError("gunicorn --check-config did not finish in 120 s")
+    text = out.stdout.decode("utf-8", "replace")
+    r.log(text)
+    if out.returncode != 0:
+        raise tasks.StepError("gunicorn --check-config failed: %s" % text.strip()[-800:])
+
+
+def write_conf_undo(r):
+    _restore_group(r, [r.payload["gunicorn_conf_path"]])
+
+
+def start_do(r):
+    rec = _record(r.payload, r.task["id"])
+    r.data["record"] = rec
+    if rec["manager"] == "supervisor":
+        _backup(r, managers.program_file(rec["manager_detail"]))
+        _backup(r, managers.supervisor_metadata_file())
+    managers.install(rec)
+    ok, log = managers.start(rec)
+    r.log(log)
+    if not ok:
+        tail = host.read_text(rec["error_log"], default="") if rec.get("error_log") else ""
+        raise tasks.StepError("Gunicorn did not start: %s" % (tail.strip()[-800:] or log[-300:]))
+    r.log("Gunicorn master pid %s on %s" % (managers.gunicorn_pid(rec), rec["bind"]))
+
+
+def start_undo(r):
+    rec = r.data.get("record")
+    if not rec:
+        return
+    ok, log = managers.remove(rec)
+    r.log(log)
+    if rec["manager"] == "supervisor":
+        _restore_group(r, [managers.program_file(rec["manager_detail"]),
+                           managers.supervisor_metadata_file()])
+    if not ok:
+        raise tasks.StepError("Gunicorn (pid %s) did not stop" % managers.gunicorn_pid(rec))
+
+
+def health_do(r):
+    p = r.payload
+    ok, got = health.wait_status(p["bind"], p["domain"], p["baseline_status"], deadline=HEALTH_DEADLINE)
+    r.log("GET / Host: %s on %s -> %s (uWSGI gave %s)" % (p["domain"], p["bind"], got, p["baseline_status"]))
+    if not ok:
+        raise tasks.StepError("Gunicorn answered %s where uWSGI answers %s" % (got, p["baseline_status"]))
+
+
+def _noop(r):
+    pass
+
+
+def swap_nginx_do(r):
+    p = r.payload
+    new_files = {path: text.encode("utf-8", "surrogateescape") for path, text in p["nginx_files"].items()}
+    for path in new_files:
+        _backup(r, path)
+    ok, out = nginx_stage.stage_and_test(nginx_bin(), nginx_conf(), new_files)
+    r.log(out.strip())
+    if not ok:
+        raise tasks.StepError("the new nginx config does not pass nginx -t: %s" % out.strip()[-500:])
+    for path, data in new_files.items():
+        mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o644
+        host.write_atomic(path, data, mode=mode)
+        r.log("wrote %s" % path)
+    r.data["old_nginx"] = nginx_reload(r)
+    ok, got = health.wait_status(p["nginx_addr"], p["domain"], p["baseline_status"], deadline=HEALTH_DEADLINE)
+    r.log("through nginx: GET / -> %s" % got)
+    if not ok:
+        raise tasks.StepError("through nginx the site answers %s, not %s" % (got, p["baseline_status"]))
+
+
+def swap_nginx_undo(r):
+    paths_ = list(r.payload["nginx_files"])
+    if any(not backups.matches(e) for e in r.data.get("backups", []) if e["path"] in paths_):
+        _restore_group(r, paths_)
+        nginx_reload(r)
+
+
+def stop_uwsgi_do(r):
+    p = r.payload
+    u = _uwsgi_info(p)
+    r.data["uwsgi"] = u
+    rec = r.data["record"]
+    left = managers.drain_nginx(r.data.get("old_nginx"), timeout=float(p["drain_timeout"]))
+    r.log("old nginx workers still busy after the drain: %d" % left)
+    if u["program_file"]:
+        _backup(r, u["program_file"])
+    if u["manager"] == "panel_project":
+        # The panel's daemon restarts a project that is not running as configured: tell it
+        # the project now runs Gunicorn before uWSGI goes away.
+        conf = panel_db.get_project_config(p["site"]) or {}
+        r.data["project_config"] = dict(conf)
+        script = panel_db.start_script(p["site"], "gunicorn")
+        _backup(r, script)
+        _backup(r, panel_db.pid_file(p["site"]))
+        host.write_atomic(script, panel_db.gunicorn_script(p["site"], rec), mode=0o755)
+        conf.update({"stype": "gunicorn"})
+        if rec["bind"].startswith("127.0.0.1:"):
+            conf["port"] = int(rec["bind"].rsplit(":", 1)[1])
+        panel_db.set_project_config(p["site"], conf)
+        r.log("panel project %s: stype=gunicorn" % p["site"])
+    ok, log = managers.stop_uwsgi(u)
+    r.log(log)
+    if not ok:
+        raise tasks.StepError("uWSGI (pid %s) did not stop; Gunicorn serves the site. Stop uWSGI "
+                              "by hand, then roll back or keep Gunicorn" % u["pid"])
+    if u["manager"] == "panel_project":
+        panel_db.write_pid(p["site"], managers.gunicorn_pid(rec))
+
+
+def record_do(r):
+    rec = dict(r.data["record"])
+    rec["switched_at"] = time.time()
+    rec["uwsgi"] = r.data["uwsgi"]
+    rec["backups"] = r.data.get("backups", [])
+    rec["nginx_files"] = list(r.payload["nginx_files"])
+    rec["project_config"] = r.data.get("project_config")
+    records.save(rec)
+    r.log("recorded: rollback restores %d file(s)" % len(rec["backups"]))
+
+
+SWITCH_TABLE = {
+    "install": (install_do, install_undo),
+    "write_conf": (write_conf_do, write_conf_undo),
+    "start": (start_do, start_undo),
+    "health": (health_do, _noop),
+    "swap_nginx": (swap_nginx_do, swap_nginx_undo),
+    "stop_uwsgi": (stop_uwsgi_do, _noop),
+    "record": (record_do, _noop),
+}
+
+
+# ---- rollback steps --------------------------------------------------------------------------
+
+def _rec(r):
+    return r.payload["record"]
+
+
+def _uwsgi_side_paths(rec):
+    u = rec["uwsgi"]
+    out = [u["program_file"]] if u.get("program_file") else []
+    if u["manager"] == "panel_project":
+        out += [panel_db.start_script(rec["site"], "gunicorn"), panel_db.pid_file(rec["site"])]
+    return out
+
+
+def _restore_entries(r, rec, paths_):
+    for e in rec["backups"]:
+        if e["path"] in paths_ and backups.restore(e):
+            r.log("restored %s" % e["path"])
+
+
+def start_uwsgi_do(r):
+    rec = _rec(r)
+    u = rec["uwsgi"]
+    if managers.find_uwsgi(u):
+        r.log("uWSGI is already running")
+        return
+    _restore_entries(r, rec, [p for p in _uwsgi_side_paths(rec) if not p.endswith(".pid")])
+    if u["manager"] == "panel_project" and rec.get("project_config") is not None:
+        panel_db.set_project_config(rec["site"], rec["project_config"])
+    ok, log = managers.start_uwsgi(u)
+    r.log(log)
+    end = time.monotonic() + HEALTH_DEADLINE
+    pid = None
+    while time.monotonic() < end and not pid:
+        pid = managers.find_uwsgi(u)
+        time.sleep(0.3)
+    if not ok or not pid:
+        raise tasks.StepError("uWSGI did not start again")
+    r.data["uwsgi_pid"] = pid
+    # uWSGI's sockets need a moment after the master appears: wait for its listen sockets.
+    time.sleep(1.0)
+    r.log("uWSGI master pid %d" % pid)
+
+
+def start_uwsgi_undo(r):
+    rec = _rec(r)
+    u = dict(rec["uwsgi"])
+    pid = managers.find_uwsgi(u)
+    if pid:
+        u["pid"] = pid
+        ok, log = managers.stop_uwsgi(u)
+        r.log(log)
+    if u.get("program_file"):
+        # leave the program as the switch left it: autostart off
+        path = u["program_file"]
+        if os.path.exists(path):
+            host.write_atomic(path, managers.set_autostart(host.read_text(path), False))
+            managers.supervisorctl("update", u["detail"])
+    if u["manager"] == "panel_project":
+        conf = dict(rec.get("project_config") or {})
+        conf["stype"] = "gunicorn"
+        panel_db.set_project_config(rec["site"], conf)
+
+
+def restore_nginx_do(r):
+    rec = _rec(r)
+    _restore_entries(r, rec, rec["nginx_files"])
+    r.data["old_nginx"] = nginx_reload(r)
+    ok, got = health.wait_status(rec["nginx_addr"], rec["domain"], rec["baseline_status"],
+                                 deadline=HEALTH_DEADLINE)
+    r.log("through nginx: GET / -> %s" % got)
+    if not ok:
+        raise tasks.StepError("through nginx the site answers %s after the restore" % got)
+
+
+def restore_nginx_undo(r):
+    new = r.payload.get("switched_nginx") or {}
+    if new:
+        for path, text in new.items():
+            host.write_atomic(path, text.encode("utf-8", "surrogateescape"))
+        nginx_reload(r)
+
+
+def stop_gunicorn_do(r):
+    rec = _rec(r)
+    managers.drain_nginx(r.data.get("old_nginx"), timeout=float(r.payload["drain_timeout"]))
+    ok, log = managers.remove(rec)
+    r.log(log)
+    if rec["manager"] == "supervisor":
+        _restore_entries(r, rec, [managers.program_file(rec["manager_detail"]),
+                                  managers.supervisor_metadata_file()])
+    if rec["uwsgi"]["manager"] == "panel_project":
+        _restore_entries(r, rec, [panel_db.start_script(rec["site"], "gunicorn")])
+        if r.data.get("uwsgi_pid") and not os.path.exists(panel_db.pid_file(rec["site"])):
+            panel_db.write_pid(rec["site"], r.data["uwsgi_pid"])
+    if not ok:
+        raise tasks.StepError("Gunicorn did not stop; uWSGI serves the site again")
+
+
+def forget_do(r):
+    rec = _rec(r)
+    _restore_entries(r, rec, [rec["gunicorn_conf"]])
+    records.delete(rec["site"])
+    backups.discard(rec["site"], rec["task_id"])
+    r.log("the site is back on uWSGI")
+
+
+ROLLBACK_TABLE = {
+    "start_uwsgi": (start_uwsgi_do, start_uwsgi_undo),
+    "restore_nginx": (restore_nginx_do, restore_nginx_undo),
+    "stop_gunicorn": (stop_gunicorn_do, _noop),
+    "forget": (forget_do, _noop),
+}
+
+TABLES = {
+    "switch": (SWITCH_TABLE, COMMIT_STEP),
+    "rollback": (ROLLBACK_TABLE, "restore_nginx"),
+}
+
+
+def start_switch(plan):
+    task = tasks.create("switch", plan["site"], [(n, t, te) for n, t, te in SWITCH_STEPS], plan)
+    task["pid"] = tasks.spawn(task["id"])
+    tasks.save(task)
+    return task
+
+
+def start_rollback(record):
+    payload = {"record": record, "drain_timeout": 30,
+               "switched_nginx": {p: host.read_bytes(p).decode("utf-8", "surrogateescape")
+                                  for p in record["nginx_files"] if os.path.exists(p)}}
+    task = tasks.create("rollback", record["site"], ROLLBACK_STEPS, payload)
+    task["pid"] = tasks.spawn(task["id"])
+    tasks.save(task)
+    return task

@@ -1,0 +1,268 @@
+"""Background tasks with a journal: each step's state and log, written as it goes.
+
+A task runs in its own process (``python -m gunicorn_switch_core run-task ID``), started in a
+new session so that a panel restart does not kill it, and holds a per-site lock (flock, freed
+by the kernel when the process dies) so that one switch or rollback runs per site. The journal
+(``<PLUGIN_STATE>/tasks/<id>.json``) is rewritten atomically after every change; a task whose
+runner died (SIGKILL, reboot) is found by the next call and resumed: undone when it had not
+reached its commit point, carried on when it had.
+"""
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+import psutil
+
+from . import host, paths
+
+TASK_ID = re.compile(r"^[0-9]{14}-[0-9a-f]{8}$")
+LOG_LIMIT = 20000  # characters of log kept per step: pip can be chatty
+STATES = ("pending", "running", "done", "failed", "undone", "skipped")
+
+
+def _dir(name):
+    d = os.path.join(paths.host(paths.PLUGIN_STATE), name)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    return d
+
+
+def task_path(task_id):
+    if not TASK_ID.match(task_id or ""):
+        raise ValueError("bad task id")
+    return os.path.join(_dir("tasks"), task_id + ".json")
+
+
+def create(kind, site, steps, payload):
+    task_id = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    task = {
+        "id": task_id, "kind": kind, "site": site, "state": "pending", "created": time.time(),
+        "pid": None, "committed": False, "error": None, "finished": None,
+        "steps": [{"name": n, "title": t, "title_en": te, "state": "pending", "started": None,
+                   "finished": None, "log": ""} for n, t, te in steps],
+        "payload": payload, "data": {},
+    }
+    save(task)
+    return task
+
+
+def save(task):
+    host.write_atomic(task_path(task["id"]), json.dumps(task, ensure_ascii=False), mode=0o600)
+
+
+def load(task_id):
+    with open(task_path(task_id)) as fh:
+        return json.load(fh)
+
+
+def all_tasks(site=None):
+    out = []
+    for name in sorted(os.listdir(_dir("tasks"))):
+        if name.endswith(".json") and TASK_ID.match(name[:-5]):
+            try:
+                t = load(name[:-5])
+            except (OSError, ValueError):
+                continue
+            if site is None or t.get("site") == site:
+                out.append(t)
+    return out
+
+
+def lock_path(site):
+    return os.path.join(_dir("locks"), site + ".lock")
+
+
+def try_lock(site):
+    """An fd holding the site's lock, or None when another task holds it."""
+    fd = os.open(lock_path(site), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError:
+        os.close(fd)
+        return None
+
+
+def site_busy(site):
+    fd = try_lock(site)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
+def runner_alive(task):
+    pid = task.get("pid")
+    if not pid:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        return task["id"] in " ".join(proc.cmdline()) and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def spawn(task_id):
+    """Start the runner detached (own session, no inherited fds); returns its pid."""
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    log = os.path.join(_dir("logs"), "tasks.log")
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn_switch_core", "run-task", task_id],
+                                cwd=pkg_parent, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    return proc.pid
+
+
+def needs_recovery(task):
+    return task["state"] in ("pending", "running") and not runner_alive(task) and \
+        time.time() - task["created"] > 2.0
+
+
+def recover(task):
+    """Restart the runner of a task whose runner died; it finishes or undoes the task."""
+    if needs_recovery(task) and not site_busy(task["site"]):
+        task["pid"] = spawn(task["id"])
+        save(task)
+    return task
+
+
+def recover_all():
+    for t in all_tasks():
+        if t["state"] in ("pending", "running"):
+            recover(t)
+
+
+def view(task):
+    """What get_task shows: no payload, no internal data."""
+    return {"id": task["id"], "kind": task["kind"], "site": task["site"], "state": task["state"],
+            "committed": task["committed"], "error": task["error"], "created": task["created"],
+            "finished": task["finished"],
+            "steps": [{k: s[k] for k in ("name", "title", "title_en", "state", "started",
+                                         "finished", "log")} for s in task["steps"]]}
+
+
+class StepError(Exception):
+    """A step failed; the message says what happened (shown to the user)."""
+
+
+class Runner(object):
+    """Runs a task's steps: ``steps`` maps a name to (do, undo); ``commit`` names the step
+    after which the task can only go forward."""
+
+    def __init__(self, task, steps, commit):
+        self.task = task
+        self.steps = steps
+        self.commit = commit
+        self.current = None
+        self._saved = 0.0
+
+    @property
+    def data(self):
+        return self.task["data"]
+
+    @property
+    def payload(self):
+        return self.task["payload"]
+
+    def log(self, text):
+        st = self.current
+        if st is None:
+            return
+        st["log"] = (st["log"] + text.rstrip("\n") + "\n")[-LOG_LIMIT:]
+        now = time.monotonic()
+        if now - self._saved > 0.3:  # stream to get_task without rewriting on every line
+            self._saved = now
+            save(self.task)
+
+    def _set(self, st, state):
+        st["state"] = state
+        st["finished" if state != "running" else "started"] = time.time()
+        save(self.task)
+
+    def run(self):
+        task = self.task
+        task["state"] = "running"
+        save(task)
+        interrupted = [s for s in task["steps"] if s["state"] == "running"]
+        for st in interrupted:
+            self.current = st
+            self.log("(the task was interrupted here; resuming)")
+        if interrupted and not task["committed"]:
+            return self._undo("interrupted before the commit point: undone")
+        for st in task["steps"]:
+            if st["state"] in ("done", "skipped"):
+                continue
+            self.current = st
+            self._set(st, "running")
+            do, _undo = self.steps[st["name"]]
+            try:
+                result = do(self)
+            except Exception as e:  # any failure of a step is reported, then undone
+                self.log("ERROR: %s" % e)
+                if not isinstance(e, StepError):
+                    import traceback
+                    self.log(traceback.format_exc())
+                self._set(st, "failed")
+                if task["committed"]:
+                    return self._finish("failed", "%s: %s" % (st["name"], e))
+                return self._undo("%s: %s" % (st["name"], e))
+            self._set(st, "skipped" if result == "skipped" else "done")
+            if st["name"] == self.commit:
+                task["committed"] = True
+                save(task)
+        return self._finish("succeeded", None)
+
+    def _undo(self, error):
+        """Undo every step that did something, in reverse; the failed one included (each
+        undo is written to be safe on a half-done step)."""
+        problems = []
+        for st in reversed(self.task["steps"]):
+            if st["state"] not in ("done", "failed", "running"):
+                continue
+            self.current = st
+            _do, undo = self.steps[st["name"]]
+            try:
+                undo(self)
+                self.log("undone")
+                if st["state"] != "failed":
+                    self._set(st, "undone")
+            except Exception as e:  # keep undoing the rest: leave as little behind as we can
+                problems.append("%s: %s" % (st["name"], e))
+                self.log("UNDO FAILED: %s" % e)
+        if problems:
+            return self._finish("failed", error + "; undo incomplete: " + "; ".join(problems))
+        return self._finish("rolled_back", error)
+
+    def _finish(self, state, error):
+        self.task["state"] = state
+        self.task["error"] = error
+        self.task["finished"] = time.time()
+        save(self.task)
+        return state
+
+
+def run_task(task_id, step_tables):
+    """The runner process: take the site's lock, run or resume the task."""
+    task = load(task_id)
+    if task["state"] not in ("pending", "running"):
+        return task["state"]
+    fd = try_lock(task["site"])
+    if fd is None:
+        if task["state"] == "pending":
+            task["state"], task["error"] = "failed", "another task is running on this site"
+            task["finished"] = time.time()
+            save(task)
+        return task["state"]
+    try:
+        task["pid"] = os.getpid()
+        save(task)
+        steps, commit = step_tables[task["kind"]]
+        return Runner(task, steps, commit).run()
+    finally:
+        os.close(fd)
