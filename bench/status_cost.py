@@ -92,16 +92,17 @@ def throughput(tmp, rounds, seconds, conns):
     wrk = ensure_wrk()
     results = {"hooks": [], "no hooks": []}
     sites = {}
-    for kind in results:
-        site = GunicornSite(tmp / kind.replace(" ", "_"), site="tp-%s.test" % kind[:2],
-                            processes=2)
-        if kind == "no hooks":
-            text = site.conf.read_text()
-            cut = text.index(HOOKS_MARKER)
-            site.conf.write_text(text[:text.rfind("\n", 0, cut - 1) + 1])
-            site.runtime.mkdir(parents=True)  # the hooks' _prepare_dirs made it
-        sites[kind] = site.start()
     try:
+        for kind in results:
+            site = GunicornSite(tmp / kind.replace(" ", "_"), site="tp-%s.test" % kind[:2],
+                                processes=2)
+            if kind == "no hooks":
+                text = site.conf.read_text()
+                cut = text.index(HOOKS_MARKER)
+                site.conf.write_text(text[:text.rfind("\n", 0, cut - 1) + 1])
+                site.runtime.mkdir(parents=True)  # the hooks' _prepare_dirs made it
+            sites[kind] = site
+            site.start()
         for r in range(rounds):
             order = list(results) if r % 2 == 0 else list(reversed(list(results)))
             for kind in order:

@@ -66,7 +66,7 @@ class GunicornSite(object):
     """One Django project served by Gunicorn from a rendered conf, with its record."""
 
     def __init__(self, tmp, site=SITE, venv=None, processes=2, threads=1, harakiri=30,
-                 hooks=True, gunicorn_version="27.0.1"):
+                 hooks=True, gunicorn_version="27.0.1", worker_class=None):
         self.tmp = Path(tmp)
         self.site = site
         self.venv = venv or venvs.site_venv()
@@ -89,7 +89,7 @@ class GunicornSite(object):
                 "bind": "127.0.0.1:%d" % self.port,
                 "user": pwd.getpwuid(os.getuid()).pw_name, "log_dir": str(self.logs),
                 "runtime_dir": str(self.runtime), "python_version": "3.11",
-                "gunicorn_version": gunicorn_version})
+                "gunicorn_version": gunicorn_version, "worker_class": worker_class})
             self.conf.write_text(render.render(tr))
             self.argv = [str(self.venv / "bin" / "gunicorn"), "-c", str(self.conf)]
             records.save({
@@ -157,10 +157,13 @@ class GunicornSite(object):
                 pass
 
     def output(self):
-        try:
-            return (self.tmp / "gunicorn.out").read_text(errors="replace")[-3000:]
-        except OSError:
-            return ""
+        out = ""
+        for f in (self.tmp / "gunicorn.out", self.logs / "gunicorn_error.log"):
+            try:
+                out += f.read_text(errors="replace")[-3000:]
+            except OSError:
+                pass
+        return out
 
     def stop(self):
         if self.proc is None:
@@ -212,7 +215,9 @@ def test_requests_are_counted_per_worker(make_site, flavour):
     kw = {"gthread": {"threads": 3},
           "gunicorn23": {"venv": venvs.old_gunicorn_venv(), "gunicorn_version": "23.0.0"}}
     site = make_site(**kw.get(flavour, {}))
-    before = site.status()
+    # start() got one answer; its post_request may land just after the response.
+    before = wait_status(site, lambda st: st["totals"]["requests"] == 1 and
+                         len(st["workers"]) == 2, "the start-up request in the slots")
     assert before["running"] and before["managed"]
     assert before["master"]["pid"] == site.pid
     assert before["master"]["config"] == str(site.conf)
@@ -236,8 +241,17 @@ def test_requests_are_counted_per_worker(make_site, flavour):
     assert after["hints"] == []
 
 
-def test_a_slow_request_shows_its_worker_busy(make_site):
-    site = make_site()
+def gevent_venv():
+    # What gunicorn[gevent] installs: 27.0.1's gevent worker imports packaging.
+    return venvs._cached_venv("gevent", venvs.SITE_PACKAGES + [venvs.GUNICORN_NEW, "gevent",
+                                                               "packaging"])
+
+
+@pytest.mark.parametrize("worker_class", ["sync", "gevent", "asgi"])
+def test_a_slow_request_shows_its_worker_busy(make_site, worker_class):
+    kw = {"gevent": {"worker_class": "gevent", "venv": gevent_venv()},
+          "asgi": {"worker_class": "asgi"}}
+    site = make_site(**kw.get(worker_class, {}))
     t = threading.Thread(target=get, args=(site.url("/slow/?s=3"),))
     t.start()
     try:
