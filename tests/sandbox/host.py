@@ -273,6 +273,29 @@ class Sandbox:
         else:
             self.run(["bash", str(self.p(f"/www/server/python_project/vhost/scripts/{site.name}_uwsgi.sh"))])
 
+    def panel_daemon_tick(self):
+        """What the panel's project daemon does every 120 s (script/project_daemon.py,
+        PythonDaemons): start every auto_run Python project whose pid file names no live
+        process, with the start script of its configured stype. Returns the names started."""
+        con = sqlite3.connect(str(self.p("/www/server/panel/data/db/site.db")))
+        rows = con.execute("SELECT name, project_config FROM sites WHERE project_type='Python'").fetchall()
+        con.close()
+        started = []
+        for name, conf in rows:
+            conf = json.loads(conf or "{}")
+            if not conf.get("auto_run"):
+                continue
+            pidfile = self.p(f"/www/server/python_project/vhost/pids/{name}.pid")
+            try:
+                alive = psutil.pid_exists(int(pidfile.read_text().strip()))
+            except (OSError, ValueError):
+                alive = False
+            if not alive:
+                script = self.p(f"/www/server/python_project/vhost/scripts/{name}_{conf.get('stype')}.sh")
+                self.run(["bash", str(script)])
+                started.append(name)
+        return started
+
     def run(self, argv, **kw):
         return subprocess.run(argv, check=True, capture_output=True, **kw)
 

@@ -1,0 +1,153 @@
+"""The switch end to end, for each of the sandbox's shapes: under 50 concurrent connections
+through nginx, switch to Gunicorn, serve the same pages with the same status codes, keep uWSGI
+down against Supervisor and the panel's daemon, roll back byte for byte, switch again.
+
+The failed-request counts are written to tests/results/switch_load.json for the closing note.
+"""
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.load import Load
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+PATHS = ["/", "/db/", "/whoami/", "/static/css/app.css", "/static/site.webmanifest", "/nope/", "/boom/"]
+
+
+def wait_task(plugin, panel_get, task_id, timeout=300):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        res = plugin.get_task(panel_get(task_id=task_id))
+        assert res["status"], res
+        if res["data"]["state"] not in ("pending", "running"):
+            return res["data"]
+        time.sleep(0.3)
+    raise AssertionError("task %s did not finish" % task_id)
+
+
+def config_snapshot(sandbox):
+    """sha256 of every config-like file of the sandbox (not logs, pids, sockets, databases)."""
+    out = {}
+    for p in sorted(sandbox.root.rglob("*")):
+        s = str(p)
+        if not p.is_file() or p.is_symlink():
+            continue
+        if any(x in s for x in ("/wwwlogs/", "/temp/", "/logs/", "/log/", "/pids/", "/pyporject_evn/",
+                                "/pyenv/", "/data/gunicorn_switch/", "/run/", "/__pycache__/")):
+            continue
+        if p.suffix in (".sqlite3", ".pid", ".sock", ".db"):
+            continue
+        out[s] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def statuses(sandbox, site):
+    return {p: sandbox.get(site, p)[0] for p in PATHS}
+
+
+def server_of(sandbox, site):
+    return json.loads(sandbox.get(site, "/whoami/")[1])["server"]
+
+
+def record_load(name, result):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    f = RESULTS / "switch_load.json"
+    data = json.loads(f.read_text()) if f.exists() else {}
+    data[name] = result
+    f.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+def under_load(sandbox, site, action):
+    load = Load(sandbox.nginx_port, sandbox.sites[site].domain,
+                paths=["/", "/db/", "/static/css/app.css"], concurrency=50, max_seconds=240).start()
+    time.sleep(0.5)  # the load is running before the action starts
+    try:
+        out = action()
+    finally:
+        time.sleep(0.5)
+        result = load.stop()
+    return out, result
+
+
+@pytest.mark.parametrize("site", ["shop.test", "blog.test", "api"])
+def test_switch_serve_rollback_switch_again(sandbox, plugin, panel_get, site):
+    before_files = config_snapshot(sandbox)
+    before_status = statuses(sandbox, site)
+    assert before_status["/"] == 200 and before_status["/nope/"] == 404 and before_status["/boom/"] == 500
+    assert server_of(sandbox, site) == ""  # uWSGI sets no SERVER_SOFTWARE
+
+    # -- switch, under load --------------------------------------------------------------
+    res = plugin.plan(panel_get(site=site))
+    assert res["status"], res
+    task, load = under_load(sandbox, site, lambda: wait_task(
+        plugin, panel_get, plugin.switch(panel_get(site=site))["data"]["task_id"]))
+    record_load("%s switch" % site, load)
+    assert task["state"] == "succeeded", task
+    assert [s["state"] for s in task["steps"]][1:] == ["done"] * 6
+    assert load["total"] > 50 and load["failed"] == 0, load
+
+    assert server_of(sandbox, site).startswith("gunicorn/")
+    assert statuses(sandbox, site) == before_status
+    who = json.loads(sandbox.get(site, "/whoami/")[1])
+    assert who["host"] == sandbox.sites[site].domain and who["scheme"] == "http"
+    sites = {s["site"]: s for s in plugin.get_sites(panel_get())["data"]}
+    assert sites[site]["server"] == "gunicorn" and sites[site]["managed_by_plugin"] is True
+
+    # A second switch says so and changes nothing.
+    switched_files = config_snapshot(sandbox)
+    again = plugin.switch(panel_get(site=site))
+    assert again["status"] is False and site in again["msg"]
+    assert config_snapshot(sandbox) == switched_files
+
+    # uWSGI does not come back: not by Supervisor, not by the panel's daemon.
+    sandbox.run(sandbox.supervisorctl + ["update"])
+    assert sandbox.panel_daemon_tick() == []
+    time.sleep(1)
+    assert not [p for p in sandbox.pids() if "uwsgi" in " ".join(p.cmdline())
+                and str(sandbox.sites[site].project) in " ".join(p.cmdline())]
+    assert server_of(sandbox, site).startswith("gunicorn/")
+
+    # -- rollback, under load ------------------------------------------------------------
+    task, load = under_load(sandbox, site, lambda: wait_task(
+        plugin, panel_get, plugin.rollback(panel_get(site=site))["data"]["task_id"]))
+    record_load("%s rollback" % site, load)
+    assert task["state"] == "succeeded", task
+    assert load["total"] > 50 and load["failed"] == 0, load
+    assert server_of(sandbox, site) == ""
+    assert statuses(sandbox, site) == before_status
+    assert config_snapshot(sandbox) == before_files  # byte for byte
+    assert not [p for p in sandbox.pids() if "gunicorn" in " ".join(p.cmdline())
+                and str(sandbox.sites[site].project) in " ".join(p.cmdline())]
+    sites = {s["site"]: s for s in plugin.get_sites(panel_get())["data"]}
+    assert sites[site]["server"] == "uwsgi" and sites[site]["managed_by_plugin"] is False
+
+    # -- switch again, then back, so that the sandbox is as the other tests expect -------
+    for action in (plugin.switch, plugin.rollback):
+        task = wait_task(plugin, panel_get, action(panel_get(site=site))["data"]["task_id"])
+        assert task["state"] == "succeeded", task
+        assert statuses(sandbox, site) == before_status
+    assert config_snapshot(sandbox) == before_files
+
+
+def test_rollback_of_a_site_never_switched_is_refused(sandbox, plugin, panel_get):
+    res = plugin.rollback(panel_get(site="shop.test"))
+    assert res["status"] is False
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "shop.test;reboot", "", "nope.test", "x" * 300])
+def test_switch_refuses_bad_sites(sandbox, plugin, panel_get, bad):
+    before = config_snapshot(sandbox)
+    res = plugin.switch(panel_get(site=bad))
+    assert res["status"] is False and res["msg"]
+    assert config_snapshot(sandbox) == before
+
+
+@pytest.mark.parametrize("opts", [{"workers": "0"}, {"workers": "abc"}, {"worker_class": "evil"},
+                                  {"bind": "0.0.0.0"}, {"user": "root"}, {"user": "nobody$(id)"},
+                                  {"manager": "systemd-run"}, {"timeout": "-1"}])
+def test_plan_refuses_bad_options(sandbox, plugin, panel_get, opts):
+    res = plugin.plan(panel_get(site="shop.test", **opts))
+    assert res["status"] is False and res["msg"], res
