@@ -480,6 +480,9 @@ class _Translation(object):
                 if (k.name.startswith("uwsgi_") and k.name not in _NO_TWIN
                         and k.name not in _HTTP_ONLY
                         and k.name not in ("uwsgi_pass", "uwsgi_param")
+                        # a temp path is the server's scratch space for uwsgi, not a
+                        # setting of this site: proxy keeps its own (proxy_temp_path)
+                        and k.name != "uwsgi_temp_path"
                         and k.name not in seen and self.tree.context_of(k) == "http"):
                     twin = "proxy_" + k.name[6:]
                     seen.add(k.name)

@@ -225,3 +225,14 @@ def test_find_site_files_refuses_a_broken_site_file():
         return {CONF: b"events {}\nhttp { include /v/*.conf; }\n", V: b"server {\n"}[path]
     with pytest.raises(NginxConfigError):
         find_site_files(CONF, V, read, lambda p: [])
+
+
+def test_http_level_temp_path_is_not_copied_into_the_location():
+    from gunicorn_switch_core import nginx_translate
+    main = b"http {\n    uwsgi_temp_path /var/tmp/uw;\n    uwsgi_read_timeout 90;\n    include /v/*.conf;\n}\n"
+    vhost = b"server {\n    location / {\n        include uwsgi_params;\n        uwsgi_pass 127.0.0.1:9000;\n    }\n}\n"
+    res = nginx_translate.translate_site({"/c/nginx.conf": main, "/v/s.conf": vhost}, "127.0.0.1:9100",
+                                         old_upstream_hint="127.0.0.1:9000", conf_dir="/c", vhost="/v/s.conf")
+    out = res.new_files["/v/s.conf"].decode()
+    assert "proxy_read_timeout 90;" in out
+    assert "temp_path" not in out
