@@ -6,7 +6,6 @@ message, and its traceback goes to the plugin's own log, not to the page.
 """
 import logging
 import os
-import re
 import traceback
 
 from . import discover, i18n, paths, plan as planning, records, switch as switching, tasks
@@ -16,7 +15,6 @@ LOG = logging.getLogger("gunicorn_switch")
 # What a key or value the panel hands us may look like: the panel itself allows keys
 # matching ^[\w\s\[\]\-\.]+$; values are free text and are validated per argument.
 MAX_VALUE = 4096
-SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 
 
 class BadInput(Exception):
@@ -59,7 +57,7 @@ def require_site(args, sites=None):
     name = args.get("site", "")
     if not name:
         raise BadInput(i18n.t("missing_site"))
-    if len(name) > 253 or not SITE_NAME.match(name):
+    if len(name) > 253 or not records.SITE_NAME.match(name):
         raise BadInput(i18n.t("bad_site", name=name[:80]))
     for s in sites if sites is not None else discover.get_sites():
         if s["site"] == name:

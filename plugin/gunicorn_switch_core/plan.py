@@ -9,7 +9,7 @@ import pwd
 import re
 import socket
 
-from . import (discover, django_detect, health, host, nginx_tokens, nginx_translate, nginx_view, paths,
+from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_translate, nginx_view, paths,
                render, uwsgi_config, uwsgi_translate)
 
 WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
@@ -31,7 +31,10 @@ COMMIT_STEP = "swap_nginx"
 
 
 class PlanError(Exception):
-    """The site cannot be switched as asked; the message says why (for the page)."""
+    """The site cannot be switched as asked; the message (in the page's language) says why."""
+
+    def __init__(self, key, **kw):
+        Exception.__init__(self, i18n.t(key, **kw))
 
 
 def _int_option(options, name, low, high):
@@ -41,9 +44,9 @@ def _int_option(options, name, low, high):
     try:
         n = int(str(v).strip())
     except ValueError:
-        raise PlanError("%s must be a whole number, not %r" % (name, str(v)[:20]))
+        raise PlanError("opt_not_int", name=name, value=str(v)[:20])
     if not low <= n <= high:
-        raise PlanError("%s must be between %d and %d" % (name, low, high))
+        raise PlanError("opt_range", name=name, low=low, high=high)
     return n
 
 
@@ -59,19 +62,19 @@ def parse_options(options):
         "user": options.get("user") or "www",
     }
     if out["worker_class"] and out["worker_class"] not in WORKER_CLASSES:
-        raise PlanError("worker_class must be one of %s" % ", ".join(WORKER_CLASSES))
+        raise PlanError("opt_choice", name="worker_class", choices=", ".join(WORKER_CLASSES))
     if out["bind"] not in BINDS:
-        raise PlanError("bind must be tcp or unix")
+        raise PlanError("opt_choice", name="bind", choices=", ".join(BINDS))
     if out["manager"] and out["manager"] not in MANAGERS:
-        raise PlanError("manager must be one of %s" % ", ".join(MANAGERS))
+        raise PlanError("opt_choice", name="manager", choices=", ".join(MANAGERS))
     if not USER_NAME.match(out["user"]):
-        raise PlanError("invalid user name")
+        raise PlanError("bad_user", user=out["user"][:32])
     try:
         pwd.getpwnam(out["user"])
     except KeyError:
-        raise PlanError("user %s does not exist on this server" % out["user"])
+        raise PlanError("no_user", user=out["user"])
     if out["user"] == "root":
-        raise PlanError("Gunicorn workers must not run as root")
+        raise PlanError("root_user")
     return out
 
 
@@ -92,9 +95,9 @@ def supervisor_installed():
 def choose_manager(site, requested):
     if requested:
         if requested == "supervisor" and not supervisor_installed():
-            raise PlanError("the Supervisor plugin (进程守护管理器) is not installed")
+            raise PlanError("no_supervisor")
         if requested == "panel_project" and site["manager"] != "panel_project":
-            raise PlanError("only panel Python projects can be run by the panel's project manager")
+            raise PlanError("not_project")
         return requested
     if site["manager"] == "panel_project":
         return "panel_project"
@@ -148,7 +151,7 @@ def site_facts(name):
             master = next((m for m in facts["masters"] if m["pid"] == s["pid"]), None)
             tree = next((x["tree"] for x in facts["sites"] if x["name"] == name), [])
             return s, master, tree
-    raise PlanError("no such Python site: %s" % name)
+    raise PlanError("unknown_site", name=name)
 
 
 def log_dir(site):
@@ -160,15 +163,15 @@ def make_plan(name, options):
     opts = parse_options(options)
     site, master, tree = site_facts(name)
     if site["server"] == "gunicorn":
-        raise PlanError("%s already runs on Gunicorn" % name)
+        raise PlanError("on_gunicorn", name=name)
     if site["server"] != "uwsgi" or master is None:
-        raise PlanError("%s has no running uWSGI: start it first, the switch runs next to it" % name)
+        raise PlanError("no_uwsgi", name=name)
     if not site["venv"] or not os.path.exists(os.path.join(site["venv"], "bin", "python")):
-        raise PlanError("cannot find the virtualenv of %s" % name)
+        raise PlanError("no_venv", name=name)
     cfg = master.get("uwsgi")
     if cfg is None:
-        raise PlanError("cannot read the uWSGI config of %s: %s" % (
-            name, "; ".join(master.get("problems", [])) or "unknown error"))
+        raise PlanError("uwsgi_unreadable", name=name,
+                        error="; ".join(master.get("problems", [])) or "?")
     manager = choose_manager(site, opts["manager"])
     rdir = runtime_dir(name)
     bind = ("127.0.0.1:%d" % free_port()) if opts["bind"] == "tcp" else "unix:%s/gunicorn.sock" % rdir
@@ -198,9 +201,9 @@ def make_plan(name, options):
             websocket=tr.nginx.get("websocket") or None,
             conf_dir=os.path.dirname(main_conf), vhost=site["nginx_conf"])
     except (nginx_tokens.NginxConfigError, OSError, host.HostError) as e:
-        raise PlanError("cannot rewrite the nginx config of %s: %s" % (name, e))
+        raise PlanError("nginx_unreadable", name=name, error=e)
     if not nres.changed:
-        raise PlanError("the nginx config of %s has nothing to switch" % name)
+        raise PlanError("nginx_nothing", name=name)
 
     warnings = [_warning(w) for w in tr.warnings] + [{"message": w, "origin": "nginx"} for w in nres.warnings]
     warnings += [{"message": w.message if hasattr(w, "message") else str(w), "origin": "uwsgi"}
@@ -211,8 +214,7 @@ def make_plan(name, options):
     domain = (site["domains"] or [name])[0]
     baseline = health.status(nginx_addr, domain)
     if baseline is None or baseline >= 500:
-        raise PlanError("%s does not answer through nginx now (GET / -> %s): fix the site before "
-                        "switching it" % (name, baseline))
+        raise PlanError("not_serving", name=name, status=baseline)
     return {
         "site": name,
         "gunicorn_conf": conf_text,

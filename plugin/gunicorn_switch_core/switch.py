@@ -106,8 +106,11 @@ def install_do(r):
     if p["gunicorn_installed"]:
         r.log("Gunicorn %s is already in %s" % (p["gunicorn_installed"], p["venv"]))
         return "skipped"
-    pkgs = ["gunicorn==%s" % p["gunicorn_version"], "setproctitle"]
-    if "uvicorn" in str(p["settings"].get("worker_class") or ""):
+    worker_class = str(p["settings"].get("worker_class") or "")
+    # gevent workers need the extra's dependencies (Gunicorn 27 imports `packaging` for them)
+    extra = "[gevent]" if worker_class.startswith("gevent") else ""
+    pkgs = ["gunicorn%s==%s" % (extra, p["gunicorn_version"]), "setproctitle"]
+    if "uvicorn" in worker_class:
         pkgs.append("uvicorn-worker")
     argv = [os.path.join(p["venv"], "bin", "python"), "-m", "pip", "install",
             "--disable-pip-version-check", "--no-input"] + pkgs
