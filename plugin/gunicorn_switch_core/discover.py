@@ -4,10 +4,9 @@
 their uWSGI configs); ``build_sites()`` matches them without touching anything. Reading never
 changes a live site: no signal, no command of the site's own, no write.
 """
-import json
 import os
 
-from . import host, nginx_view, panel_db, paths, processes, sites_db, uwsgi_config
+from . import host, nginx_view, panel_db, paths, processes, records, sites_db, uwsgi_config
 
 LISTEN_KEYS = ("socket", "uwsgi-socket", "http-socket", "http", "https", "shared-socket",
                "fastcgi-socket", "http11-socket")
@@ -64,23 +63,6 @@ def _under_root(master):
         a.startswith(r + "/") for a in master.get("cmdline", []))
 
 
-def _read_managed():
-    """{site: record} of the sites this plugin switched (written by the switch)."""
-    d = os.path.join(paths.host(paths.PLUGIN_STATE), "sites")
-    out = {}
-    try:
-        names = sorted(os.listdir(d))
-    except OSError:
-        return out
-    for n in names:
-        if n.endswith(".json"):
-            try:
-                out[n[:-5]] = json.loads(host.read_text(os.path.join(d, n)))
-            except (OSError, ValueError, host.HostError):
-                continue
-    return out
-
-
 def gather():
     """Read every fact discovery needs; returns plain data for build_sites()."""
     conf_dir = os.path.dirname(paths.host(paths.NGINX_CONF))
@@ -105,7 +87,7 @@ def gather():
     up_trees = [nginx_view.load_tree(paths.host(paths.NGINX_CONF), conf_dir, host.read_bytes)[0]]
     up_trees += [s["tree"] for s in sites]
     return {"sites": sites, "masters": masters, "upstreams": nginx_view.upstreams(up_trees),
-            "managed": _read_managed()}
+            "managed": {r["site"]: r for r in records.all_records()}}
 
 
 def _sid_match(master, site):
