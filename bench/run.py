@@ -1,0 +1,526 @@
+"""`make bench`: the switch under load against a naive cut-over, confirm-to-done time, uWSGI vs
+the generated Gunicorn config through nginx, and the status page's costs, in one run.
+
+    python3 bench/run.py [--quick] [--out bench/results.md]
+
+Builds a fresh sandbox (tests/sandbox: real nginx, real uWSGI, real Django), drives the plugin
+through its API (gunicorn_switch_core.api.call), prints a markdown table and writes it to
+bench/results.md. Every load is bounded and on 127.0.0.1; everything started here is stopped by
+its PID. Benchmarks are not tests: nothing here asserts a timing. The machine is noisy, so the
+uWSGI and Gunicorn runs alternate (uwsgi, gunicorn, uwsgi, gunicorn, ...) and medians are shown.
+
+What each section measures:
+1. Failed requests under 50 concurrent connections (one connection per request, the sandbox's
+   load generator) while the plugin switches shop.test and rolls it back, and while a naive
+   cut-over does the same with the same generated gunicorn_conf.py and nginx files: stop uWSGI,
+   rewrite nginx, start Gunicorn, reload nginx (and back: stop Gunicorn, restore nginx, start
+   uWSGI, reload). Each window ends 0.5 s after the site answers through nginx again.
+2. Confirm-to-done time of the plugin's switch with Gunicorn already in the venv, against the
+   time the same Gunicorn needs on its own from exec to its first healthy answer.
+3. req/s and p50/p99 latency (wrk -c50 through nginx) of the same site on uWSGI and on the
+   Gunicorn config the plugin generated, for a fast view, a sqlite view and a sleeping view.
+4. bench/status_cost.py: the stats hooks' throughput cost, and get_status CPU vs `ps aux`.
+"""
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+for _p in (str(REPO / "bench"), str(REPO), str(REPO / "plugin")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import psutil  # noqa: E402
+
+from gunicorn_switch_core import api  # noqa: E402
+from tests.sandbox.host import Sandbox  # noqa: E402
+from tests.sandbox.load import Load  # noqa: E402
+
+SITE = "shop.test"  # 2 processes x 2 threads, uwsgi_pass over TCP: the notes' measured shape
+VIEWS = (("fast view", "/"), ("sqlite view", "/db/"), ("slow I/O view", "/slow/?s=0.05"))
+LOAD_PATHS = ["/", "/db/", "/static/css/app.css"]
+CONNS = 50
+ROOT_ENV = "GUNICORN_SWITCH_ROOT"
+
+
+def log(msg):
+    print("bench: " + msg, flush=True)
+
+
+# ---- wrk ---------------------------------------------------------------------------------
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text.strip())
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
+
+
+def parse_wrk(out):
+    """req/s, p50 and p99 in ms, non-2xx/3xx responses and socket errors of wrk --latency."""
+    rps = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    p50 = re.search(r"^\s*50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"rps": float(rps.group(1)) if rps else 0.0,
+            "p50": _ms(p50.group(1)) if p50 else None,
+            "p99": _ms(p99.group(1)) if p99 else None,
+            "non2xx": int(bad.group(1)) if bad else 0,
+            "socket_errors": sum(int(x) for x in errs.groups()) if errs else 0}
+
+
+def wrk(port, host, path, seconds, conns=CONNS):
+    exe = shutil.which("wrk")
+    if exe is None:  # Debian's wrk, as bench/status_cost.py installs it
+        from status_cost import ensure_wrk
+        exe = ensure_wrk()
+    out = subprocess.run([exe, "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency",
+                          "-H", "Host: %s" % host, "http://127.0.0.1:%d%s" % (port, path)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=seconds + 30, check=True).stdout.decode()
+    return parse_wrk(out)
+
+
+# ---- the plugin, through its API --------------------------------------------------------
+
+def call(method, **args):
+    res = api.call(method, {k: str(v) for k, v in args.items()})
+    if not res["status"]:
+        raise RuntimeError("%s(%s): %s" % (method, args, res["msg"]))
+    return res["data"]
+
+
+def run_task(method, site, timeout=300):
+    """Start a switch/rollback and wait for it: (task view, seconds from the call to done)."""
+    t0 = time.monotonic()
+    task_id = call(method, site=site)["task_id"]
+    end = t0 + timeout
+    while time.monotonic() < end:
+        task = call("get_task", task_id=task_id)
+        if task["state"] not in ("pending", "running"):
+            took = time.monotonic() - t0
+            if task["state"] != "succeeded":
+                raise RuntimeError("%s of %s: %s %s" % (method, site, task["state"], task["error"]))
+            return task, took
+        time.sleep(0.05)
+    raise RuntimeError("%s of %s did not finish in %d s" % (method, site, timeout))
+
+
+def step_times(task):
+    return {s["name"]: round((s["finished"] or 0) - (s["started"] or 0), 2)
+            for s in task["steps"] if s.get("started")}
+
+
+# ---- load windows --------------------------------------------------------------------------
+
+def serves(sb, site, want=200):
+    try:
+        return sb.get(site, "/", timeout=2)[0] == want
+    except OSError:
+        return False
+
+
+def wait_serving(sb, site, timeout=60.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if serves(sb, site):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def under_load(sb, site, action):
+    """Run ``action`` under CONNS concurrent clients through nginx; the window closes 0.5 s
+    after the site answers through nginx again. Returns (action's result, load result)."""
+    load = Load(sb.nginx_port, sb.sites[site].domain, paths=LOAD_PATHS, concurrency=CONNS,
+                max_seconds=300).start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    try:
+        out = action()
+        wait_serving(sb, site)
+    finally:
+        time.sleep(0.5)
+        res = load.stop()
+    res["window"] = time.monotonic() - t0 + 0.5
+    return out, res
+
+
+# ---- the naive cut-over ---------------------------------------------------------------------
+
+def _wait_gone(pid, timeout=30.0):
+    try:
+        psutil.Process(pid).wait(timeout)
+    except psutil.NoSuchProcess:
+        pass
+
+
+def _gunicorn_env(plan):
+    return {"PATH": os.path.join(plan["venv"], "bin") + ":/usr/sbin:/usr/bin:/sbin:/bin",
+            "VIRTUAL_ENV": plan["venv"], "LANG": "C.UTF-8", "HOME": "/root"}
+
+
+def _spawn_gunicorn(plan, conf, out):
+    return subprocess.Popen([os.path.join(plan["venv"], "bin", "gunicorn"), "-c", conf],
+                            cwd=plan["project_path"], env=_gunicorn_env(plan),
+                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _prepare_logs(plan):
+    import pwd
+    pw = pwd.getpwnam(plan["user"])
+    os.makedirs(plan["log_dir"], exist_ok=True)
+    os.chown(plan["log_dir"], pw.pw_uid, pw.pw_gid)
+
+
+def _stop_gunicorn(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def reload_nginx(sb):
+    sb.run([str(sb.p("/etc/init.d/nginx")), "reload"])
+
+
+class Naive(object):
+    """What the panel's own uWSGI -> Gunicorn switch does, with the plugin's generated files:
+    stop uWSGI, rewrite nginx, start Gunicorn, reload nginx. And back again."""
+
+    def __init__(self, sb, site, plan, tmp):
+        self.sb, self.site, self.plan, self.tmp = sb, site, plan, tmp
+        self.saved = {p: Path(p).read_bytes() for p in plan["nginx_files"]}
+        self.proc = None
+
+    def switch(self):
+        p = self.plan
+        os.kill(p["uwsgi_pid"], signal.SIGINT)
+        _wait_gone(p["uwsgi_pid"])
+        for path, text in p["nginx_files"].items():
+            Path(path).write_text(text, encoding="utf-8", errors="surrogateescape")
+        Path(p["gunicorn_conf_path"]).write_text(p["gunicorn_conf"])
+        _prepare_logs(p)
+        with open(self.tmp / "naive-gunicorn.out", "ab") as out:
+            self.proc = _spawn_gunicorn(p, p["gunicorn_conf_path"], out)
+        reload_nginx(self.sb)
+
+    def rollback(self):
+        _stop_gunicorn(self.proc)
+        for path, data in self.saved.items():
+            Path(path).write_bytes(data)
+        self.sb.start_uwsgi(self.sb.sites[self.site])
+        reload_nginx(self.sb)
+
+    def cleanup(self):
+        if self.proc is not None:
+            _stop_gunicorn(self.proc)
+        with contextlib.suppress(OSError):
+            os.unlink(self.plan["gunicorn_conf_path"])
+
+
+# ---- Gunicorn on its own ----------------------------------------------------------------------
+
+def _answers(bind, host_header):
+    hostpart, port = bind.rsplit(":", 1)
+    c = http.client.HTTPConnection(hostpart, int(port), timeout=2)
+    try:
+        c.request("GET", "/", headers={"Host": host_header})
+        return c.getresponse().status
+    except OSError:
+        return None
+    finally:
+        c.close()
+
+
+def gunicorn_boot(plan, tmp):
+    """Seconds from exec of `gunicorn -c <the generated conf>` to its first healthy answer on its
+    own bind (the same conf the plugin writes, started the way its daemon manager starts it)."""
+    conf = tmp / "boot_gunicorn_conf.py"
+    conf.write_text(plan["gunicorn_conf"])
+    _prepare_logs(plan)
+    with open(tmp / "boot-gunicorn.out", "ab") as out:
+        t0 = time.monotonic()
+        proc = _spawn_gunicorn(plan, str(conf), out)
+        try:
+            while _answers(plan["bind"], plan["domain"]) != plan["baseline_status"]:
+                if proc.poll() is not None or time.monotonic() - t0 > 60:
+                    raise RuntimeError("gunicorn did not come up: see %s" % out.name)
+                time.sleep(0.01)
+            return time.monotonic() - t0
+        finally:
+            _stop_gunicorn(proc)
+
+
+# ---- throughput ---------------------------------------------------------------------------------
+
+def measure_views(sb, site, seconds):
+    host = sb.sites[site].domain
+    for _name, path in VIEWS[:2]:  # warm the workers (Django loads lazily)
+        wrk(sb.nginx_port, host, path, 1, conns=8)
+    return {name: wrk(sb.nginx_port, host, path, seconds) for name, path in VIEWS}
+
+
+def server_of(sb, site):
+    return json.loads(sb.get(site, "/whoami/")[1])["server"] or "uWSGI"
+
+
+# ---- status page costs (bench/status_cost.py) -----------------------------------------------------
+
+@contextlib.contextmanager
+def own_root(tmp):
+    """status_cost's sites keep their records under their own prefix, not the sandbox's."""
+    saved = os.environ.get(ROOT_ENV)
+    os.environ[ROOT_ENV] = str(tmp / "root")
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(ROOT_ENV, None)
+        else:
+            os.environ[ROOT_ENV] = saved
+
+
+def status_section(tmp, quick):
+    import status_cost
+    runs = 5 if quick else 30
+    counts = (1, 2, 4) if quick else (1, 8, 32)
+    out = {"runs": runs, "status": []}
+    with own_root(tmp):
+        for n in counts:
+            first, steady, ps = status_cost.status_cost(tmp, n, runs)
+            out["status"].append({"workers": n, "first": first, "steady": steady, "ps": ps})
+        rounds, seconds = (2, 1) if quick else (4, 4)
+        res, counted = status_cost.throughput(tmp, rounds, seconds, 16)
+    out["hooks"] = {"rounds": rounds, "seconds": seconds, "runs": res, "counted": counted,
+                    "median": {k: statistics.median(v) for k, v in res.items()}}
+    return out
+
+
+# ---- the report --------------------------------------------------------------------------------------
+
+def _f(x, fmt="%.1f"):
+    return "-" if x is None else fmt % x
+
+
+def _ratio(a, b):
+    return "-" if not a or not b else "%.2fx" % (a / b)
+
+
+def render(r):
+    L = []
+    add = L.append
+    add("# gunicorn_switch benchmark (`make bench`)")
+    add("")
+    add("%s; %d CPUs; load average before the run %s; %s mode; %.0f s in all. Site `%s` "
+        "(uWSGI %s), Gunicorn config generated by the plugin. Ratios first, raw numbers beside."
+        % (r["when"], r["cpus"], r["loadavg"], "quick" if r["quick"] else "full", r["elapsed"],
+           SITE, r["uwsgi_shape"]))
+    add("")
+    add("## 1. Failed requests during the cut-over (%d concurrent connections through nginx, "
+        "one connection per request)" % CONNS)
+    add("")
+    add("| procedure | failed | failed / total | window |")
+    add("|---|---:|---:|---:|")
+    for key, label in (("switch", "gunicorn_switch: switch"), ("naive_switch", "naive cut-over: switch"),
+                       ("rollback", "gunicorn_switch: rollback"),
+                       ("naive_rollback", "naive cut-over: rollback")):
+        c = r["cutover"][key]
+        add("| %s | %.2f%% | %d / %d | %.1f s |" % (label, 100.0 * c["failed"] / max(c["total"], 1),
+                                                   c["failed"], c["total"], c["window"]))
+    add("")
+    for key in ("switch", "naive_switch", "rollback", "naive_rollback"):
+        c = r["cutover"][key]
+        if c["failed"]:
+            add("- %s: failures by kind %s" % (key, json.dumps(dict(c["errors"], **{
+                str(k): v for k, v in c["statuses"].items() if int(k) >= 500}))))
+    add("- the plugin's first switch also installed Gunicorn into the venv (pip, from the "
+        "sandbox's wheelhouse) inside its window.")
+    add("")
+    add("## 2. Confirm to done, Gunicorn already installed")
+    add("")
+    t = r["timing"]
+    add("| what | ratio | seconds (median of %d) | runs |" % len(t["switch"]))
+    add("|---|---:|---:|---|")
+    sw, boot = statistics.median(t["switch"]), statistics.median(t["boot"])
+    add("| gunicorn_switch switch: confirm → done | %s | %.2f | %s |"
+        % (_ratio(sw, boot), sw, " ".join("%.2f" % x for x in t["switch"])))
+    add("| Gunicorn alone: exec → first healthy answer | 1.00x | %.2f | %s |"
+        % (boot, " ".join("%.2f" % x for x in t["boot"])))
+    add("")
+    add("Where the switch's time goes (seconds per step, last run): %s."
+        % ", ".join("%s %.2f" % kv for kv in t["steps"].items()))
+    add("")
+    add("## 3. Throughput through nginx: uWSGI vs the generated Gunicorn config")
+    add("")
+    tp = r["throughput"]
+    add("wrk -t2 -c%d, %d s per run, %d alternated rounds (uWSGI, Gunicorn, uWSGI, ...), medians. "
+        "Same app, %s." % (CONNS, tp["seconds"], tp["rounds"], tp["workers"]))
+    add("")
+    add("| view | Gunicorn / uWSGI req/s | uWSGI req/s | Gunicorn req/s | p50 ms uWSGI / Gunicorn "
+        "| p99 ms uWSGI / Gunicorn | req/s per run uWSGI; Gunicorn |")
+    add("|---|---:|---:|---:|---:|---:|---|")
+    for name, path in VIEWS:
+        u, g = tp["uwsgi"][name], tp["gunicorn"][name]
+        med = {k: {m: statistics.median([x[m] for x in v]) for m in ("rps", "p50", "p99")}
+               for k, v in (("u", u), ("g", g))}
+        add("| %s `%s` | %s | %.0f | %.0f | %s / %s | %s / %s | %s; %s |" % (
+            name, path, _ratio(med["g"]["rps"], med["u"]["rps"]), med["u"]["rps"], med["g"]["rps"],
+            _f(med["u"]["p50"]), _f(med["g"]["p50"]), _f(med["u"]["p99"]), _f(med["g"]["p99"]),
+            " ".join("%.0f" % x["rps"] for x in u), " ".join("%.0f" % x["rps"] for x in g)))
+    bad = [(k, n) for k in ("uwsgi", "gunicorn") for n, _ in VIEWS
+           if any(x["non2xx"] or x["socket_errors"] for x in tp[k][n])]
+    if bad:
+        add("")
+        add("Runs with non-2xx responses or socket errors: %s." % ", ".join("%s %s" % b for b in bad))
+    add("")
+    add("## 4. Status page costs (bench/status_cost.py)")
+    add("")
+    s = r["status"]
+    h = s["hooks"]
+    add("| what | ratio | raw |")
+    add("|---|---:|---|")
+    add("| stats hooks on / off, 2 sync workers, wrk -c16 direct, %d alternated runs of %d s | %s "
+        "| %.0f vs %.0f req/s (runs: on %s; off %s; %d requests counted by the hooks) |" % (
+            h["rounds"], h["seconds"], _ratio(h["median"]["hooks"], h["median"]["no hooks"]),
+            h["median"]["hooks"], h["median"]["no hooks"],
+            " ".join("%.0f" % x for x in h["runs"]["hooks"]),
+            " ".join("%.0f" % x for x in h["runs"]["no hooks"]), h["counted"]))
+    for row in s["status"]:
+        add("| get_status CPU, %d worker%s, vs one `ps aux` (median of %d) | %s | %.2f ms "
+            "polling (first call %.2f ms) vs %.2f ms |" % (
+                row["workers"], "s" if row["workers"] > 1 else "", s["runs"],
+                _ratio(row["steady"], row["ps"]), row["steady"] * 1000, row["first"] * 1000,
+                row["ps"] * 1000))
+    add("")
+    return "\n".join(L)
+
+
+# ---- the run ---------------------------------------------------------------------------------------
+
+def bench_sandbox(sb, tmp, quick, site=SITE):
+    rounds = 1 if quick else 3
+    seconds = 1 if quick else 5
+    r = {"cutover": {}, "timing": {"switch": [], "boot": []},
+         "throughput": {"rounds": rounds, "seconds": seconds, "uwsgi": {}, "gunicorn": {}}}
+    for k in ("uwsgi", "gunicorn"):
+        r["throughput"][k] = {name: [] for name, _ in VIEWS}
+
+    def record(kind, res):
+        for name, v in res.items():
+            r["throughput"][kind][name].append(v)
+        log("%-8s %s" % (kind, "  ".join("%s %.0f req/s" % (n, v["rps"]) for n, v in res.items())))
+
+    plan = call("plan", site=site)
+    s = plan["settings"]
+    r["throughput"]["workers"] = "%s workers, worker_class %s%s" % (
+        s.get("workers"), s.get("worker_class"),
+        (", %s threads" % s["threads"]) if s.get("threads") else "")
+    for i in range(rounds):
+        assert server_of(sb, site) == "uWSGI"
+        record("uwsgi", measure_views(sb, site, seconds))
+        if i == 0:
+            log("switch under load (installs Gunicorn)...")
+            task, res = under_load(sb, site, lambda: run_task("switch", site))
+            r["cutover"]["switch"] = res
+            log("switch: %d failed of %d" % (res["failed"], res["total"]))
+        else:
+            task, took = run_task("switch", site)
+            r["timing"]["switch"].append(took)
+            r["timing"]["steps"] = step_times(task)
+            log("switch, confirm to done: %.2f s" % took)
+        assert server_of(sb, site).startswith("gunicorn/")
+        record("gunicorn", measure_views(sb, site, seconds))
+        if i == 0:
+            log("rollback under load...")
+            _task, res = under_load(sb, site, lambda: run_task("rollback", site))
+            r["cutover"]["rollback"] = res
+            log("rollback: %d failed of %d" % (res["failed"], res["total"]))
+        else:
+            run_task("rollback", site)
+    if not r["timing"]["switch"]:  # quick mode: one quiet switch for the timing
+        task, took = run_task("switch", site)
+        r["timing"]["switch"].append(took)
+        r["timing"]["steps"] = step_times(task)
+        run_task("rollback", site)
+
+    plan = call("plan", site=site)  # uWSGI serves again: its pid changed
+    for _ in range(1 if quick else 3):
+        r["timing"]["boot"].append(gunicorn_boot(plan, tmp))
+        log("gunicorn alone, exec to healthy: %.2f s" % r["timing"]["boot"][-1])
+
+    naive = Naive(sb, site, call("plan", site=site), tmp)
+    try:
+        log("naive cut-over under load...")
+        _, r["cutover"]["naive_switch"] = under_load(sb, site, naive.switch)
+        log("naive switch: %d failed of %d" % (r["cutover"]["naive_switch"]["failed"],
+                                              r["cutover"]["naive_switch"]["total"]))
+        _, r["cutover"]["naive_rollback"] = under_load(sb, site, naive.rollback)
+        log("naive rollback: %d failed of %d" % (r["cutover"]["naive_rollback"]["failed"],
+                                                r["cutover"]["naive_rollback"]["total"]))
+    finally:
+        naive.cleanup()
+    wait_serving(sb, site)
+    return r
+
+
+def main(argv=None, sandbox=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one short round of everything "
+                    "(the smoke test): seconds of load instead of minutes")
+    ap.add_argument("--out", default=str(REPO / "bench" / "results.md"))
+    args = ap.parse_args(argv)
+    t0 = time.monotonic()
+    head = {"when": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(),
+            "loadavg": " ".join("%.2f" % x for x in os.getloadavg()), "quick": args.quick,
+            "python": platform.python_version()}
+    tmp = Path(tempfile.mkdtemp(prefix="gsw-bench-"))
+    own = sandbox is None
+    sb, saved = sandbox, None
+    try:
+        if own:
+            log("building the sandbox (the first build fills the wheel cache: a minute or two)...")
+            sb = Sandbox().build().start()
+            saved = sb.activate()
+        r = bench_sandbox(sb, tmp, args.quick)
+        r["uwsgi_shape"] = "daemonized `uwsgi --ini`, uwsgi_pass over TCP"
+        if own:
+            sb.deactivate(saved)
+            sb.destroy()
+            sb = None
+        log("status page costs (bench/status_cost.py)...")
+        r["status"] = status_section(tmp, args.quick)
+    finally:
+        if own and sb is not None:
+            sb.deactivate(saved)
+            sb.destroy()
+        shutil.rmtree(str(tmp), ignore_errors=True)
+    r.update(head)
+    r["elapsed"] = time.monotonic() - t0
+    text = render(r)
+    print(text)
+    Path(args.out).write_text(text + "\n")
+    log("wrote %s (%.0f s)" % (args.out, r["elapsed"]))
+    return r, text
+
+
+if __name__ == "__main__":
+    main()
