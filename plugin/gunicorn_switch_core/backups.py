@@ -5,6 +5,7 @@ mode, its sha256 and where the copy lies. Restoring puts back exactly those byte
 or removes a file that did not exist before.
 """
 import hashlib
+import json
 import os
 import shutil
 
@@ -15,10 +16,26 @@ def backup_dir(site, task_id):
     return os.path.join(paths.host(paths.PLUGIN_STATE), "backups", site, task_id)
 
 
+def _manifest(d):
+    return os.path.join(d, "manifest.json")
+
+
+def _read_manifest(d):
+    try:
+        with open(_manifest(d)) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return {}
+
+
 def backup(site, task_id, path):
-    """Copy ``path`` aside (once per task); returns its entry."""
+    """Copy ``path`` aside; returns its entry. The first backup of a path in a task wins: a
+    step that runs again after a crash must not back up what the first run already changed."""
     d = backup_dir(site, task_id)
     os.makedirs(d, mode=0o700, exist_ok=True)
+    manifest = _read_manifest(d)
+    if path in manifest:
+        return manifest[path]
     digest_name = hashlib.sha256(path.encode("utf-8")).hexdigest()[:16]
     copy = os.path.join(d, digest_name + "_" + os.path.basename(path))
     entry = {"path": path, "existed": os.path.lexists(path), "backup": None, "sha256": None,
@@ -28,9 +45,10 @@ def backup(site, task_id, path):
             data = fh.read()
         entry["sha256"] = hashlib.sha256(data).hexdigest()
         entry["mode"] = os.stat(path).st_mode & 0o7777
-        if not os.path.exists(copy):
-            host.write_atomic(copy, data, mode=0o600)
+        host.write_atomic(copy, data, mode=0o600)
         entry["backup"] = copy
+    manifest[path] = entry
+    host.write_atomic(_manifest(d), json.dumps(manifest), mode=0o600)
     return entry
 
 
