@@ -105,7 +105,7 @@ def _manager(master, site):
         return "panel_project", site["name"]
     if master.get("unit"):
         return "systemd", master["unit"]
-    if parent.get("name", "").startswith("uwsgi") and "--emperor" in pcmd:
+    if processes.is_emperor(parent.get("cmdline") or []):
         return "emperor", pcmd
     return "daemon", None
 

@@ -292,6 +292,12 @@ def stop_uwsgi(u):
     if m == "systemd" and u.get("detail"):
         rc, out = host.run(["systemctl", "disable", "--now", u["detail"]], timeout=90)
         return rc == 0 and _wait_gone(u["pid"]), out
+    if m == "emperor" and u.get("config") and os.path.exists(u["config"]):
+        # The Emperor respawns a vassal that dies and stops one whose file goes away: so the
+        # file goes (the caller has backed it up; rollback puts it back and the Emperor
+        # starts the vassal again).
+        os.unlink(u["config"])
+        return _wait_gone(u["pid"], timeout=STOP_WAIT + 30), "removed vassal %s" % u["config"]
     # A plain daemon, a panel project's uWSGI: SIGINT to the master (nginx no longer sends it
     # anything, and the drain before this waited for the requests it had).
     try:
@@ -319,6 +325,8 @@ def start_uwsgi(u):
     if m == "systemd" and u.get("detail"):
         rc, out = host.run(["systemctl", "enable", "--now", u["detail"]], timeout=90)
         return rc == 0, out
+    if m == "emperor":
+        return True, "vassal file restored: the Emperor starts it"
     env = dict(u.get("environ") or {})
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     _spawn(u["cmdline"], u["cwd"], env, os.path.join(u["log_dir"], "uwsgi_restart.log"))

@@ -28,6 +28,11 @@ def server_kind(cmdline, name=""):
     return None
 
 
+def is_emperor(cmdline):
+    """A uWSGI Emperor: its children are vassal masters, not workers."""
+    return any(w == "--emperor" or w.startswith("--emperor=") for w in cmdline)
+
+
 def _listen(proc):
     out = []
     try:
@@ -94,7 +99,7 @@ def scan():
     masters = []
     for pid, (proc, kind) in procs.items():
         ppid = proc.info.get("ppid")
-        if ppid in procs and procs[ppid][1] == kind:
+        if ppid in procs and procs[ppid][1] == kind and not is_emperor(procs[ppid][0].info.get("cmdline") or []):
             continue  # a worker (or uWSGI's http router), reported under its master
         try:
             info = _info(proc)
