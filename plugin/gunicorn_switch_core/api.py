@@ -92,7 +92,10 @@ def switch(args):
         p = planning.make_plan(site["site"], args)
     except planning.PlanError as e:
         raise BadInput(str(e))
-    return {"task_id": switching.start_switch(p)["id"]}
+    try:
+        return {"task_id": switching.start_switch(p)["id"]}
+    except tasks.Busy:  # another call won the race since _refuse_if_busy
+        raise BadInput(i18n.t("site_busy", name=site["site"]))
 
 
 def rollback(args):
@@ -102,7 +105,10 @@ def rollback(args):
     rec = records.load(site["site"])
     if not rec:
         raise BadInput(i18n.t("not_switched", name=site["site"]))
-    return {"task_id": switching.start_rollback(rec)["id"]}
+    try:
+        return {"task_id": switching.start_rollback(rec)["id"]}
+    except tasks.Busy:  # another call won the race since _refuse_if_busy
+        raise BadInput(i18n.t("site_busy", name=site["site"]))
 
 
 def get_task(args):

@@ -79,7 +79,9 @@ def _uwsgi_info(plan):
 
 def _backup(r, path):
     entry = backups.backup(r.task["site"], r.task["id"], path)
-    r.data.setdefault("backups", []).append(entry)
+    kept = r.data.setdefault("backups", [])
+    if all(e["path"] != path for e in kept):
+        kept.append(entry)
     return entry
 
 
@@ -231,19 +233,33 @@ def swap_nginx_undo(r):
 
 
 def stop_uwsgi_do(r):
+    r.data["uwsgi"] = _uwsgi_info(r.payload)
+    try:
+        _stop_uwsgi(r)
+    except Exception:
+        # After the commit point Gunicorn serves the site: whatever stopped this step, keep
+        # the record, or rollback refuses ("not switched") and the user is left with a site
+        # on Gunicorn that the plugin no longer knows how to bring back.
+        record_do(r)
+        raise
+
+
+def _stop_uwsgi(r):
     p = r.payload
-    u = _uwsgi_info(p)
-    r.data["uwsgi"] = u
+    u = r.data["uwsgi"]
     rec = r.data["record"]
     left = managers.drain_nginx(r.data.get("old_nginx"), timeout=float(p["drain_timeout"]))
     r.log("old nginx workers still busy after the drain: %d" % left)
     if u["program_file"]:
         _backup(r, u["program_file"])
+    if u["manager"] == "emperor" and u.get("config"):
+        _backup(r, u["config"])
     if u["manager"] == "panel_project":
         # The panel's daemon restarts a project that is not running as configured: tell it
         # the project now runs Gunicorn before uWSGI goes away.
         conf = panel_db.get_project_config(p["site"]) or {}
-        r.data["project_config"] = dict(conf)
+        # kept from the first run only: a resumed step sees the config it already changed
+        r.data.setdefault("project_config", dict(conf))
         script = panel_db.start_script(p["site"], "gunicorn")
         _backup(r, script)
         _backup(r, panel_db.pid_file(p["site"]))
@@ -257,7 +273,7 @@ def stop_uwsgi_do(r):
     r.log(log)
     if not ok:
         raise tasks.StepError("uWSGI (pid %s) did not stop; Gunicorn serves the site. Stop uWSGI "
-                              "by hand, then roll back or keep Gunicorn" % u["pid"])
+                              "by hand (kill -INT %s), then roll back or keep Gunicorn" % (u["pid"], u["pid"]))
     if u["manager"] == "panel_project":
         panel_db.write_pid(p["site"], managers.gunicorn_pid(rec))
 
@@ -293,6 +309,8 @@ def _rec(r):
 def _uwsgi_side_paths(rec):
     u = rec["uwsgi"]
     out = [u["program_file"]] if u.get("program_file") else []
+    if u["manager"] == "emperor" and u.get("config"):
+        out.append(u["config"])
     if u["manager"] == "panel_project":
         out += [panel_db.start_script(rec["site"], "gunicorn"), panel_db.pid_file(rec["site"])]
     return out
@@ -405,7 +423,10 @@ TABLES = {
 
 
 def start_switch(plan):
-    task = tasks.create("switch", plan["site"], [(n, t, te) for n, t, te in SWITCH_STEPS], plan)
+    """Create and start the switch task; tasks.Busy when the site is busy or switched since
+    the plan was made (two clicks at once make one task)."""
+    task = tasks.create_exclusive("switch", plan["site"], [(n, t, te) for n, t, te in SWITCH_STEPS],
+                                  plan, check=lambda: records.load(plan["site"]) is None)
     task["pid"] = tasks.spawn(task["id"])
     tasks.save(task)
     return task
@@ -415,7 +436,10 @@ def start_rollback(record):
     payload = {"record": record, "drain_timeout": 30,
                "switched_nginx": {p: host.read_bytes(p).decode("utf-8", "surrogateescape")
                                   for p in record["nginx_files"] if os.path.exists(p)}}
-    task = tasks.create("rollback", record["site"], ROLLBACK_STEPS, payload)
+    def same_record():
+        now = records.load(record["site"])
+        return now is not None and now.get("task_id") == record.get("task_id")
+    task = tasks.create_exclusive("rollback", record["site"], ROLLBACK_STEPS, payload, check=same_record)
     task["pid"] = tasks.spawn(task["id"])
     tasks.save(task)
     return task

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -48,6 +49,32 @@ def create(kind, site, steps, payload):
     }
     save(task)
     return task
+
+
+class Busy(Exception):
+    """Another task of the site is pending or running, or the site changed since the plan."""
+
+
+def create_exclusive(kind, site, steps, payload, check=None):
+    """create() under the site's lock: refused (Busy) while another task of the site is
+    pending or running, or when ``check()`` says the site is no longer as it was planned.
+
+    Without it two clicks on 切换 at once both pass the API's busy check (make_plan takes
+    a second), both create a task, and the second runner, started after the first one
+    finished, re-runs a stale plan on a switched site and overwrites its record with
+    backups of the switched files: rollback then "restores" Gunicorn's nginx config.
+    """
+    fd = try_lock(site)
+    if fd is None:
+        raise Busy(site)
+    try:
+        if any(t["state"] in ("pending", "running") for t in all_tasks(site)):
+            raise Busy(site)
+        if check is not None and not check():
+            raise Busy(site)
+        return create(kind, site, steps, payload)
+    finally:
+        os.close(fd)
 
 
 def save(task):
@@ -151,6 +178,20 @@ class StepError(Exception):
     """A step failed; the message says what happened (shown to the user)."""
 
 
+FAULT_ENV = "GUNICORN_SWITCH_FAULT"
+
+
+def _test_fault(when, step):
+    """TEST-ONLY fault injection for tests/faults: ``GUNICORN_SWITCH_FAULT=<when>:<step>``
+    SIGKILLs this runner at that point, as a reboot or the OOM killer would. ``when`` is
+    ``kill-in`` (the step's work done, its journal entry still "running") or ``kill-after``
+    (the step journaled done, the next one not started). Honoured only under a sandbox
+    prefix (GUNICORN_SWITCH_ROOT set and not "/"), never on a server."""
+    spec = os.environ.get(FAULT_ENV)
+    if spec and paths.root().rstrip("/") and spec == "%s:%s" % (when, step):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class Runner(object):
     """Runs a task's steps: ``steps`` maps a name to (do, undo); ``commit`` names the step
     after which the task can only go forward."""
@@ -203,6 +244,7 @@ class Runner(object):
             do, _undo = self.steps[st["name"]]
             try:
                 result = do(self)
+                _test_fault("kill-in", st["name"])
             except Exception as e:  # any failure of a step is reported, then undone
                 self.log("ERROR: %s" % e)
                 if not isinstance(e, StepError):
@@ -216,6 +258,7 @@ class Runner(object):
             if st["name"] == self.commit:
                 task["committed"] = True
                 save(task)
+            _test_fault("kill-after", st["name"])
         return self._finish("succeeded", None)
 
     def _undo(self, error):
