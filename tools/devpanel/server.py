@@ -4,8 +4,8 @@
 
 Routes (the panel's, baota-internals.md §3-§4):
 
-    GET  /                                   a panel-like shell with the 软件商店 entry
-    GET  /static/...                         shell assets; jQuery 2.2.4 and layer from npm
+    GET  /[?lang=en][&theme=dark]            a panel-like shell with the 软件商店 entry
+    GET  /static/...                         shell assets; jQuery 2.2.4, layer and echarts from npm
     GET  /static/img/soft_ico/ico-NAME.png   the plugin's icon
     POST /plugin?action=getConfigHtml&name=NAME         index.html as a JSON string
     POST /plugin?action=a&name=NAME&s=METHOD            getattr(NAME_main(), METHOD)(get)
@@ -39,6 +39,8 @@ NODE = os.path.join(HERE, "node_modules")
 LIBS = {
     "/static/js/jquery-2.2.4.min.js": os.path.join(NODE, "jquery", "dist", "jquery.min.js"),
     "/static/layer/": os.path.join(NODE, "layer-src", "dist") + "/",
+    # Loaded by the shell only when a plugin page's HTML contains `echarts.init` (bt.js).
+    "/static/js/echarts.min.js": os.path.join(NODE, "echarts", "dist", "echarts.min.js"),
 }
 # Unverified wording of the panel's INIT_CSRF_ERR message; the shape is ReturnJson(False, …).
 CSRF_ERROR = {"status": False, "msg": "CSRF校验失败，请重新登录面板！"}
@@ -141,12 +143,15 @@ class Handler(BaseHTTPRequestHandler):
     def shell(self):
         with open(os.path.join(HERE, "shell.html"), encoding="utf-8") as f:
             page = f.read()
-        lang = "en" if dict(parse_qsl(urlsplit(self.path).query)).get("lang") == "en" else "zh"
+        query = dict(parse_qsl(urlsplit(self.path).query))
+        lang = "en" if query.get("lang") == "en" else "zh"
+        dark = query.get("theme") == "dark"
         words = {
             "zh": {"LANG": "zh-CN", "TITLE": "宝塔面板 (dev)", "BRAND": "宝塔面板"},
             "en": {"LANG": "en", "TITLE": "aaPanel (dev)", "BRAND": "aaPanel"},
         }[lang]
-        words.update(TOKEN=self.server.token, NAME=NAME)
+        words.update(TOKEN=self.server.token, NAME=NAME, BODY_CLASS="dark" if dark else "",
+                     QS=("?theme=dark&lang=" if dark else "?lang="))
         for key, value in words.items():
             page = page.replace(f"{{{{{key}}}}}", value)
         self.send(200, page, "text/html; charset=utf-8")

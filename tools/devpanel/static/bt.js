@@ -54,13 +54,15 @@
         url: '/plugin?action=getConfigHtml', type: 'POST', dataType: 'json',
         data: {name: name, version: version},
         success: function (html) {
-          layer.close(loading);
-          if (typeof html !== 'string') return bt.msg(html);
-          bt.open({
-            type: 1, area: '700px', shift: 5, skin: 'bt-plugin-layer',
-            title: '<img style="width:24px;margin-right:5px;margin-left:-10px;margin-top:-3px" ' +
-              'src="/static/img/soft_ico/ico-' + name + '.png" />' + title,
-            content: html.replace('"javascript/text"', '"text/javascript"')
+          if (typeof html !== 'string') {
+            layer.close(loading);
+            return bt.msg(html);
+          }
+          // As the panel's software.js: libraries a page needs are loaded only when its HTML
+          // has their trigger string; the dialog opens once they are in (or failed to load).
+          loadLibs(html, function () {
+            layer.close(loading);
+            openPage(name, title, html);
           });
         },
         error: function (xhr) {
@@ -70,6 +72,31 @@
       });
     }, 'json');
   };
+
+  var TRIGGERS = [{text: 'echarts.init', global: 'echarts', src: '/static/js/echarts.min.js'}];
+
+  function loadLibs(html, done) {
+    var todo = [];
+    for (var i = 0; i < TRIGGERS.length; i++) {
+      if (html.indexOf(TRIGGERS[i].text) !== -1 && !window[TRIGGERS[i].global]) todo.push(TRIGGERS[i].src);
+    }
+    (function next() {
+      if (!todo.length) return done();
+      var script = document.createElement('script');
+      script.src = todo.shift();
+      script.onload = script.onerror = next;
+      document.head.appendChild(script);
+    })();
+  }
+
+  function openPage(name, title, html) {
+    bt.open({
+      type: 1, area: '700px', shift: 5, skin: 'bt-plugin-layer',
+      title: '<img style="width:24px;margin-right:5px;margin-left:-10px;margin-top:-3px" ' +
+        'src="/static/img/soft_ico/ico-' + name + '.png" />' + title,
+      content: html.replace('"javascript/text"', '"text/javascript"')
+    });
+  }
 
   window.bt = bt;
 })(window, jQuery);
