@@ -1,10 +1,9 @@
 """Browser fixtures for the UI tests: the dev panel and Debian's Chromium through Playwright.
 
 What the page runs against (``ui_target``): the ``sandbox`` fixture (tests/conftest.py: a
-Baota-shaped host with ``.root`` and ``.plugin_dir``) when it is defined, else a stub plugin
-directory (tests/ui/stub_plugin + the repository's index.html and static/). Set
-``GSWITCH_UI_STUB=1`` to force the stub, or ``GSWITCH_UI_PLUGIN_DIR`` (and ``GSWITCH_UI_ROOT``)
-to point it at a plugin dir and prefix of your own.
+Baota-shaped host with real nginx, uWSGI and Django, ``.root`` and ``.plugin_dir``), so the
+page talks to the real plugin. Set ``GSWITCH_UI_PLUGIN_DIR`` (and ``GSWITCH_UI_ROOT``) to
+point it at a plugin dir and prefix of your own (e.g. a sandbox built by hand).
 """
 import collections
 import importlib.util
@@ -38,30 +37,13 @@ def devpanel_module():
     return load_devpanel()
 
 
-def make_stub_plugin(dest):
-    """A plugin dir: the stub backend with the repository's real page."""
-    os.makedirs(dest, exist_ok=True)
-    shutil.copy(os.path.join(HERE, "stub_plugin", "gunicorn_switch_main.py"), dest)
-    shutil.copy(os.path.join(REPO, "plugin", "index.html"), dest)
-    shutil.copytree(os.path.join(REPO, "plugin", "static"), os.path.join(dest, "static"),
-                    dirs_exist_ok=True)
-    return dest
-
-
 @pytest.fixture(scope="session")
-def ui_target(request, tmp_path_factory):
+def ui_target(request):
     if os.environ.get("GSWITCH_UI_PLUGIN_DIR"):  # e.g. a sandbox built by hand
         return Target("env", os.environ.get("GSWITCH_UI_ROOT") or None,
                       os.environ["GSWITCH_UI_PLUGIN_DIR"])
-    if not os.environ.get("GSWITCH_UI_STUB"):
-        try:
-            sandbox = request.getfixturevalue("sandbox")
-        except pytest.FixtureLookupError:
-            sandbox = None
-        if sandbox is not None:
-            return Target("sandbox", str(sandbox.root), str(sandbox.plugin_dir))
-    plugin_dir = make_stub_plugin(str(tmp_path_factory.mktemp("stub_plugin")))
-    return Target("stub", None, plugin_dir)
+    sandbox = request.getfixturevalue("sandbox")
+    return Target("sandbox", str(sandbox.root), str(sandbox.plugin_dir))
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +67,8 @@ def browser():
     executable = shutil.which("chromium")
     if not executable:
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    # the real backend scans processes and nginx files: give UI states time to settle
+    sync_api.expect.set_options(timeout=60000)
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
