@@ -33,6 +33,11 @@ def backup(site, task_id, path):
     step that runs again after a crash must not back up what the first run already changed."""
     d = backup_dir(site, task_id)
     os.makedirs(d, mode=0o700, exist_ok=True)
+    # makedirs gives the levels above the last one the default 0755: the backups of a site's
+    # configs are root's only, and so are the names of the sites that have some.
+    state = paths.host(paths.PLUGIN_STATE)
+    for level in (state, os.path.join(state, "backups"), os.path.dirname(d)):
+        os.chmod(level, 0o700)
     manifest = _read_manifest(d)
     if path in manifest:
         return manifest[path]

@@ -7,8 +7,11 @@ Rollback: start_uwsgi → restore_nginx (commit point) → stop_gunicorn → for
 """
 import os
 import pwd
+import socket
 import subprocess
 import time
+
+import psutil
 
 from . import (backups, health, host, managers, nginx_stage, paths, panel_db, records, tasks)
 from .plan import COMMIT_STEP, STEPS as SWITCH_STEPS
@@ -165,15 +168,80 @@ def write_conf_undo(r):
     _restore_group(r, [r.payload["gunicorn_conf_path"]])
 
 
+def _tcp_port(bind):
+    if bind.startswith("unix:"):
+        return None
+    host_, _, port = bind.rpartition(":")
+    return host_.strip("[]") or "127.0.0.1", int(port)
+
+
+def port_holder(bind):
+    """Who holds a TCP bind's port now: "pid N (name)", "another program", or None when the
+    port is free (or the bind is a unix socket). The plan chose a free port, but something
+    may have taken it since; Gunicorn would then retry for seconds, write its pidfile all the
+    same, and the switch would only fail at the health check, for no clear reason."""
+    addr = _tcp_port(bind)
+    if addr is None:
+        return None
+    s = socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(addr)
+        return None
+    except OSError:
+        pass
+    finally:
+        s.close()
+    try:
+        for c in psutil.net_connections(kind="tcp"):
+            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr[1] == addr[1] and c.pid:
+                return "pid %d (%s)" % (c.pid, psutil.Process(c.pid).name())
+    except (psutil.Error, OSError):
+        pass
+    return "another program"
+
+
+def _listening(rec, deadline):
+    """Wait until the Gunicorn master listens on the record's bind; False when it died or
+    never bound (its pidfile is written before it binds, so a pid alone proves nothing)."""
+    addr = _tcp_port(rec["bind"])
+    end = time.monotonic() + deadline
+    while True:
+        pid = managers.gunicorn_pid(rec)
+        if pid:
+            try:
+                proc = psutil.Process(pid)
+                conns = proc.net_connections(kind="all") if hasattr(proc, "net_connections") \
+                    else proc.connections(kind="all")  # psutil < 6 (the panel's may be older)
+                for c in conns:
+                    if addr is not None and c.status == psutil.CONN_LISTEN and c.laddr \
+                            and not isinstance(c.laddr, str) and c.laddr[1] == addr[1]:
+                        return True
+                    if addr is None and isinstance(c.laddr, str) and c.laddr == rec["bind"][5:]:
+                        return True
+            except (psutil.Error, OSError):
+                pass
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.2)
+
+
 def start_do(r):
     rec = _record(r.payload, r.task["id"])
     r.data["record"] = rec
+    holder = None if managers.gunicorn_pid(rec) else port_holder(rec["bind"])
+    if holder:
+        raise tasks.StepError("%s is in use by %s: Gunicorn cannot bind it. Switch again for a "
+                              "new port" % (rec["bind"], holder))
     if rec["manager"] == "supervisor":
         _backup(r, managers.program_file(rec["manager_detail"]))
         _backup(r, managers.supervisor_metadata_file())
     managers.install(rec)
     ok, log = managers.start(rec)
     r.log(log)
+    if ok and not _listening(rec, HEALTH_DEADLINE):
+        ok = False
+        r.log("Gunicorn does not listen on %s" % rec["bind"])
     if not ok:
         tail = host.read_text(rec["error_log"], default="") if rec.get("error_log") else ""
         raise tasks.StepError("Gunicorn did not start: %s" % (tail.strip()[-800:] or log[-300:]))

@@ -27,8 +27,11 @@ STATES = ("pending", "running", "done", "failed", "undone", "skipped")
 
 
 def _dir(name):
-    d = os.path.join(paths.host(paths.PLUGIN_STATE), name)
-    os.makedirs(d, mode=0o700, exist_ok=True)
+    state = paths.host(paths.PLUGIN_STATE)
+    d = os.path.join(state, name)
+    if not os.path.isdir(d):
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        os.chmod(state, 0o700)  # makedirs made it 0755: the state dir is root's only
     return d
 
 
@@ -183,13 +186,18 @@ FAULT_ENV = "GUNICORN_SWITCH_FAULT"
 
 def _test_fault(when, step):
     """TEST-ONLY fault injection for tests/faults: ``GUNICORN_SWITCH_FAULT=<when>:<step>``
-    SIGKILLs this runner at that point, as a reboot or the OOM killer would. ``when`` is
-    ``kill-in`` (the step's work done, its journal entry still "running") or ``kill-after``
-    (the step journaled done, the next one not started). Honoured only under a sandbox
-    prefix (GUNICORN_SWITCH_ROOT set and not "/"), never on a server."""
+    SIGKILLs this runner at that point, as a reboot or the OOM killer would (``stop-...``
+    SIGSTOPs it instead: a sync point for a test, which then SIGCONTs it). ``when`` is ``in``
+    (the step's work done, its journal entry still "running") or ``after`` (the step
+    journaled done, the next one not started): e.g. ``kill-after:start``. Honoured only
+    under a sandbox prefix (GUNICORN_SWITCH_ROOT set and not "/"), never on a server."""
     spec = os.environ.get(FAULT_ENV)
-    if spec and paths.root().rstrip("/") and spec == "%s:%s" % (when, step):
+    if not spec or not paths.root().rstrip("/"):
+        return
+    if spec == "kill-%s:%s" % (when, step):
         os.kill(os.getpid(), signal.SIGKILL)
+    if spec == "stop-%s:%s" % (when, step):  # a sync point: the test SIGCONTs the runner
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 class Runner(object):
@@ -244,7 +252,7 @@ class Runner(object):
             do, _undo = self.steps[st["name"]]
             try:
                 result = do(self)
-                _test_fault("kill-in", st["name"])
+                _test_fault("in", st["name"])
             except Exception as e:  # any failure of a step is reported, then undone
                 self.log("ERROR: %s" % e)
                 if not isinstance(e, StepError):
@@ -258,7 +266,7 @@ class Runner(object):
             if st["name"] == self.commit:
                 task["committed"] = True
                 save(task)
-            _test_fault("kill-after", st["name"])
+            _test_fault("after", st["name"])
         return self._finish("succeeded", None)
 
     def _undo(self, error):

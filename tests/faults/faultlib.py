@@ -58,8 +58,17 @@ def uwsgi_masters(sandbox, site):
     return out
 
 
-def runners():
-    """Live task runners (``python -m gunicorn_switch_core run-task ID``)."""
+class Get(object):
+    """The panel's `get` (string attributes), for module-scoped fixtures."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def runners(root=None):
+    """Live task runners (``python -m gunicorn_switch_core run-task ID``) of this sandbox
+    (other sandboxes may run on the same host)."""
+    root = str(root or os.environ.get("GUNICORN_SWITCH_ROOT"))
     out = []
     for p in psutil.process_iter(["cmdline"]):
         c = p.info.get("cmdline") or []
@@ -69,7 +78,11 @@ def runners():
         except psutil.Error:
             continue
         if "run-task" in c and "gunicorn_switch_core" in c and p.pid != os.getpid():
-            out.append(p)
+            try:
+                if p.environ().get("GUNICORN_SWITCH_ROOT") == root:
+                    out.append(p)
+            except psutil.Error:
+                continue
     return out
 
 

@@ -241,29 +241,51 @@ def test_conf_path_is_a_dangling_symlink(sandbox, plugin, panel_get, clean):
 
 # ---- uWSGI refuses to stop ------------------------------------------------------------------------
 
-def test_uwsgi_refuses_to_stop(sandbox, plugin, panel_get, clean):
-    """uWSGI's master is stopped (SIGSTOP: SIGINT stays pending): after the commit point the
-    task ends failed, names the pid, Gunicorn serves, and the plugin can still roll back."""
+def test_uwsgi_refuses_to_stop(sandbox, plugin, panel_get, clean, monkeypatch):
+    """uWSGI's master will not stop (SIGSTOPped once nginx went over to Gunicorn: its SIGINT
+    stays pending): the task ends failed after the commit point, names the pid, Gunicorn
+    serves, and the plugin can still roll back."""
     master = fl.uwsgi_masters(sandbox, SITE)[0]
-    master.suspend()
+    before, fams = config_snapshot(sandbox), fl.families(sandbox)
+    load = fl.start_load(sandbox, SITE)
     try:
-        before = config_snapshot(sandbox)
-        task, load = run_switch_with(sandbox, plugin, panel_get)
+        # the runner stops itself once swap_nginx is journaled done (test-only sync point)
+        monkeypatch.setenv("GUNICORN_SWITCH_FAULT", "stop-after:swap_nginx")
+        task_id = fl.switch_task(plugin, panel_get, SITE)
+        monkeypatch.delenv("GUNICORN_SWITCH_FAULT")
+        runner = psutil.Process(fl.task_file(sandbox, task_id)["pid"])
+        end = time.monotonic() + 120
+        while runner.status() != psutil.STATUS_STOPPED:
+            assert time.monotonic() < end and fl.task_file(sandbox, task_id)["state"] == "running"
+            time.sleep(0.1)
+        # nginx's workers from before the reload have finished with uWSGI: stop its master
+        old = fl.task_file(sandbox, task_id)["data"].get("old_nginx") or []
+        psutil.wait_procs([psutil.Process(p) for p in old if psutil.pid_exists(p)], timeout=60)
+        master.suspend()
+        runner.resume()
+        task = wait_task(plugin, panel_get, task_id)
+        result = fl.stop_load(load)
+        fl.assert_no_loss(result)
         assert task["state"] == "failed" and task["committed"] is True, task
-        assert task["error"].startswith("stop_uwsgi:") and str(master.pid) in task["error"]
-        fl.assert_no_loss(load)
+        assert task["error"].startswith("stop_uwsgi:") and str(master.pid) in task["error"], task
         assert server_of(sandbox, SITE).startswith("gunicorn/")
         assert fl.record_of(sandbox, SITE) is not None  # rollback still knows the switch
-        master.resume()  # the pending SIGINT stops it now
-        psutil.wait_procs([master], timeout=30)
-        task = wait_task(plugin, panel_get, fl.rollback_task(plugin, panel_get, SITE))
-        assert task["state"] == "succeeded", task
-        fl.assert_on_uwsgi(sandbox, SITE, before)
+        assert again_refused(plugin, panel_get)
     finally:
+        load.stop()
         try:
-            master.resume()
+            master.resume()  # the pending SIGINT stops it now
+            psutil.wait_procs([master], timeout=30)
         except psutil.Error:
             pass
+    task = wait_task(plugin, panel_get, fl.rollback_task(plugin, panel_get, SITE))
+    assert task["state"] == "succeeded", task
+    fl.assert_on_uwsgi(sandbox, SITE, before, fams)
+
+
+def again_refused(plugin, panel_get):
+    res = plugin.switch(panel_get(site=SITE))
+    return res["status"] is False and SITE in res["msg"]
 
 
 # ---- the runner is SIGKILLed at every step boundary ---------------------------------------------------
