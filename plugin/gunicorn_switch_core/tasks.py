@@ -236,13 +236,17 @@ class Runner(object):
 
     def run(self):
         task = self.task
+        # A task already "running" lost its runner (SIGKILL, OOM, reboot). Before the commit
+        # point it is undone even when it died between two steps (no step "running"): going
+        # on would run a plan that may be hours old (uWSGI's pid, the port, the files).
+        resumed = task["state"] == "running"
         task["state"] = "running"
         save(task)
         interrupted = [s for s in task["steps"] if s["state"] == "running"]
         for st in interrupted:
             self.current = st
             self.log("(the task was interrupted here; resuming)")
-        if interrupted and not task["committed"]:
+        if resumed and not task["committed"]:
             return self._undo("interrupted before the commit point: undone")
         for st in task["steps"]:
             if st["state"] in ("done", "skipped"):
