@@ -38,11 +38,31 @@ def read_venv(venv):
     return out
 
 
+def is_vassal(master):
+    return "UWSGI_EMPEROR_FD" in (master.get("environ") or {})
+
+
+def emperor_dir(master):
+    """The directory an Emperor watches (its `emperor` option), against which it started the
+    vassal's relative `--ini x.ini`; None when it is not a plain directory."""
+    parent = master.get("parent") or {}
+    try:
+        cfg = uwsgi_config.load_argv(parent.get("cmdline") or ["uwsgi"], cwd=parent.get("cwd"))
+    except (uwsgi_config.UwsgiConfigError, OSError, ValueError):
+        return None
+    d = cfg.value("emperor")
+    if not d or "://" in d or any(c in d for c in "*?["):
+        return None
+    return os.path.join(parent.get("cwd") or "/", d)
+
+
 def read_uwsgi(master):
     """The effective uWSGI config of a running master, from its command line (§1.11)."""
+    cwd = master.get("cwd")
+    if is_vassal(master):
+        cwd = emperor_dir(master) or cwd
     try:
-        return uwsgi_config.load_argv(master["cmdline"], env=master.get("environ"),
-                                      cwd=master.get("cwd"))
+        return uwsgi_config.load_argv(master["cmdline"], env=master.get("environ"), cwd=cwd)
     except (uwsgi_config.UwsgiConfigError, OSError, ValueError) as e:
         master.setdefault("problems", []).append(str(e))
         return None
@@ -103,10 +123,10 @@ def _manager(master, site):
         return "supervisor", env.get("SUPERVISOR_PROCESS_NAME")
     if env.get("BT_PYTHON_SERVICE_SID") or site["project_type"] == "Python":
         return "panel_project", site["name"]
+    if is_vassal(master):  # before systemd: an Emperor's unit is not the vassal's
+        return "emperor", pcmd
     if master.get("unit"):
         return "systemd", master["unit"]
-    if processes.is_emperor(parent.get("cmdline") or []):
-        return "emperor", pcmd
     return "daemon", None
 
 

@@ -10,7 +10,7 @@ import psutil
 # Environment variables that tell how a master was started; nothing else is kept (the rest of
 # a process's environment may hold secrets and is not ours to carry around).
 KEPT_ENV = ("BT_PYTHON_SERVICE_SID", "VIRTUAL_ENV", "PWD", "SUPERVISOR_PROCESS_NAME",
-            "SUPERVISOR_GROUP_NAME", "UWSGI_VASSAL_CONFIG", "INVOCATION_ID", "PATH")
+            "SUPERVISOR_GROUP_NAME", "UWSGI_EMPEROR_FD", "INVOCATION_ID", "PATH")
 
 
 def server_kind(cmdline, name=""):
@@ -28,9 +28,23 @@ def server_kind(cmdline, name=""):
     return None
 
 
-def is_emperor(cmdline):
-    """A uWSGI Emperor: its children are vassal masters, not workers."""
-    return any(w == "--emperor" or w.startswith("--emperor=") for w in cmdline)
+def _cwd(proc):
+    """A process's working directory, or None (init's is often not readable)."""
+    try:
+        return proc.cwd()
+    except (psutil.Error, OSError):
+        return None
+
+
+def _is_vassal(proc):
+    """An Emperor's vassal master: the Emperor hands it UWSGI_EMPEROR_FD (a worker of a
+    vassal inherits it too, but its parent is then the vassal, not an Emperor)."""
+    try:
+        parent = proc.parent()
+        return "UWSGI_EMPEROR_FD" in proc.environ() and parent is not None and \
+            "UWSGI_EMPEROR_FD" not in parent.environ()
+    except (psutil.Error, OSError):
+        return False
 
 
 def _listen(proc):
@@ -85,6 +99,21 @@ def _info(proc):
         }
 
 
+def _own_children(proc, head_pids):
+    """A master's descendants, leaving out other masters and theirs (an Emperor's vassals)."""
+    out, todo = [], list(proc.children())
+    while todo:
+        c = todo.pop()
+        if c.pid in head_pids:
+            continue
+        out.append(c)
+        try:
+            todo.extend(c.children())
+        except psutil.Error:
+            continue
+    return out
+
+
 def scan():
     """The masters: [{pid, ppid, kind, cmdline, cwd, exe, environ, started, listen, parent,
     unit, children}]. A master is a server process whose parent is not the same server."""
@@ -96,17 +125,18 @@ def scan():
             continue
         if kind:
             procs[proc.pid] = (proc, kind)
+    heads = [(pid, proc, kind) for pid, (proc, kind) in procs.items()
+             if not (proc.info.get("ppid") in procs and procs[proc.info["ppid"]][1] == kind
+                     and not _is_vassal(proc))]  # the rest are workers or uWSGI's http router
+    head_pids = set(pid for pid, _, _ in heads)
     masters = []
-    for pid, (proc, kind) in procs.items():
-        ppid = proc.info.get("ppid")
-        if ppid in procs and procs[ppid][1] == kind and not is_emperor(procs[ppid][0].info.get("cmdline") or []):
-            continue  # a worker (or uWSGI's http router), reported under its master
+    for pid, proc, kind in heads:
         try:
             info = _info(proc)
             parent = proc.parent()
             info["parent"] = {"pid": parent.pid, "name": parent.name(),
-                              "cmdline": parent.cmdline()} if parent else None
-            children = proc.children(recursive=True)
+                              "cmdline": parent.cmdline(), "cwd": _cwd(parent)} if parent else None
+            children = _own_children(proc, head_pids)
             info["children"] = [c.pid for c in children]
             listen = _listen(proc)
             for c in children:

@@ -3,7 +3,7 @@ import pytest
 
 
 @pytest.mark.parametrize("path", ["/", "/db/", "/static/css/app.css", "/static/site.webmanifest"])
-@pytest.mark.parametrize("site", ["shop.test", "blog.test", "api"])
+@pytest.mark.parametrize("site", ["shop.test", "blog.test", "api", "vassal.test"])
 def test_site_serves_through_nginx(sandbox, site, path):
     status, body = sandbox.get(site, path)
     assert status == 200, (site, path, body[:200])
@@ -17,11 +17,11 @@ def test_unknown_host_is_not_served(sandbox):
     assert c.getresponse().status == 404
 
 
-def test_get_sites_reports_the_three_shapes(sandbox, plugin, panel_get):
+def test_get_sites_reports_every_shape(sandbox, plugin, panel_get):
     res = plugin.get_sites(panel_get())
     assert res["status"] is True, res
     sites = {s["site"]: s for s in res["data"]}
-    assert set(sites) == {"shop.test", "blog.test", "api"}
+    assert set(sites) == set(sandbox.sites)
     for name, s in sites.items():
         sb = sandbox.sites[name]
         assert s["server"] == "uwsgi"
@@ -43,6 +43,8 @@ def test_get_sites_reports_the_three_shapes(sandbox, plugin, panel_get):
     assert api["manager"] == "panel_project"
     assert api["pass_directive"] == "proxy_pass"
     assert api["nginx_conf"].endswith("/vhost/nginx/python_api.conf")
+    vassal = sites["vassal.test"]
+    assert vassal["manager"] == "emperor" and vassal["pass_directive"] == "uwsgi_pass"
 
 
 def test_discovery_changes_nothing(sandbox, plugin, panel_get):

@@ -72,7 +72,7 @@ def under_load(sandbox, site, action):
     return out, result
 
 
-@pytest.mark.parametrize("site", ["shop.test", "blog.test", "api"])
+@pytest.mark.parametrize("site", ["shop.test", "blog.test", "api", "vassal.test"])
 def test_switch_serve_rollback_switch_again(sandbox, plugin, panel_get, site):
     before_files = config_snapshot(sandbox)
     before_status = statuses(sandbox, site)

@@ -183,9 +183,13 @@ class Sandbox:
             (site.project / "static" / "site.webmanifest").write_text('{"name": "%s"}\n' % spec.name)
             (site.project / "run").mkdir(exist_ok=True)
             venvs.make_venv(site.venv, venvs.SITE_PACKAGES)
-            ini_name = "uwsgi.ini" if spec.shape != "supervisor" else spec.package + "_uwsgi.ini"
-            (site.project / ini_name).write_text(layout.uwsgi_ini(spec, r, site.port, site.sock))
-            site.uwsgi_ini = site.project / ini_name
+            text = layout.uwsgi_ini(spec, r, site.port, site.sock)
+            if spec.shape == "emperor":
+                site.uwsgi_ini = self._write(f"{layout.EMPEROR_DIR}/{spec.name}.ini", text)
+            else:
+                ini_name = "uwsgi.ini" if spec.shape != "supervisor" else spec.package + "_uwsgi.ini"
+                site.uwsgi_ini = site.project / ini_name
+                site.uwsgi_ini.write_text(text)
             for path, text in layout.nginx_files(spec, r, self.nginx_port, site.port, site.sock).items():
                 self._write(path, text)
             _chown_www(site.project)
@@ -265,6 +269,12 @@ class Sandbox:
         shape = site.spec.shape
         if shape == "ini_daemon":
             self.run([str(site.venv / "bin/uwsgi"), "--ini", str(site.uwsgi_ini)], cwd=site.project)
+        elif shape == "emperor":
+            # One Emperor for the sandbox, run from the vassal's venv (any uWSGI built with
+            # the same Python would do: the vassal's `home` picks its packages).
+            self.run([str(site.venv / "bin/uwsgi"), "--emperor", str(self.p(layout.EMPEROR_DIR)),
+                      "--pidfile", str(self.p("/var/run/uwsgi-emperor.pid")),
+                      "--daemonize", str(self.p("/www/wwwlogs/uwsgi-emperor.log"))])
         elif shape == "supervisor":
             # supervisord starts autostart programs itself; make sure it is up.
             self.wait_for(lambda: b"RUNNING" in subprocess.run(
@@ -297,7 +307,12 @@ class Sandbox:
         return started
 
     def run(self, argv, **kw):
-        return subprocess.run(argv, check=True, capture_output=True, **kw)
+        res = subprocess.run(argv, capture_output=True, check=False, **kw)
+        if res.returncode != 0:
+            raise RuntimeError("sandbox: %s exited %d: %s" % (
+                " ".join(map(str, argv)), res.returncode,
+                (res.stdout + res.stderr).decode("utf-8", "replace")[-2000:]))
+        return res
 
     def wait_for(self, cond, what, timeout=30.0):
         end = time.monotonic() + timeout

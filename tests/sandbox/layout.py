@@ -25,7 +25,11 @@ SITES = (
     SiteSpec("blog.test", "blog.test", "blog", "supervisor", "unix"),
     # A panel Python project (网站 → Python项目) in the default `http=` mode behind proxy_pass.
     SiteSpec("api", "api.test", "api", "panel_project", "http"),
+    # A vassal of a uWSGI Emperor (the uWSGI docs' way to run many sites), `uwsgi_pass` in
+    # the vhost itself.
+    SiteSpec("vassal.test", "vassal.test", "vassal", "emperor", "tcp"),
 )
+EMPEROR_DIR = "/etc/uwsgi/vassals"
 
 PANEL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -145,6 +149,19 @@ uid = www
 gid = www
 env = DJANGO_SETTINGS_MODULE={site.package}.settings
 """
+    if site.shape == "emperor":
+        return f"""[uwsgi]
+chdir = {root}
+home = {venv}
+module = {site.package}.wsgi
+master = true
+processes = 2
+socket = 127.0.0.1:{port}
+harakiri = 120
+uid = www
+gid = www
+env = DJANGO_SETTINGS_MODULE={site.package}.settings
+"""
     # Baota's python_project template (vhost/template/python_project/uwsgi_conf.conf), with
     # the router on loopback: the sandbox never listens on a public address.
     return f"""[uwsgi]
@@ -254,6 +271,28 @@ def nginx_files(site, r, nginx_port, port, sock):
         upstream = f"upstream {up} {{\n    server unix:{sock};\n}}\n\n"
         return {
             f"{vhost}/nginx/{site.name}.conf": upstream + _baota_server(site, r, nginx_port, body),
+            f"{vhost}/rewrite/{site.name}.conf": "",
+            f"{vhost}/nginx/well-known/{site.name}.conf": "",
+        }
+    if site.shape == "emperor":
+        body = f"""
+    #REWRITE-START URL重写规则引用,修改后将导致面板设置的伪静态规则失效
+    include {r}{vhost}/rewrite/{site.name}.conf;
+    #REWRITE-END
+
+    location /static/ {{
+        alias {r}/www/wwwroot/{site.name}/static/;
+    }}
+
+    location / {{
+        include uwsgi_params;
+        uwsgi_pass 127.0.0.1:{port};
+        uwsgi_read_timeout 120;
+        uwsgi_connect_timeout 30s;
+    }}
+"""
+        return {
+            f"{vhost}/nginx/{site.name}.conf": _baota_server(site, r, nginx_port, body),
             f"{vhost}/rewrite/{site.name}.conf": "",
             f"{vhost}/nginx/well-known/{site.name}.conf": "",
         }

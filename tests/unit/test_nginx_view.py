@@ -44,11 +44,8 @@ def test_upstreams():
     assert ups == {"u": {"servers": ["unix:/s.sock", "127.0.0.1:9"], "file": "f", "line": 1}}
 
 
-def test_emperor_command_lines():
+def test_server_kind():
     from gunicorn_switch_core import processes
-    assert processes.is_emperor(["uwsgi", "--emperor", "/etc/uwsgi/vassals"])
-    assert processes.is_emperor(["uwsgi", "--emperor=/etc/uwsgi/vassals", "--master"])
-    assert not processes.is_emperor(["uwsgi", "--ini", "emperor.ini"])
     assert processes.server_kind(["/venv/bin/uwsgi", "--ini", "x.ini"]) == "uwsgi"
     assert processes.server_kind(["gunicorn: master [shop]"]) == "gunicorn"
     assert processes.server_kind(["/usr/bin/python3", "-m", "gunicorn", "app:app"]) == "gunicorn"
