@@ -25,7 +25,7 @@ python3 -c "import pytest, hypothesis, jinja2, psutil, playwright, supervisor" 2
     && command -v ruff >/dev/null && command -v vermin >/dev/null \
     || python3 -m pip install -q -r requirements-dev.txt
 
-if [ ! -d tools/devpanel/node_modules/jquery ] || [ ! -d tools/devpanel/node_modules/layer-src ]; then
+if [ ! -d tools/devpanel/node_modules/jquery ] || [ ! -d tools/devpanel/node_modules/layer-src ] || [ ! -d tools/devpanel/node_modules/echarts ]; then
     (cd tools/devpanel && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
