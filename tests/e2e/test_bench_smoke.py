@@ -1,0 +1,39 @@
+"""`make bench` in its tiny mode: every piece runs once, briefly, on the session's sandbox, and
+the table comes out with all its rows. Benchmarks are not tests: no timing is checked here."""
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_quick_produces_every_row(sandbox, tmp_path):
+    bench = load_bench()
+    out = tmp_path / "results.md"
+    r, text = bench.main(["--quick", "--out", str(out)], sandbox=sandbox)
+    assert out.read_text() == text + "\n"
+    for heading in ("## 1. Failed requests", "## 2. Confirm to done", "## 3. Throughput",
+                    "## 4. Status page costs"):
+        assert heading in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    for label in ("gunicorn_switch: switch", "naive cut-over: switch", "gunicorn_switch: rollback",
+                  "naive cut-over: rollback", "confirm → done", "Gunicorn alone",
+                  "fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
+                  "stats hooks on / off"):
+        assert sum(label in row for row in rows) == 1, label
+    assert len([row for row in rows if row.startswith("| get_status CPU")]) == 3
+    # every data row has numbers, not placeholders, where the pieces ran
+    assert all(re.search(r"\d", row) for row in rows if not row.startswith("| what")
+               and not row.startswith("| view") and not row.startswith("| procedure"))
+    # the bench leaves the sandbox as it found it: the site on uWSGI, answering
+    assert sandbox.get("shop.test", "/")[0] == 200
+    assert json.loads(sandbox.get("shop.test", "/whoami/")[1])["server"] == ""
+    assert r["cutover"]["switch"]["total"] > 0 and r["cutover"]["naive_switch"]["total"] > 0
