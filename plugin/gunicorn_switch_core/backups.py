@@ -57,6 +57,12 @@ def backup(site, task_id, path):
     return entry
 
 
+def entries(site, task_id):
+    """Every backup entry of a task, from its manifest on disk. The journal's copy may lack
+    the entries of a step whose runner was SIGKILLed before it saved the journal again."""
+    return list(_read_manifest(backup_dir(site, task_id)).values())
+
+
 def restore(entry):
     """Put a file back as the entry says; returns True when something changed."""
     path = entry["path"]

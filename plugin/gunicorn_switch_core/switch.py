@@ -88,8 +88,18 @@ def _backup(r, path):
     return entry
 
 
+def _entries(r):
+    """The task's backup entries: the journal's, completed from the manifest on disk (a
+    runner killed in the middle of a step saved the backups, not yet the journal: without
+    them the undo of swap_nginx left nginx pointing at a Gunicorn the undo then stopped)."""
+    out = {e["path"]: e for e in r.data.get("backups", [])}
+    for e in backups.entries(r.task["site"], r.task["id"]):
+        out.setdefault(e["path"], e)
+    return list(out.values())
+
+
 def _restore_group(r, paths_):
-    for e in r.data.get("backups", []):
+    for e in _entries(r):
         if e["path"] in paths_ and backups.restore(e):
             r.log("restored %s" % e["path"])
 
@@ -295,7 +305,7 @@ def swap_nginx_do(r):
 
 def swap_nginx_undo(r):
     paths_ = list(r.payload["nginx_files"])
-    if any(not backups.matches(e) for e in r.data.get("backups", []) if e["path"] in paths_):
+    if any(not backups.matches(e) for e in _entries(r) if e["path"] in paths_):
         _restore_group(r, paths_)
         nginx_reload(r)
 
@@ -350,7 +360,7 @@ def record_do(r):
     rec = dict(r.data["record"])
     rec["switched_at"] = time.time()
     rec["uwsgi"] = r.data["uwsgi"]
-    rec["backups"] = r.data.get("backups", [])
+    rec["backups"] = _entries(r)
     rec["nginx_files"] = list(r.payload["nginx_files"])
     rec["project_config"] = r.data.get("project_config")
     records.save(rec)
