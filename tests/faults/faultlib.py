@@ -109,8 +109,9 @@ def task_file(sandbox, task_id):
 
 
 def start_load(sandbox, site, concurrency=CONCURRENCY, max_seconds=300):
+    # bounded by time: a request cap would end a long run's load before its last cycle
     load = Load(sandbox.nginx_port, sandbox.sites[site].domain, paths=LOAD_PATHS,
-                concurrency=concurrency, max_seconds=max_seconds).start()
+                concurrency=concurrency, max_seconds=max_seconds, max_requests=10 ** 9).start()
     time.sleep(0.5)  # the load runs before the fault starts
     return load
 

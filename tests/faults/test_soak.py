@@ -86,6 +86,7 @@ def test_soak(sandbox, plugin, panel_get):
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "soak.json").write_text(json.dumps(figures, indent=2, sort_keys=True))
     fl.assert_no_loss(result)
+    assert load.total < 10 ** 9  # the load ran until the last cycle ended
     assert fds_after == fds_before, figures
     assert leftovers(sandbox) == left_before, figures
     assert figures["journals"] == 2 * CYCLES  # the journal stays; nothing else does
