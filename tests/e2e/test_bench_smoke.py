@@ -25,7 +25,7 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
         assert heading in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     for label in ("gunicorn_switch: switch", "naive cut-over: switch", "gunicorn_switch: rollback",
-                  "naive cut-over: rollback", "confirm → done", "Gunicorn alone",
+                  "naive cut-over: rollback", "confirm → done", "the switch task itself", "Gunicorn alone",
                   "fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
                   "stats hooks on / off"):
         assert sum(label in row for row in rows) == 1, label
