@@ -24,7 +24,6 @@ MIN_VERSION = {
     "asgi_worker": (24, 0, 0),
 }
 DEFAULT_TIMEOUT = 60
-UPSTREAM_KEEPALIVE = 75  # seconds; > nginx's upstream keepalive_timeout of 60 s
 DEFAULT_USER = "www"
 ASGI_NATIVE = "asgi"
 UVICORN_WORKER = "uvicorn_worker.UvicornWorker"
@@ -558,15 +557,6 @@ def translate(config, context, django=None):
         n = _int(keepalive, tr, 1)
         if n:
             tr.set("keepalive", n, _origin(keepalive))
-    if "keepalive" not in tr.settings and worker_class != "sync":
-        # The nginx rewrite reaches Gunicorn through an upstream with keepalive (measured by
-        # bench/run.py: a new connection per request costs Gunicorn much more than uWSGI).
-        # nginx keeps idle upstream connections for 60 s (keepalive_timeout); if Gunicorn
-        # closed them first (its default is 2 s), a request nginx sends on a connection
-        # Gunicorn is closing would fail with a 502. The sync worker has no keep-alive.
-        tr.set("keepalive", UPSTREAM_KEEPALIVE, "plugin default",
-               "longer than nginx's upstream keepalive_timeout (60 s): nginx closes idle "
-               "kept-alive connections, never Gunicorn mid-request")
 
     # -- request limits ----------------------------------------------------------------
     mr = last("max-requests", "R")
