@@ -40,14 +40,6 @@ _STANDARD_HEADERS = (
 )
 FALLBACK_LOCATION = "@gunicorn_switch"
 KEEPALIVE = "16"
-# A uwsgi_pass straight to an address becomes a proxy_pass through an upstream block of our own
-# with ``keepalive``, not a bare proxy_pass: measured with bench/run.py (2 gthread workers x 2
-# threads, wrk -c50 through nginx), nginx opening a new connection per request costs Gunicorn
-# far more than it cost uWSGI. Gunicorn (>= 27) closes every non-keep-alive connection
-# gracefully (shutdown, then a blocking read until nginx closes) on the gthread worker's main
-# thread, which also accepts and dispatches, so each request stalls the worker's loop for a
-# round trip; plus the connect/accept per request. Kept-alive connections skip both.
-DIRECT_UPSTREAM_PREFIX = "gunicorn_switch_"
 
 
 # -- the include tree ----------------------------------------------------------------------
@@ -258,7 +250,6 @@ class _Translation(object):
         self.upstreams = dict((n.args[0], n) for n in self.tree.nodes
                               if n.name == "upstream" and n.args)
         self.keepalive_locations = set()
-        self.direct_upstream = None  # (name, server node) of the upstream we add
         self.has_connection_upgrade = any(
             n.name == "map" and len(n.args) >= 2 and n.args[1] == "$connection_upgrade"
             for n in self.tree.nodes)
@@ -389,30 +380,9 @@ class _Translation(object):
             return self.bind
         up = self.upstream_of(target)
         if up is None:
-            return self.add_direct_upstream(loc)
+            return self.bind
         self.keepalive_locations.add(loc)
         return self.upstream_target(up)
-
-    def add_direct_upstream(self, loc):
-        """For a uwsgi_pass to a bare address: an ``upstream`` with ``keepalive`` for the new
-        bind, written just before the location's server block (http level), and its name for
-        proxy_pass (see DIRECT_UPSTREAM_PREFIX for why). Falls back to the bare bind when the
-        server block cannot be found at http level."""
-        if self.direct_upstream is not None:
-            self.keepalive_locations.add(loc)
-            return self.direct_upstream[0]
-        server = loc.enclosing("server")
-        if server is None or server.parent is None or self.tree.context_of(server) != "http":
-            return self.bind
-        name = DIRECT_UPSTREAM_PREFIX + re.sub(r"[^A-Za-z0-9]+", "_", self.bind).strip("_")
-        if name in self.upstreams:  # a name we did not write: do not guess, proxy directly
-            return self.bind
-        self.editor(server.file).insert_before(server.d, [
-            "upstream %s {" % name, ["server %s;" % self.bind, "keepalive %s;" % KEEPALIVE],
-            "}"])
-        self.direct_upstream = (name, server)
-        self.keepalive_locations.add(loc)
-        return name
 
     def level_values(self, loc, name):
         """Directives ``name`` in effect at ``loc`` (nginx's inherit-if-none-here rule)."""
@@ -678,11 +648,7 @@ class _Translation(object):
         for k in loc.walk():
             if k.name == "uwsgi_pass" and k.args:
                 up = self.upstream_of(k.args[0])
-                if up is not None and "$" not in k.args[0]:
-                    return up.args[0]
-                if self.direct_upstream is not None and "$" not in k.args[0]:
-                    return self.direct_upstream[0]
-                return self.bind
+                return up.args[0] if up is not None and "$" not in k.args[0] else self.bind
             if k.name == "proxy_pass" and k.args:
                 _, authority, _ = _proxy_target(k.args[0])
                 if authority in self.upstreams:

@@ -28,10 +28,7 @@ def test_result_shape_and_diff():
     r = run("server { listen 80;\n  location / {\n    uwsgi_pass 127.0.0.1:8001;\n  }\n}\n")
     assert r.changed and set(r.new_files) == {V}
     assert r.diffs.startswith("--- a%s\n+++ b%s\n" % (V, V))
-    # a bare address gets an upstream with keepalive of its own (nginx_translate.DIRECT_UPSTREAM_PREFIX)
-    assert "-    uwsgi_pass 127.0.0.1:8001;\n+    proxy_pass http://gunicorn_switch_127_0_0_1_9001;\n" in r.diffs
-    assert ("+upstream gunicorn_switch_127_0_0_1_9001 {\n+  server 127.0.0.1:9001;\n+  keepalive 16;\n+}\n"
-            in r.diffs)
+    assert "-    uwsgi_pass 127.0.0.1:8001;\n+    proxy_pass http://127.0.0.1:9001;\n" in r.diffs
     assert isinstance(r.warnings, list)
 
 
@@ -50,16 +47,13 @@ def test_idempotent():
 def test_bind_forms(bind, expected):
     assert bind_address(bind) == expected
     r = run("server { location / { uwsgi_pass 127.0.0.1:8001; } }", bind=bind)
-    assert "server %s;" % expected in new(r) and "keepalive 16;" in new(r)
-    assert "proxy_pass http://gunicorn_switch_%s;" % expected.replace(":", "_").replace(".", "_").replace(
-        "/", "_").replace("unix__", "unix_") in new(r)
+    assert "proxy_pass http://%s;" % expected in new(r)
 
 
 def test_hint_none_switches_every_uwsgi_pass():
     r = run("server { location /a { uwsgi_pass 127.0.0.1:1; } location /b { uwsgi_pass unix:/x; } }",
             hint=None)
-    assert new(r).count("proxy_pass http://gunicorn_switch_127_0_0_1_9001;") == 2
-    assert new(r).count("upstream gunicorn_switch_127_0_0_1_9001 {") == 1
+    assert new(r).count("proxy_pass http://127.0.0.1:9001;") == 2
 
 
 @pytest.mark.parametrize("hint", ["localhost:8001", "0.0.0.0:8001", ":8001", "127.0.0.1:8001"])
@@ -153,8 +147,7 @@ def test_websocket_auto_detected_from_existing_upgrade_header():
 
 def test_websocket_false_adds_nothing():
     r = run("server { location / { uwsgi_pass 127.0.0.1:8001; } }", websocket=False)
-    # proxy_http_version 1.1 and an empty Connection are there for the upstream keepalive
-    assert "Upgrade" not in new(r) and 'proxy_set_header Connection "";' in new(r)
+    assert "Upgrade" not in new(r) and "proxy_http_version" not in new(r)
 
 
 def test_static_maps_skip_existing_and_root_mount():
@@ -243,18 +236,3 @@ def test_http_level_temp_path_is_not_copied_into_the_location():
     out = res.new_files["/v/s.conf"].decode()
     assert "proxy_read_timeout 90;" in out
     assert "temp_path" not in out
-
-
-def test_direct_address_gets_a_keepalive_upstream_once_per_translation():
-    r = run("server { listen 80; location / { uwsgi_pass 127.0.0.1:8001; }\n"
-            "  location /api { uwsgi_pass 127.0.0.1:8001; } }\n")
-    out = new(r)
-    assert out.startswith("upstream gunicorn_switch_127_0_0_1_9001 {")
-    assert out.count("keepalive 16;") == 1 and out.count("proxy_http_version 1.1;") == 2
-    assert not run(out).changed  # idempotent
-
-
-def test_direct_upstream_name_taken_falls_back_to_the_bind():
-    taken = "upstream gunicorn_switch_127_0_0_1_9001 { server 10.0.0.1:1; }\n"
-    r = run(taken + "server { location / { uwsgi_pass 127.0.0.1:8001; } }\n")
-    assert "proxy_pass http://127.0.0.1:9001;" in new(r) and "10.0.0.1:1" in new(r)
