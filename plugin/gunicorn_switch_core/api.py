@@ -70,9 +70,10 @@ def get_sites(args):
 
 
 def plan(args):
-    site = require_site(args)
+    facts = discover.gather()  # once: discovery is the slow part of a plan
+    site = require_site(args, discover.get_sites(facts))
     try:
-        return planning.make_plan(site["site"], args)
+        return planning.make_plan(site["site"], args, facts=facts)
     except planning.PlanError as e:
         raise BadInput(str(e))
 
@@ -84,12 +85,13 @@ def _refuse_if_busy(site):
 
 def switch(args):
     tasks.recover_all()
-    site = require_site(args)
+    facts = discover.gather()
+    site = require_site(args, discover.get_sites(facts))
     _refuse_if_busy(site["site"])
     if records.load(site["site"]):
         raise BadInput(i18n.t("already_switched", name=site["site"]))
     try:
-        p = planning.make_plan(site["site"], args)
+        p = planning.make_plan(site["site"], args, facts=facts)
     except planning.PlanError as e:
         raise BadInput(str(e))
     try:

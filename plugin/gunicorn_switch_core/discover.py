@@ -75,18 +75,24 @@ def read_uwsgi_file(path):
         return None
 
 
-def _under_root(master):
+def _under_root(proc):
+    """Under a prefix (the sandbox), only the processes it started count: their command
+    line, executable or working directory lies under it. On a server every process counts."""
     r = paths.root().rstrip("/")
     if not r:
         return True
-    return any(str(master.get(k) or "").startswith(r + "/") for k in ("exe", "cwd")) or any(
-        a.startswith(r + "/") for a in master.get("cmdline", []))
+    if any(r + "/" in a for a in proc.info.get("cmdline") or []):
+        return True
+    try:  # a Gunicorn master renamed by setproctitle: `gunicorn: master [site]`
+        return proc.exe().startswith(r + "/") or proc.cwd().startswith(r + "/")
+    except (OSError, ValueError, AttributeError, processes.psutil.Error):
+        return False
 
 
 def gather():
     """Read every fact discovery needs; returns plain data for build_sites()."""
     conf_dir = os.path.dirname(paths.host(paths.NGINX_CONF))
-    masters = [m for m in processes.scan() if _under_root(m)]
+    masters = processes.scan(keep=_under_root)
     for m in masters:
         if m["kind"] == "uwsgi":
             cfg = read_uwsgi(m)
@@ -222,5 +228,5 @@ def build_sites(facts):
     return out
 
 
-def get_sites():
-    return build_sites(gather())
+def get_sites(facts=None):
+    return build_sites(facts if facts is not None else gather())

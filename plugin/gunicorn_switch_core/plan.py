@@ -143,9 +143,9 @@ def nginx_listen(tree):
     return "127.0.0.1:80"
 
 
-def site_facts(name):
-    """(site, master, facts) for a site, straight from discovery."""
-    facts = discover.gather()
+def site_facts(name, facts=None):
+    """(site, master, nginx tree) for a site, from discovery's facts (gathered if not given)."""
+    facts = facts if facts is not None else discover.gather()
     for s in discover.build_sites(facts):
         if s["site"] == name:
             master = next((m for m in facts["masters"] if m["pid"] == s["pid"]), None)
@@ -158,10 +158,10 @@ def log_dir(site):
     return paths.host("/www/wwwlogs/python/" + site["site"])
 
 
-def make_plan(name, options):
+def make_plan(name, options, facts=None):
     """The whole plan for switching site ``name``; raises PlanError when it cannot be done."""
     opts = parse_options(options)
-    site, master, tree = site_facts(name)
+    site, master, tree = site_facts(name, facts)
     if site["server"] == "gunicorn":
         raise PlanError("on_gunicorn", name=name)
     if site["server"] != "uwsgi" or master is None:

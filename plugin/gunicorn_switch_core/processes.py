@@ -47,24 +47,25 @@ def _is_vassal(proc):
         return False
 
 
-def _listen(proc):
-    out = []
+def listening():
+    """{pid: [address]} of every listening socket on the host, read once: asking each process
+    for its connections re-reads the kernel's whole socket tables every time."""
+    out = {}
     try:
-        conns = proc.net_connections(kind="all") if hasattr(proc, "net_connections") \
-            else proc.connections(kind="all")
+        conns = psutil.net_connections(kind="all")
     except (psutil.Error, OSError):
         return out
     for c in conns:
-        if c.status not in (psutil.CONN_LISTEN, psutil.CONN_NONE):
+        if c.pid is None:
             continue
         laddr = c.laddr
         if isinstance(laddr, str):
-            if laddr:
-                out.append("unix:" + laddr)
+            if laddr and c.status in (psutil.CONN_LISTEN, psutil.CONN_NONE):
+                out.setdefault(c.pid, []).append("unix:" + laddr)
         elif laddr and c.status == psutil.CONN_LISTEN:
             host = laddr[0]
-            out.append(("[%s]:%d" if ":" in host else "%s:%d") % (host, laddr[1]))
-    return sorted(set(out))
+            out.setdefault(c.pid, []).append(("[%s]:%d" if ":" in host else "%s:%d") % (host, laddr[1]))
+    return out
 
 
 def _unit(pid):
@@ -114,9 +115,10 @@ def _own_children(proc, head_pids):
     return out
 
 
-def scan():
+def scan(keep=None):
     """The masters: [{pid, ppid, kind, cmdline, cwd, exe, environ, started, listen, parent,
-    unit, children}]. A master is a server process whose parent is not the same server."""
+    unit, children}]. A master is a server process whose parent is not the same server.
+    ``keep(proc)`` filters masters before they are looked at closely (cheap first)."""
     procs = {}
     for proc in psutil.process_iter(["pid", "ppid", "name", "cmdline"]):
         try:
@@ -129,6 +131,9 @@ def scan():
              if not (proc.info.get("ppid") in procs and procs[proc.info["ppid"]][1] == kind
                      and not _is_vassal(proc))]  # the rest are workers or uWSGI's http router
     head_pids = set(pid for pid, _, _ in heads)
+    if keep is not None:
+        heads = [h for h in heads if keep(h[1])]
+    sockets = listening() if heads else {}
     masters = []
     for pid, proc, kind in heads:
         try:
@@ -138,9 +143,9 @@ def scan():
                               "cmdline": parent.cmdline(), "cwd": _cwd(parent)} if parent else None
             children = _own_children(proc, head_pids)
             info["children"] = [c.pid for c in children]
-            listen = _listen(proc)
+            listen = list(sockets.get(pid, []))
             for c in children:
-                listen.extend(_listen(c))
+                listen.extend(sockets.get(c.pid, []))
         except (psutil.Error, OSError):
             continue
         info["kind"] = kind
