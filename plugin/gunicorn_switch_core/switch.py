@@ -429,6 +429,11 @@ def start_uwsgi_undo(r):
     u = dict(rec["uwsgi"])
     pid = managers.find_uwsgi(u)
     if pid:
+        # restore_nginx_undo just sent nginx back to Gunicorn: the nginx workers from before
+        # that reload may still be waiting on uWSGI, and SIGINT kills uWSGI's requests (they
+        # were 502s): let them finish first, as stop_uwsgi does in a switch.
+        left = managers.drain_nginx(r.data.get("old_nginx"), timeout=float(r.payload.get("drain_timeout") or 30))
+        r.log("old nginx workers still busy after the drain: %d" % left)
         u["pid"] = pid
         ok, log = managers.stop_uwsgi(u)
         r.log(log)
@@ -460,7 +465,7 @@ def restore_nginx_undo(r):
     if new:
         for path, text in new.items():
             host.write_atomic(path, text.encode("utf-8", "surrogateescape"))
-        nginx_reload(r)
+        r.data["old_nginx"] = nginx_reload(r)  # drained by start_uwsgi_undo
 
 
 def stop_gunicorn_do(r):
