@@ -621,12 +621,19 @@
             state.layero = layero;
             layero.on('change', '.gswitch-opt', function () {
               var el = $(this);
-              state.opts[el.attr('name')] = el.val();
+              var name = el.attr('name');
+              // a blur after a change fires `change` again with the same value: not a new plan
+              if (state.opts[name] === el.val()) return;
+              state.opts[name] = el.val();
               gswitch.replan(state);
             });
           },
           yes: function (idx) {
-            if (state.busy) return layer.msg(gswitch.t('plan_busy'), {icon: 0});
+            if (state.busy) {
+              // confirmed while the plan is being made again: start when it is ready
+              state.startWhenReady = idx;
+              return layer.msg(gswitch.t('plan_busy'), {icon: 0});
+            }
             if (!state.valid) return layer.msg(gswitch.t('plan_invalid'), {icon: 2});
             gswitch.startSwitch(site, state.opts, idx);
           },
@@ -656,12 +663,18 @@
         layero.find('.layui-layer-btn0').removeClass('gswitch-disabled');
         layero.find('.gswitch-plan-msg').empty();
         layero.find('.gswitch-plan-body').html(gswitch.planHtml(state.data));
+        if (state.startWhenReady !== undefined) {
+          var idx = state.startWhenReady;
+          delete state.startWhenReady;
+          gswitch.startSwitch(state.site, state.opts, idx);
+        }
       }, {
         loading: false, quiet: true, timeout: 90000, prefix: 'plan_failed',
         fail: function (msg) {
           if (seq !== state.seq) return;
           state.busy = false;
           state.valid = false;
+          delete state.startWhenReady;
           layero.find('.gswitch-plan-msg').html('<div class="gswitch-note gswitch-note-error">' + esc(msg) + '</div>');
         }
       });
