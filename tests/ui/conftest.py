@@ -100,7 +100,10 @@ def screenshot():
     def take(pg, name):
         # let layer's open/close animations finish (a wait, not a timing assertion)
         pg.wait_for_selector(".layer-anim-close", state="detached")
-        pg.evaluate("Promise.all(document.getAnimations().map(function (a) { return a.finished; }))")
+        # finite animations only (a spinner never finishes), and a cancelled one is fine
+        pg.evaluate("Promise.all(document.getAnimations().filter(function (a) {"
+                    " return a.effect && a.effect.getTiming().iterations !== Infinity; })"
+                    ".map(function (a) { return a.finished.catch(function () {}); }))")
         path = os.path.join(SCREENSHOTS, name + ".png")
         pg.screenshot(path=path, full_page=True)
         return path
