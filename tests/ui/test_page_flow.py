@@ -100,9 +100,11 @@ def test_switch_operate_and_roll_back_through_the_page(page, devpanel, devpanel_
         expect(task.locator(".gswitch-step-running")).to_have_count(1, timeout=TASK_TIMEOUT)
         screenshot(page, "flow-2-task-running")
         assert page.evaluate("localStorage.getItem('gswitch_task_%s')" % SITE)
+        # the progress dialog is modal: close it, then the plugin's page
+        task.locator(".layui-layer-close").first.click()
+        expect(task).to_have_count(0)
         page.locator(DIALOG + ":has(.gswitch) .layui-layer-close").first.click()
         expect(page.locator(".gswitch")).to_have_count(0)
-        expect(task).to_have_count(0)  # the progress dialog went with the page
         page.wait_for_function("gswitch.activity().timers === 0 && gswitch.activity().requests === 0")
         page.click("#dp-soft-list .dp-setting")
         task = page.locator(".gswitch-task-layer")
