@@ -47,25 +47,42 @@ def _is_vassal(proc):
         return False
 
 
-def listening():
+def _address(c):
+    """A listening socket as 'host:port' or 'unix:/path'; None for anything else."""
+    laddr = c.laddr
+    if isinstance(laddr, str):
+        return "unix:" + laddr if laddr and c.status in (psutil.CONN_LISTEN, psutil.CONN_NONE) else None
+    if laddr and c.status == psutil.CONN_LISTEN:
+        host = laddr[0]
+        return ("[%s]:%d" if ":" in host else "%s:%d") % (host, laddr[1])
+    return None
+
+
+def listening(tries=3):
     """{pid: [address]} of every listening socket on the host, read once: asking each process
-    for its connections re-reads the kernel's whole socket tables every time."""
-    out = {}
-    try:
-        conns = psutil.net_connections(kind="all")
-    except (psutil.Error, OSError):
-        return out
-    for c in conns:
-        if c.pid is None:
+    for its connections re-reads the kernel's whole socket tables every time. None when the
+    host-wide read keeps failing (a process exiting mid-scan can make it fail)."""
+    for _ in range(tries):
+        try:
+            conns = psutil.net_connections(kind="all")
+        except (psutil.Error, OSError):
             continue
-        laddr = c.laddr
-        if isinstance(laddr, str):
-            if laddr and c.status in (psutil.CONN_LISTEN, psutil.CONN_NONE):
-                out.setdefault(c.pid, []).append("unix:" + laddr)
-        elif laddr and c.status == psutil.CONN_LISTEN:
-            host = laddr[0]
-            out.setdefault(c.pid, []).append(("[%s]:%d" if ":" in host else "%s:%d") % (host, laddr[1]))
-    return out
+        out = {}
+        for c in conns:
+            a = _address(c) if c.pid is not None else None
+            if a:
+                out.setdefault(c.pid, []).append(a)
+        return out
+    return None
+
+
+def _proc_listen(proc):
+    """One process's listening sockets (the slow way, for when listening() failed)."""
+    try:
+        get = proc.net_connections if hasattr(proc, "net_connections") else proc.connections
+        return [a for a in (_address(c) for c in get(kind="all")) if a]
+    except (psutil.Error, OSError):
+        return []
 
 
 def _unit(pid):
@@ -133,7 +150,7 @@ def scan(keep=None):
     head_pids = set(pid for pid, _, _ in heads)
     if keep is not None:
         heads = [h for h in heads if keep(h[1])]
-    sockets = listening() if heads else {}
+    sockets = (listening() if heads else {}) or {}
     masters = []
     for pid, proc, kind in heads:
         try:
@@ -143,9 +160,12 @@ def scan(keep=None):
                               "cmdline": parent.cmdline(), "cwd": _cwd(parent)} if parent else None
             children = _own_children(proc, head_pids)
             info["children"] = [c.pid for c in children]
-            listen = list(sockets.get(pid, []))
-            for c in children:
-                listen.extend(sockets.get(c.pid, []))
+            family = [proc] + children
+            listen = [a for c in family for a in sockets.get(c.pid, [])]
+            if not listen:
+                # The host-wide read gives a socket shared by several processes to one of
+                # them only, which may lie outside this family; or it failed: ask directly.
+                listen = [a for c in family for a in _proc_listen(c)]
         except (psutil.Error, OSError):
             continue
         info["kind"] = kind

@@ -1250,6 +1250,7 @@
       for (var c = 0; c < gswitch.charts.length; c++) {
         var metric = gswitch.charts[c].metric;
         var series = [];
+      var tmax = new Date().getTime();
         for (var pid in hist.series) {
           if (!hist.series.hasOwnProperty(pid)) continue;
           series.push({name: pid, type: 'line', showSymbol: false, smooth: false, connectNulls: false,
@@ -1260,8 +1261,10 @@
           animation: false,
           grid: {left: 36, right: 8, top: 8, bottom: 22},
           tooltip: {trigger: 'axis', confine: true},
-          xAxis: {type: 'time', axisLabel: {color: text, fontSize: 9, hideOverlap: true}, axisLine: {lineStyle: {color: line}},
-            splitLine: {show: false}},
+          // a fixed window: with one sample echarts would otherwise pick a range of days
+          xAxis: {type: 'time', min: tmax - 300000, max: tmax,
+            axisLabel: {color: text, fontSize: 9, hideOverlap: true, formatter: '{HH}:{mm}'},
+            axisLine: {lineStyle: {color: line}}, splitLine: {show: false}},
           yAxis: {type: 'value', min: 0, axisLabel: {color: text, fontSize: 9}, splitLine: {lineStyle: {color: line}}},
           series: series
         }, true);
