@@ -21,6 +21,7 @@ test-fast:
 
 lint:
 	ruff check .
+	bandit -q -r plugin -ll 2>/dev/null
 	vermin -q -t=3.7- --no-tips --violations --exclude-regex 'templates/' $(SHIPPED)
 	$(PYTHON) -m py_compile $$(find $(SHIPPED) -name '*.py')
 	bash -n install.sh
