@@ -1,7 +1,6 @@
 """A rendered gunicorn_conf.py really runs: N requests show up as N in the stats slots."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,9 @@ sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
 from gunicorn_switch_core import render, stats_layout, uwsgi_config, uwsgi_translate  # noqa: E402
 from tests.sandbox import djangoapp, venvs  # noqa: E402
+from tests.sandbox.host import free_port  # noqa: E402
 
 N = 25
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_http(url, proc, deadline=60):

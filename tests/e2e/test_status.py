@@ -7,7 +7,6 @@ GUNICORN_SWITCH_ROOT, and stops everything it started by PID.
 import os
 import pwd
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,16 +24,9 @@ sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 from gunicorn_switch_core import (  # noqa: E402
     records, render, status, uwsgi_config, uwsgi_translate)
 from tests.sandbox import djangoapp, venvs  # noqa: E402
+from tests.sandbox.host import free_port  # noqa: E402
 
 SITE = "status.test"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def poll(check, what, deadline=30.0):
