@@ -184,7 +184,7 @@ def test_plugin_page_zh(page, devpanel, devpanel_module, screenshot):
     expect(root.locator(".bt-w-menu p")).to_have_text(TABS_ZH)
     expect(page.locator(DIALOG + " .layui-layer-title")).to_contain_text("Gunicorn")
     wait_sites_loaded(page, root, sites)
-    names = root.locator(".gswitch-sites tbody td.gswitch-site").all_inner_texts()
+    names = root.locator(".gswitch-sites tbody .gswitch-site-cell .gswitch-site").all_inner_texts()
     assert names == [s["site"] for s in sites]
     for s in sites:
         row = root.locator('.gswitch-sites tbody tr[data-site="%s"]' % s["site"])
