@@ -244,6 +244,10 @@ def test_a_slow_request_shows_its_worker_busy(make_site, worker_class):
     kw = {"gevent": {"worker_class": "gevent", "venv": gevent_venv()},
           "asgi": {"worker_class": "asgi"}}
     site = make_site(**kw.get(worker_class, {}))
+    # Django's ASGI handler closes the response in a thread after the body is sent, so the
+    # start-up request can still be in flight when its answer is already read.
+    wait_status(site, lambda s: s["totals"]["requests"] == 1 and not s["totals"]["busy"],
+                "the start-up request to finish")
     t = threading.Thread(target=get, args=(site.url("/slow/?s=3"),))
     t.start()
     try:
