@@ -19,6 +19,7 @@ import pytest
 
 from tests.faults import faultlib as fl
 from tests.faults.faultlib import config_snapshot, server_of, wait_task
+from tests.sandbox.host import free_port
 
 SITE = "shop.test"  # a plain daemon uWSGI; the Supervisor shape runs Gunicorn under supervisord
 
@@ -130,9 +131,7 @@ def test_pip_cannot_reach_an_index(sandbox, plugin, panel_get, clean, monkeypatc
     if had:
         subprocess.run(pip + ["uninstall", "-y", "-q", "gunicorn"], check=True)
     # A mirror that does not answer (a closed loopback port), no find-links, no retries.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
+    dead = free_port()
     empty = tmp_path / "no-wheels"
     empty.mkdir()
     monkeypatch.setenv("PIP_NO_INDEX", "0")
@@ -301,6 +300,20 @@ SWITCH_STEPS = ["install", "write_conf", "start", "health", "swap_nginx", "stop_
 ROLLBACK_STEPS = ["start_uwsgi", "restore_nginx", "stop_gunicorn", "forget"]
 
 
+def _killed_under_load(sandbox, plugin, panel_get, monkeypatch, fault, start, committed):
+    """Under load on the site, start a task whose runner SIGKILLs itself at ``fault``, let
+    get_task recover it, and check that no request failed and that the runner died on the
+    side of the commit point the test expects. Returns the final view of the task."""
+    load = fl.start_load(sandbox, SITE)
+    try:
+        died, task = _killed(sandbox, plugin, panel_get, monkeypatch, fault, start)
+    finally:
+        result = fl.stop_load(load)
+    fl.assert_no_loss(result)
+    assert died["committed"] is committed
+    return task
+
+
 def _killed(sandbox, plugin, panel_get, monkeypatch, fault, start):
     """Start a task with the runner set to SIGKILL itself at ``fault``; wait until it died
     (the journal stays "running"), then let get_task recover it. Returns (journal when the
@@ -328,14 +341,8 @@ def test_switch_runner_killed(sandbox, plugin, panel_get, clean, monkeypatch, fa
     committed = SWITCH_STEPS.index(step) > SWITCH_STEPS.index("swap_nginx") or \
         fault == "kill-after:swap_nginx"
     before, fams = config_snapshot(sandbox), fl.families(sandbox)
-    load = fl.start_load(sandbox, SITE)
-    try:
-        died, task = _killed(sandbox, plugin, panel_get, monkeypatch, fault,
-                             lambda: fl.switch_task(plugin, panel_get, SITE))
-    finally:
-        result = fl.stop_load(load)
-    fl.assert_no_loss(result)
-    assert died["committed"] is committed
+    task = _killed_under_load(sandbox, plugin, panel_get, monkeypatch, fault,
+                              lambda: fl.switch_task(plugin, panel_get, SITE), committed)
     if committed:
         assert task["state"] == "succeeded", task
         assert "resuming" in "".join(s["log"] for s in task["steps"]) or fault.startswith("kill-after")
@@ -360,14 +367,8 @@ def test_rollback_runner_killed(sandbox, plugin, panel_get, clean, monkeypatch, 
     assert task["state"] == "succeeded", task
     switched = config_snapshot(sandbox)
     committed = fault in ("kill-after:restore_nginx", "kill-after:stop_gunicorn")
-    load = fl.start_load(sandbox, SITE)
-    try:
-        died, task = _killed(sandbox, plugin, panel_get, monkeypatch, fault,
-                             lambda: fl.rollback_task(plugin, panel_get, SITE))
-    finally:
-        result = fl.stop_load(load)
-    fl.assert_no_loss(result)
-    assert died["committed"] is committed
+    task = _killed_under_load(sandbox, plugin, panel_get, monkeypatch, fault,
+                              lambda: fl.rollback_task(plugin, panel_get, SITE), committed)
     if committed:
         assert task["state"] == "succeeded", task
         fl.assert_on_uwsgi(sandbox, SITE, before, fams)
@@ -389,10 +390,7 @@ class DevPanelProcess(object):
     is: killing it (and its whole group) must not kill the task runner it started."""
 
     def __init__(self, sandbox):
-        port_s = socket.socket()
-        port_s.bind(("127.0.0.1", 0))
-        self.port = port_s.getsockname()[1]
-        port_s.close()
+        self.port = free_port()
         repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ, **sandbox.env())
         env.pop("GUNICORN_SWITCH_FAULT", None)
