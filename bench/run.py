@@ -27,7 +27,6 @@ import http.client
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import statistics
@@ -42,6 +41,7 @@ for _p in (str(REPO / "bench"), str(REPO), str(REPO / "plugin")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+import loadgen  # noqa: E402
 import psutil  # noqa: E402
 
 from gunicorn_switch_core import api  # noqa: E402
@@ -61,38 +61,8 @@ def log(msg):
 
 # ---- wrk ---------------------------------------------------------------------------------
 
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
-
-
-def _ms(text):
-    m = re.match(r"([\d.]+)(us|ms|s|m)$", text.strip())
-    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
-
-
-def parse_wrk(out):
-    """req/s, p50 and p99 in ms, non-2xx/3xx responses and socket errors of wrk --latency."""
-    rps = re.search(r"Requests/sec:\s*([\d.]+)", out)
-    p50 = re.search(r"^\s*50%\s+(\S+)", out, re.M)
-    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M)
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return {"rps": float(rps.group(1)) if rps else 0.0,
-            "p50": _ms(p50.group(1)) if p50 else None,
-            "p99": _ms(p99.group(1)) if p99 else None,
-            "non2xx": int(bad.group(1)) if bad else 0,
-            "socket_errors": sum(int(x) for x in errs.groups()) if errs else 0}
-
-
 def wrk(port, host, path, seconds, conns=CONNS):
-    exe = shutil.which("wrk")
-    if exe is None:  # Debian's wrk, as bench/status_cost.py installs it
-        from status_cost import ensure_wrk
-        exe = ensure_wrk()
-    out = subprocess.run([exe, "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency",
-                          "-H", "Host: %s" % host, "http://127.0.0.1:%d%s" % (port, path)],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         timeout=seconds + 30, check=True).stdout.decode()
-    return parse_wrk(out)
+    return loadgen.wrk("http://127.0.0.1:%d%s" % (port, path), seconds, conns, host=host)
 
 
 # ---- the plugin, through its API --------------------------------------------------------
@@ -320,10 +290,11 @@ def status_section(tmp, quick):
         for n in counts:
             first, steady, ps = status_cost.status_cost(tmp, n, runs)
             out["status"].append({"workers": n, "first": first, "steady": steady, "ps": ps})
-        rounds, seconds = (2, 1) if quick else (4, 4)
+        rounds, seconds = (2, 1) if quick else (8, 3)
         res, counted = status_cost.throughput(tmp, rounds, seconds, 16)
+        calls = status_cost.hook_call_cost(tmp, 20000 if quick else 100000)
     out["hooks"] = {"rounds": rounds, "seconds": seconds, "runs": res, "counted": counted,
-                    "median": {k: statistics.median(v) for k, v in res.items()}}
+                    "median": status_cost.summary(res), "call_us": calls}
     return out
 
 
@@ -419,12 +390,18 @@ def render(r):
     h = s["hooks"]
     add("| what | ratio | raw |")
     add("|---|---:|---|")
-    add("| stats hooks on / off, 2 sync workers, wrk -c16 direct, %d alternated runs of %d s | %s "
-        "| %.0f vs %.0f req/s (runs: on %s; off %s; %d requests counted by the hooks) |" % (
-            h["rounds"], h["seconds"], _ratio(h["median"]["hooks"], h["median"]["no hooks"]),
-            h["median"]["hooks"], h["median"]["no hooks"],
-            " ".join("%.0f" % x for x in h["runs"]["hooks"]),
-            " ".join("%.0f" % x for x in h["runs"]["no hooks"]), h["counted"]))
+    on, off = h["median"]["hooks"], h["median"]["no hooks"]
+    add("| stats hooks on / off: throughput, 2 sync workers, wrk -c16 direct, %d alternated "
+        "runs of %d s | %s | %.0f vs %.0f req/s (runs: on %s; off %s; %d requests counted by "
+        "the hooks) |" % (h["rounds"], h["seconds"], _ratio(on[0], off[0]), on[0], off[0],
+                          " ".join("%.0f" % x["rps"] for x in h["runs"]["hooks"]),
+                          " ".join("%.0f" % x["rps"] for x in h["runs"]["no hooks"]),
+                          h["counted"]))
+    add("| stats hooks on / off: server CPU per request, same runs | %s | %.0f vs %.0f µs |"
+        % (_ratio(on[1], off[1]), on[1], off[1]))
+    add("| the hooks' own code per request (pre_request + post_request, called in-process) "
+        "| %s | %.2f µs vs %.0f µs of server CPU per request |"
+        % (_ratio(h["call_us"], off[1]), h["call_us"], off[1]))
     for row in s["status"]:
         add("| get_status CPU, %d worker%s, vs one `ps aux` (median of %d) | %s | %.2f ms "
             "polling (first call %.2f ms) vs %.2f ms |" % (

@@ -9,9 +9,9 @@ by its PID. The machine is noisy: throughput runs alternate and medians are comp
 """
 import argparse
 import os
-import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -20,9 +20,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "plugin"), str(REPO)]
+sys.path[:0] = [str(REPO / "plugin"), str(REPO), str(REPO / "bench")]
 
 import psutil  # noqa: E402
+
+import loadgen  # noqa: E402
 
 from gunicorn_switch_core import status  # noqa: E402
 from tests.e2e.test_status import GunicornSite  # noqa: E402
@@ -70,52 +72,84 @@ def status_cost(tmp, workers, runs):
         site.stop()
 
 
-def ensure_wrk():
-    if shutil.which("wrk"):
-        return shutil.which("wrk")
-    subprocess.run(["apt-get", "install", "-y", "wrk"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return shutil.which("wrk")
+def _reload_with(site, text, workers):
+    """Give the running master another conf and HUP it; back once only new workers serve."""
+    before = {c.pid for c in psutil.Process(site.pid).children()}
+    site.conf.write_text(text)
+    os.kill(site.pid, signal.SIGHUP)
+    end = time.monotonic() + 60
+    while True:
+        now = {c.pid for c in psutil.Process(site.pid).children()}
+        if len(now) == workers and not now & before:
+            return
+        assert time.monotonic() < end, "the reload did not replace the workers"
+        time.sleep(0.1)
 
 
-def wrk_rps(wrk, url, seconds, conns):
-    out = subprocess.run([wrk, "-t2", "-c%d" % conns, "-d%ds" % seconds, url],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=seconds + 30,
-                         check=True).stdout.decode()
-    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errs = re.search(r"Socket errors: (.*)", out)
-    return float(m.group(1)), int(bad.group(1)) if bad else 0, errs.group(1) if errs else ""
-
-
-def throughput(tmp, rounds, seconds, conns):
-    wrk = ensure_wrk()
+def throughput(tmp, rounds, seconds, conns, workers=2):
+    """Alternated wrk runs against one site whose conf is switched between the generated one
+    and the same without the hooks (HUP in between: same master, port and files, so nothing
+    but the hooks differs). Returns ({kind: [wrk result with us_per_req]}, requests the
+    hooks counted in the last run, which is a hooks run)."""
     results = {"hooks": [], "no hooks": []}
-    sites = {}
+    site = GunicornSite(tmp / "tp", site="tp.test", processes=workers)
+    text = site.conf.read_text()
+    cut = text.index(HOOKS_MARKER)
+    texts = {"hooks": text, "no hooks": text[:text.rfind("\n", 0, cut - 1) + 1]}
+    site.start()
     try:
-        for kind in results:
-            site = GunicornSite(tmp / kind.replace(" ", "_"), site="tp-%s.test" % kind[:2],
-                                processes=2)
-            if kind == "no hooks":
-                text = site.conf.read_text()
-                cut = text.index(HOOKS_MARKER)
-                site.conf.write_text(text[:text.rfind("\n", 0, cut - 1) + 1])
-                site.runtime.mkdir(parents=True)  # the hooks' _prepare_dirs made it
-            sites[kind] = site
-            site.start()
         for r in range(rounds):
+            # ABBA...: ends on "hooks" when rounds is even
             order = list(results) if r % 2 == 0 else list(reversed(list(results)))
             for kind in order:
-                rps, bad, errs = wrk_rps(wrk, sites[kind].url("/"), seconds, conns)
-                results[kind].append(rps)
-                if bad or errs:
-                    print("  %s: %d non-2xx, socket errors %s" % (kind, bad, errs))
-        hooked = status.get_status(sites["hooks"].site)
-        counted = hooked["totals"]["requests"]
+                _reload_with(site, texts[kind], workers)
+                loadgen.wrk(site.url("/"), 1, conns)  # Django loads lazily in new workers
+                res = loadgen.wrk_with_cpu(site.url("/"), seconds, conns, site.pid)
+                results[kind].append(res)
+                if res["non2xx"] or res["socket_errors"]:
+                    print("  %s: %d non-2xx, %d socket errors" % (kind, res["non2xx"],
+                                                                   res["socket_errors"]))
+        counted = site.status()["totals"]["requests"]
     finally:
-        for s in sites.values():
-            s.stop()
+        site.stop()
     return results, counted
+
+
+def hook_call_cost(tmp, n=100000):
+    """Microseconds of one pre_request + post_request pair of the rendered hooks, called in
+    this process on a real slot (the part of the cost that is the hooks' own code)."""
+    import timeit
+    site = GunicornSite(tmp / "calls", site="calls.test", processes=1)
+    ns = {}
+    exec(compile(site.conf.read_text(), str(site.conf), "exec"), ns)  # nosec B102 our own conf
+
+    class Worker(object):
+        pid, age, nr, max_requests, alive, log = os.getpid(), 0, 0, 0, True, None
+
+    class Request(object):
+        method, path = "GET", "/some/page/"
+
+    class Response(object):
+        status_code = 200
+
+    worker, resp = Worker(), Response()
+    ns["post_fork"](worker, worker)
+    pre, post = ns["pre_request"], ns["post_request"]
+
+    def one():
+        req = Request()
+        pre(worker, req)
+        post(worker, req, None, resp)
+    try:
+        return timeit.timeit(one, number=n) / n * 1e6
+    finally:
+        ns["worker_exit"](worker, worker)
+
+
+def summary(res):
+    """Medians of a throughput() result: {kind: (req/s, us CPU per request)}."""
+    return {k: (statistics.median(r["rps"] for r in v),
+                statistics.median(r["us_per_req"] for r in v)) for k, v in res.items()}
 
 
 def main():
@@ -134,16 +168,18 @@ def main():
             first, steady, ps = status_cost(tmp, n, runs)
             print("%8d %12.2f %12.2f %12.2f %11.2fx" % (n, first * 1000, steady * 1000,
                                                          ps * 1000, steady / ps))
-        rounds, seconds = (2, 2) if args.quick else (4, 4)
+        rounds, seconds = (2, 2) if args.quick else (8, 3)
         res, counted = throughput(tmp, rounds, seconds, 16)
-        med = {k: statistics.median(v) for k, v in res.items()}
+        med = summary(res)
         print("throughput, 2 sync workers, wrk -c16, %d alternated runs of %d s each:"
               % (rounds, seconds))
         for k, v in res.items():
-            print("  %-9s median %8.1f req/s  runs %s" % (k, med[k],
-                                                        " ".join("%.0f" % x for x in v)))
-        print("  hooks / no hooks = %.3f   (requests counted by the hooks: %s)"
-              % (med["hooks"] / med["no hooks"], counted))
+            print("  %-9s median %8.1f req/s %6.0f us CPU/request  runs %s" % (
+                k, med[k][0], med[k][1], " ".join("%.0f" % x["rps"] for x in v)))
+        print("  hooks / no hooks: throughput %.3f, CPU per request %.3f  (requests the hooks "
+              "counted in the last run, warm-up included: %s)" % (med["hooks"][0] / med["no hooks"][0],
+                                     med["hooks"][1] / med["no hooks"][1], counted))
+        print("  the hooks' own code: %.2f us per request" % hook_call_cost(tmp))
     finally:
         shutil.rmtree(str(tmp), ignore_errors=True)
 

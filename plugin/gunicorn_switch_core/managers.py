@@ -99,6 +99,9 @@ def _program_state(prog):
     return parts[1] if len(parts) > 1 and parts[0] == prog else None
 
 
+UP = ("STARTING", "RUNNING")
+
+
 def _wait_state(prog, want, timeout=30.0):
     end = time.monotonic() + timeout
     state = None
@@ -124,11 +127,11 @@ def gunicorn_pid(record):
     return None
 
 
-def _wait_gunicorn(record, timeout=30.0):
+def _wait_gunicorn(record, timeout=30.0, gave_up=lambda: False):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         pid = gunicorn_pid(record)
-        if pid:
+        if pid or gave_up():
             return pid
         time.sleep(0.2)
     return None
@@ -164,14 +167,19 @@ def start(record):
     if gunicorn_pid(record):
         return True, "already running"
     if m == "supervisor":
-        rc, out = supervisorctl("update", record["manager_detail"])
-        state = _wait_state(record["manager_detail"], ("RUNNING", "FATAL", "BACKOFF", "EXITED"))
-        if state != "RUNNING":
-            rc, out2 = supervisorctl("start", record["manager_detail"])
+        prog = record["manager_detail"]
+        rc, out = supervisorctl("update", prog)
+        # Supervisor says RUNNING only once the process has lived `startsecs` (3 s, as the
+        # plugin writes it). The health step after this one is the real check, so a live
+        # master in STARTING is enough here: waiting for RUNNING was a third of the switch.
+        state = _wait_state(prog, UP + ("FATAL", "BACKOFF", "EXITED"))
+        if state not in UP:
+            rc, out2 = supervisorctl("start", prog)
             out += out2
-            state = _program_state(record["manager_detail"])
-        ok = state == "RUNNING" and _wait_gunicorn(record) is not None
-        return ok, out + "\nsupervisor state: %s" % state
+            state = _program_state(prog)
+        ok = state in UP and _wait_gunicorn(
+            record, gave_up=lambda: _program_state(prog) in ("FATAL", "EXITED")) is not None
+        return ok, out + "\nsupervisor state: %s" % _program_state(prog)
     argv = [record["gunicorn_bin"], "-c", record["gunicorn_conf"]]
     _spawn(argv, record["project_path"], _run_env(record),
            os.path.join(record["log_dir"], "gunicorn_stdout.log"))

@@ -17,6 +17,7 @@ import glob
 import os
 import re
 
+from . import nginx_view
 from .nginx_edit import Editor, quote
 from .nginx_tokens import NginxConfigError, decode, parse
 
@@ -86,7 +87,7 @@ class Node(object):
                 yield x
 
 
-def resolve_include(arg, conf_dir, candidates):
+def included_among(arg, conf_dir, candidates):
     """Paths among ``candidates`` that ``include arg`` names (nginx: relative to conf dir)."""
     path = arg if os.path.isabs(arg) else os.path.join(conf_dir or "/", arg)
     path = os.path.normpath(path)
@@ -135,7 +136,7 @@ class Tree(object):
         return seen
 
     def _targets(self, include):
-        return resolve_include(include.args[0], self.conf_dir, self.configs)
+        return included_among(include.args[0], self.conf_dir, self.configs)
 
     def _root_node(self, path):
         cfg = self.configs[path]
@@ -768,13 +769,8 @@ def find_site_files(main_conf_path, vhost_path, read_file=_read_default, glob_fu
     def includes_of(cfg):
         for d in cfg.walk():
             if d.name == "include" and d.args and not _is_params_include(d.args[0]):
-                arg = d.args[0]
-                path = arg if os.path.isabs(arg) else os.path.join(conf_dir, arg)
-                if glob.has_magic(path):
-                    for p in sorted(glob_func(path)):
-                        yield p
-                else:
-                    yield os.path.normpath(path)
+                for p in nginx_view.resolve_include(d.args[0], conf_dir, glob_func):
+                    yield p
 
     def closure(start):
         """Files reachable from ``start`` in include order, each with the file including it."""

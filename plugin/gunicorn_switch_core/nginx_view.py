@@ -11,12 +11,13 @@ from . import nginx_tokens
 MAX_INCLUDE_DEPTH = 8  # nginx itself allows deeper, but a vhost tree never needs it
 
 
-def resolve_include(arg, conf_dir):
-    """The files an `include` names, as nginx expands them: relative to the conf dir, globbed."""
+def resolve_include(arg, conf_dir, glob_func=glob.glob):
+    """The files an `include` names, as nginx expands them: relative to the conf dir, globbed
+    in sorted order. ``glob_func(pattern) -> paths`` lets callers glob elsewhere than disk."""
     path = arg if os.path.isabs(arg) else os.path.join(conf_dir, arg)
     if glob.has_magic(path):
-        return sorted(glob.glob(path))
-    return [path]
+        return sorted(glob_func(path))
+    return [os.path.normpath(path)]
 
 
 def load_tree(start, conf_dir, read):

@@ -51,6 +51,7 @@ def render(translation):
     """The text of gunicorn_conf.py for a ``uwsgi_translate.Translation``."""
     tr = translation
     offsets = {name: [off, fmt] for name, (off, fmt) in stats_layout.OFFSETS.items()}
+    spans = {key: list(stats_layout.span(*names)) for key, names in stats_layout.SPANS.items()}
     text = _environment().get_template(TEMPLATE).render(
         site=tr.site,
         plugin_version=__version__,
@@ -61,6 +62,7 @@ def render(translation):
         hooks=tr.hooks,
         layout=stats_layout,
         offsets=offsets,
+        spans=spans,
         magic=repr(stats_layout.MAGIC),
     )
     compile(text, "gunicorn_conf.py", "exec")  # a template bug must not reach a server

@@ -27,7 +27,8 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
     for label in ("gunicorn_switch: switch", "naive cut-over: switch", "gunicorn_switch: rollback",
                   "naive cut-over: rollback", "confirm → done", "the switch task itself", "Gunicorn alone",
                   "fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
-                  "stats hooks on / off"):
+                  "stats hooks on / off: throughput", "stats hooks on / off: server CPU",
+                  "the hooks' own code"):
         assert sum(label in row for row in rows) == 1, label
     assert len([row for row in rows if row.startswith("| get_status CPU")]) == 3
     # every data row has numbers, not placeholders, where the pieces ran

@@ -40,3 +40,23 @@ def test_read_exits_and_dir(tmp_path):
     got = L.read_stats_dir(str(tmp_path))
     assert [e["cause"] for e in got["exits"]] == ["killed", "killed"]
     assert list(got["workers"]) == [42]
+
+
+def test_spans_store_neighbouring_fields_in_one_pack():
+    buf = bytearray(slot(requests=1, cur_start=5.0, in_flight=1))
+    off, fmt = L.span("last_end", "in_flight")
+    struct.pack_into(fmt, buf, off, 9.0, 11, 22000, 0.0, 0)
+    s = L.read_slot(bytes(buf))
+    assert (s["last_end"], s["requests"], s["total_us"], s["cur_start"], s["in_flight"]) == \
+        (9.0, 11, 22000, 0.0, 0)
+    assert (s["pid"], s["retire_at"], s["last_status"]) == (42, 0.0, 200)  # neighbours kept
+    for first, last in L.SPANS.values():
+        off, fmt = L.span(first, last)
+        assert off == L.OFFSETS[first][0]
+        assert off + struct.calcsize(fmt) == L.OFFSETS[last][0] + struct.calcsize(L.OFFSETS[last][1])
+
+
+def test_span_refuses_a_reversed_run():
+    import pytest
+    with pytest.raises(ValueError):
+        L.span("in_flight", "last_end")

@@ -1,0 +1,76 @@
+"""wrk (Debian's) as the benchmarks run it, and the CPU a server's process tree used.
+
+One place for the load generator and its parsing, shared by run.py, status_cost.py and
+variants.py. Every target is on 127.0.0.1 and every run is bounded in time.
+"""
+import re
+import shutil
+import subprocess
+
+import psutil
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text.strip())
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
+
+
+def parse_wrk(out):
+    """req/s, p50 and p99 in ms, non-2xx/3xx responses and socket errors of wrk --latency."""
+    rps = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    p50 = re.search(r"^\s*50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"rps": float(rps.group(1)) if rps else 0.0,
+            "p50": _ms(p50.group(1)) if p50 else None,
+            "p99": _ms(p99.group(1)) if p99 else None,
+            "non2xx": int(bad.group(1)) if bad else 0,
+            "socket_errors": sum(int(x) for x in errs.groups()) if errs else 0}
+
+
+def ensure_wrk():
+    if not shutil.which("wrk"):  # make setup installs it; a bare checkout may not have run it
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True,
+                       stdout=subprocess.DEVNULL)
+    return shutil.which("wrk")
+
+
+def wrk(url, seconds, conns, host=None):
+    """One bounded wrk run (2 threads) against ``url``; parse_wrk's dict."""
+    argv = [ensure_wrk(), "-t2", "-c%d" % conns, "-d%ds" % seconds, "--latency"]
+    if host:
+        argv += ["-H", "Host: %s" % host]
+    out = subprocess.run(argv + [url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=seconds + 30, check=True).stdout.decode()
+    return parse_wrk(out)
+
+
+def tree_cpu(pid):
+    """user + system CPU seconds of a process and its living descendants."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root] + root.children(recursive=True)
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def wrk_with_cpu(url, seconds, conns, pid, host=None):
+    """A wrk run plus ``us_per_req``: the server tree's CPU time per request served (steadier
+    than req/s on a shared machine; workers replaced mid-run would lose their share)."""
+    c0 = tree_cpu(pid)
+    res = wrk(url, seconds, conns, host)
+    used = tree_cpu(pid) - c0
+    n = res["rps"] * seconds
+    res["us_per_req"] = used / n * 1e6 if n else None
+    return res
