@@ -49,7 +49,8 @@ def wrk(url, seconds, conns, host=None):
 
 
 def tree_cpu(pid):
-    """user + system CPU seconds of a process and its living descendants."""
+    """user + system CPU seconds of a process and its descendants, living or reaped (a
+    master that recycles workers, max-requests, keeps their time as its children's)."""
     try:
         root = psutil.Process(pid)
         procs = [root] + root.children(recursive=True)
@@ -59,7 +60,7 @@ def tree_cpu(pid):
     for p in procs:
         try:
             t = p.cpu_times()
-            total += t.user + t.system
+            total += t.user + t.system + t.children_user + t.children_system
         except psutil.Error:
             pass
     return total
@@ -67,7 +68,8 @@ def tree_cpu(pid):
 
 def wrk_with_cpu(url, seconds, conns, pid, host=None):
     """A wrk run plus ``us_per_req``: the server tree's CPU time per request served (steadier
-    than req/s on a shared machine; workers replaced mid-run would lose their share)."""
+    than req/s on a shared machine). A worker that dies mid-run counts once its master reaps
+    it; one still unreaped at the end is missed."""
     c0 = tree_cpu(pid)
     res = wrk(url, seconds, conns, host)
     used = tree_cpu(pid) - c0

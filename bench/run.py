@@ -254,11 +254,19 @@ def gunicorn_boot(plan, tmp):
 
 # ---- throughput ---------------------------------------------------------------------------------
 
+def server_pid(site):
+    """The master serving ``site`` now (uWSGI or Gunicorn), as discovery sees it."""
+    return next(s["pid"] for s in call("get_sites") if s["site"] == site)
+
+
 def measure_views(sb, site, seconds):
     host = sb.sites[site].domain
     for _name, path in VIEWS[:2]:  # warm the workers (Django loads lazily)
         wrk(sb.nginx_port, host, path, 1, conns=8)
-    return {name: wrk(sb.nginx_port, host, path, seconds) for name, path in VIEWS}
+    pid = server_pid(site)
+    return {name: loadgen.wrk_with_cpu("http://127.0.0.1:%d%s" % (sb.nginx_port, path), seconds,
+                                       CONNS, pid, host=host)
+            for name, path in VIEWS}
 
 
 def server_of(sb, site):
@@ -367,15 +375,18 @@ def render(r):
             "an upstream with keepalive (HTTP/1.1)" if r.get("nginx_upstream")
             else "a new connection per request"))
     add("")
-    add("| view | Gunicorn / uWSGI req/s | uWSGI req/s | Gunicorn req/s | p50 ms uWSGI / Gunicorn "
-        "| p99 ms uWSGI / Gunicorn | req/s per run uWSGI; Gunicorn |")
-    add("|---|---:|---:|---:|---:|---:|---|")
+    add("| view | Gunicorn / uWSGI req/s | uWSGI req/s | Gunicorn req/s | server CPU µs per "
+        "request uWSGI / Gunicorn | p50 ms uWSGI / Gunicorn | p99 ms uWSGI / Gunicorn "
+        "| req/s per run uWSGI; Gunicorn |")
+    add("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, path in VIEWS:
         u, g = tp["uwsgi"][name], tp["gunicorn"][name]
-        med = {k: {m: statistics.median([x[m] for x in v]) for m in ("rps", "p50", "p99")}
+        med = {k: {m: statistics.median([x[m] or 0 for x in v])
+                   for m in ("rps", "p50", "p99", "us_per_req")}
                for k, v in (("u", u), ("g", g))}
-        add("| %s `%s` | %s | %.0f | %.0f | %s / %s | %s / %s | %s; %s |" % (
+        add("| %s `%s` | %s | %.0f | %.0f | %.0f / %.0f | %s / %s | %s / %s | %s; %s |" % (
             name, path, _ratio(med["g"]["rps"], med["u"]["rps"]), med["u"]["rps"], med["g"]["rps"],
+            med["u"]["us_per_req"], med["g"]["us_per_req"],
             _f(med["u"]["p50"]), _f(med["g"]["p50"]), _f(med["u"]["p99"]), _f(med["g"]["p99"]),
             " ".join("%.0f" % x["rps"] for x in u), " ".join("%.0f" % x["rps"] for x in g)))
     bad = [(k, n) for k in ("uwsgi", "gunicorn") for n, _ in VIEWS

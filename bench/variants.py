@@ -24,8 +24,7 @@ for _p in (str(REPO / "bench"), str(REPO), str(REPO / "plugin")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-import psutil  # noqa: E402
-
+import loadgen  # noqa: E402
 import run as bench  # noqa: E402
 from tests.sandbox.host import Sandbox  # noqa: E402
 
@@ -39,48 +38,37 @@ VARIANTS = {
     "h1c_noaccess": ("http_parser = 'fast'\naccesslog = None\n", "bare"),
     "unix": ("bind = ['unix:{sock}']\n", "unix"),
     "upstream_ka": ("keepalive = 75\n", "keepalive"),
+    "upstream_ka_noaccess": ("keepalive = 75\naccesslog = None\n", "keepalive"),
+    "unix_noaccess": ("bind = ['unix:{sock}']\naccesslog = None\n", "unix"),
     "threads4": ("threads = 4\n", "bare"),
+    "sync4": ("worker_class = 'sync'\nthreads = 1\nworkers = 4\n", "bare"),
 }
 
 
-def cpu_of(pid):
-    """user + system seconds of a process and its children, living ones included."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root] + root.children(recursive=True)
-    except psutil.Error:
-        return 0.0
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
-
-
-def nginx_texts(plan, shape, sock):
+def nginx_texts(sb, plan, shape, sock):
     """The plugin's rewritten nginx files, shaped for the variant."""
     out = {}
     bind = plan["bind"]
+    up = "gsw_bench_ka"
     for path, text in plan["nginx_files"].items():
         if shape == "unix":
             text = text.replace("http://%s" % bind, "http://unix:%s:" % sock)
         elif shape == "keepalive":
-            up = "gsw_bench_ka"
             text = text.replace("proxy_pass http://%s;" % bind,
                                 "proxy_pass http://%s;\n        proxy_http_version 1.1;\n"
                                 "        proxy_set_header Connection \"\";" % up)
-            text = "upstream %s { server %s; keepalive 16; }\n" % (up, bind) + text
         out[path] = text
+    if shape == "keepalive":  # the upstream block goes at http level: the site's vhost file
+        vhost = str(sb.p("/www/server/panel/vhost/nginx/%s.conf" % plan["site"]))
+        text = out.get(vhost) or Path(vhost).read_text(encoding="utf-8", errors="surrogateescape")
+        out[vhost] = "upstream %s { server %s; keepalive 16; }\n" % (up, bind) + text
     return out
 
 
 def pip_install(venv, pkgs, index):
     env = dict(os.environ)
     if index:  # the sandbox's wheelhouse has no gunicorn_h1c: let pip reach the index
-        env.pop("PIP_NO_INDEX", None)
+        env["PIP_NO_INDEX"] = "0"  # outranks the venv's pip.conf (no-index = true)
     subprocess.run([os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q",
                     "--disable-pip-version-check"] + pkgs, env=env, check=True)
 
@@ -94,17 +82,11 @@ def point_nginx(sb, files):
 
 def measure(sb, site, pid, seconds):
     host = sb.sites[site].domain
+    url = "http://127.0.0.1:%d" % sb.nginx_port
     for _n, path in VIEWS[:2]:  # Django loads lazily
-        bench.wrk(sb.nginx_port, host, path, 1, conns=8)
-    res = {}
-    for name, path in VIEWS:
-        c0 = cpu_of(pid)
-        w = bench.wrk(sb.nginx_port, host, path, seconds)
-        c1 = cpu_of(pid)
-        n = w["rps"] * seconds
-        w["us_per_req"] = (c1 - c0) / n * 1e6 if n else None
-        res[name] = w
-    return res
+        loadgen.wrk(url + path, 1, 8, host=host)
+    return {name: loadgen.wrk_with_cpu(url + path, seconds, bench.CONNS, pid, host=host)
+            for name, path in VIEWS}
 
 
 def main(argv=None):
@@ -122,8 +104,9 @@ def main(argv=None):
     proc = None
     try:
         plan = bench.first_plan(site)
+        vhost = str(sb.p("/www/server/panel/vhost/nginx/%s.conf" % site))
         originals = {p: Path(p).read_text(encoding="utf-8", errors="surrogateescape")
-                     for p in plan["nginx_files"]}
+                     for p in list(plan["nginx_files"]) + [vhost]}
         pkgs = ["gunicorn==%s" % plan["gunicorn_version"], "setproctitle"]
         if any(v.startswith("h1c") for v in chosen):
             pkgs.append("gunicorn_h1c")  # sdist only: compiled here, from PyPI
@@ -148,7 +131,7 @@ def main(argv=None):
                 with open(str(tmp / "gunicorn.out"), "ab") as out:
                     proc = bench._spawn_gunicorn(plan, str(conf), out)
                     _wait_up(sb, plan, shape, sock)
-                point_nginx(sb, nginx_texts(plan, shape, sock))
+                point_nginx(sb, nginx_texts(sb, plan, shape, sock))
                 res = measure(sb, site, proc.pid, args.seconds)
                 for n, val in res.items():
                     results[v][n].append(val)
