@@ -1250,11 +1250,17 @@
       for (var c = 0; c < gswitch.charts.length; c++) {
         var metric = gswitch.charts[c].metric;
         var series = [];
-      var tmax = new Date().getTime();
+        var tmax = new Date().getTime();
         for (var pid in hist.series) {
           if (!hist.series.hasOwnProperty(pid)) continue;
-          series.push({name: pid, type: 'line', showSymbol: false, smooth: false, connectNulls: false,
-            lineStyle: {width: 1.5}, data: hist.series[pid][metric]});
+          var data = hist.series[pid][metric];
+          // a worker with one sample so far has no line to draw: show its point instead
+          var points = 0;
+          for (var k = 0; k < data.length && points < 2; k++) {
+            if (data[k][1] !== null) points++;
+          }
+          series.push({name: pid, type: 'line', showSymbol: points < 2, symbolSize: 4,
+            smooth: false, connectNulls: false, lineStyle: {width: 1.5}, data: data});
         }
         gswitch.charts[c].chart.setOption({
           backgroundColor: 'transparent',
