@@ -14,6 +14,7 @@ from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_
 
 WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
 BINDS = ("tcp", "unix")
+ACCESS_LOG = ("on", "off")
 MANAGERS = ("supervisor", "panel_project", "daemon")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 CONF_NAME = "gunicorn_conf.py"
@@ -58,6 +59,7 @@ def parse_options(options):
         "timeout": _int_option(options, "timeout", 1, 86400),
         "worker_class": options.get("worker_class") or None,
         "bind": options.get("bind") or "tcp",
+        "access_log": options.get("access_log") or None,  # None: as uWSGI logged
         "manager": options.get("manager") or None,
         "user": options.get("user") or "www",
     }
@@ -65,6 +67,8 @@ def parse_options(options):
         raise PlanError("opt_choice", name="worker_class", choices=", ".join(WORKER_CLASSES))
     if out["bind"] not in BINDS:
         raise PlanError("opt_choice", name="bind", choices=", ".join(BINDS))
+    if out["access_log"] and out["access_log"] not in ACCESS_LOG:
+        raise PlanError("opt_choice", name="access_log", choices=", ".join(ACCESS_LOG))
     if out["manager"] and out["manager"] not in MANAGERS:
         raise PlanError("opt_choice", name="manager", choices=", ".join(MANAGERS))
     if not USER_NAME.match(out["user"]):
@@ -184,7 +188,8 @@ def make_plan(name, options, facts=None):
         "log_dir": log_dir(site), "runtime_dir": rdir, "stats_dir": os.path.join(rdir, "stats"),
         "bind": bind, "user": opts["user"], "group": opts["user"],
         "nginx_read_timeout": nginx_read_timeout(tree),
-        "overrides": {k: opts[k] for k in ("workers", "threads", "worker_class", "timeout")},
+        "overrides": {k: opts[k] for k in ("workers", "threads", "worker_class", "timeout",
+                                           "access_log")},
     }
     django = django_detect.detect(site["project_path"], env=None)
     tr = uwsgi_translate.translate(cfg, context, django=django)

@@ -177,7 +177,7 @@ class Context(object):
     FIELDS = ("site", "project_path", "venv", "python_version", "gunicorn_version",
               "log_dir", "runtime_dir", "stats_dir", "bind", "user", "group", "workers",
               "threads", "worker_class", "timeout", "nginx_read_timeout", "control_socket",
-              "env")
+              "env", "access_log")
 
     def __init__(self, **kw):
         unknown = set(kw) - set(self.FIELDS)
@@ -339,7 +339,7 @@ def translate(config, context, django=None):
     """Translate ``config`` (a ``uwsgi_config.UwsgiConfig``) for the site in ``context``.
 
     ``context``: a ``Context`` or a dict with the fields of ``Context.FIELDS`` (plus
-    ``overrides`` = {workers, threads, worker_class, timeout}). ``django``: the result of
+    ``overrides`` = {workers, threads, worker_class, timeout, access_log}). ``django``: the result of
     ``django_detect.detect`` if the caller has it already; detected when needed otherwise.
     """
     ctx = Context.of(context)
@@ -623,8 +623,12 @@ def translate(config, context, django=None):
     was = (" (uWSGI logged to %s)" % logs[-1].value) if logs else ""
     tr.set("errorlog", os.path.join(log_dir, "gunicorn_error.log"), "plugin: site log dir",
            "errors and app output%s" % was)
-    if is_true(config.value("disable-logging", "L", default="0")) and \
-            config.has("disable-logging", "L"):
+    if ctx.access_log == "off":
+        tr.set("accesslog", None, "override: access_log",
+               "nginx logs every request in the site's access log; Gunicorn's own costs about "
+               "100 us of CPU a request (bench/NOTES.md)")
+    elif ctx.access_log != "on" and config.has("disable-logging", "L") and \
+            is_true(config.value("disable-logging", "L", default="0")):
         o = last("disable-logging", "L")
         tr.set("accesslog", None, _origin(o), "request logging was disabled")
     else:

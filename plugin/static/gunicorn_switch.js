@@ -47,6 +47,8 @@
       opt_workers: '工作进程数', opt_threads: '每进程线程数', opt_worker_class: 'Worker 类型',
       opt_bind: '监听方式', opt_bind_tcp: 'TCP 端口（127.0.0.1）', opt_bind_unix: 'Unix 套接字',
       opt_timeout: '超时（秒）', opt_manager: '进程守护',
+      opt_access_log: 'Gunicorn 访问日志', opt_access_on: '记录（与 uWSGI 相同）',
+      opt_access_off: '关闭（nginx 已记录，省 CPU）',
       sum_bind: '新监听地址', sum_manager: '进程守护', sum_version: 'Gunicorn 版本',
       sum_conf_path: '配置文件', sum_installed: '（已安装）',
       switch_starting: '正在启动切换任务…', rollback_starting: '正在启动回滚任务…',
@@ -125,6 +127,8 @@
       opt_workers: 'Workers', opt_threads: 'Threads per worker', opt_worker_class: 'Worker class',
       opt_bind: 'Bind', opt_bind_tcp: 'TCP port (127.0.0.1)', opt_bind_unix: 'Unix socket',
       opt_timeout: 'Timeout (s)', opt_manager: 'Process manager',
+      opt_access_log: 'Gunicorn access log', opt_access_on: 'On (as uWSGI)',
+      opt_access_off: 'Off (nginx logs requests; saves CPU)',
       sum_bind: 'New bind', sum_manager: 'Process manager', sum_version: 'Gunicorn version',
       sum_conf_path: 'Config file', sum_installed: ' (installed)',
       switch_starting: 'Starting the switch…', rollback_starting: 'Starting the rollback…',
@@ -711,6 +715,8 @@
         cell('opt_worker_class', select('worker_class', classes, null, s.worker_class)) +
         cell('opt_bind', select('bind', ['tcp', 'unix'], [gswitch.t('opt_bind_tcp'), gswitch.t('opt_bind_unix')], bindKind)) +
         cell('opt_manager', select('manager', managers, mgrLabels, data.manager)) +
+        cell('opt_access_log', select('access_log', ['on', 'off'],
+          [gswitch.t('opt_access_on'), gswitch.t('opt_access_off')], s.accesslog ? 'on' : 'off')) +
         '</div>';
     },
 

@@ -147,7 +147,34 @@ def test_switch_refuses_bad_sites(sandbox, plugin, panel_get, bad):
 
 @pytest.mark.parametrize("opts", [{"workers": "0"}, {"workers": "abc"}, {"worker_class": "evil"},
                                   {"bind": "0.0.0.0"}, {"user": "root"}, {"user": "nobody$(id)"},
-                                  {"manager": "systemd-run"}, {"timeout": "-1"}])
+                                  {"manager": "systemd-run"}, {"timeout": "-1"},
+                                  {"access_log": "maybe"}])
 def test_plan_refuses_bad_options(sandbox, plugin, panel_get, opts):
     res = plugin.plan(panel_get(site="shop.test", **opts))
     assert res["status"] is False and res["msg"], res
+
+
+def test_access_log_off_leaves_request_logging_to_nginx(sandbox, plugin, panel_get):
+    site = "blog.test"
+    plan = plugin.plan(panel_get(site=site, access_log="off"))["data"]
+    assert plan["settings"]["accesslog"] is None
+    assert "accesslog = None" in plan["gunicorn_conf"]
+    access = Path(plan["log_dir"]) / "gunicorn_access.log"  # an earlier switch may have left one
+
+    def size():
+        return access.stat().st_size if access.exists() else 0
+    task = wait_task(plugin, panel_get, plugin.switch(
+        panel_get(site=site, access_log="off"))["data"]["task_id"])
+    assert task["state"] == "succeeded", task
+    try:
+        before = size()
+        for _ in range(5):
+            assert sandbox.get(site, "/db/")[0] == 200
+        assert server_of(sandbox, site).startswith("gunicorn/")
+        res = plugin.get_logs(panel_get(site=site, kind="access"))
+        assert res["status"] is False and res["msg"]  # no Gunicorn access log to show
+        assert plugin.get_logs(panel_get(site=site, kind="error"))["status"] is True
+        assert size() == before
+    finally:
+        task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=site))["data"]["task_id"])
+        assert task["state"] == "succeeded", task

@@ -154,6 +154,15 @@ def test_overrides_and_timeouts():
     assert old.settings["worker_class"].value == "uvicorn_worker.UvicornWorker"
 
 
+def test_access_log_follows_uwsgi_unless_the_plan_says_otherwise():
+    assert run("xml_basic.xml").settings["accesslog"].value.endswith("gunicorn_access.log")
+    off = run("xml_basic.xml", access_log="off").settings["accesslog"]
+    assert off.value is None and off.origin == "override: access_log"
+    assert run("disable_logging.ini").settings["accesslog"].value is None
+    assert run("disable_logging.ini", access_log="on").settings["accesslog"].value \
+        .endswith("gunicorn_access.log")
+
+
 def test_origin_text():
     tr = run("baota_http.ini")
     assert tr.settings["workers"].origin == "baota_http.ini:5 processes=4" or \
