@@ -59,12 +59,6 @@ def log(msg):
     print("bench: " + msg, flush=True)
 
 
-# ---- wrk ---------------------------------------------------------------------------------
-
-def wrk(port, host, path, seconds, conns=CONNS):
-    return loadgen.wrk("http://127.0.0.1:%d%s" % (port, path), seconds, conns, host=host)
-
-
 # ---- the plugin, through its API --------------------------------------------------------
 
 def call(method, **args):
@@ -259,13 +253,15 @@ def server_pid(site):
     return next(s["pid"] for s in call("get_sites") if s["site"] == site)
 
 
-def measure_views(sb, site, seconds):
+def measure_views(sb, site, seconds, pid=None):
+    """wrk through nginx on each view, with the CPU per request of the master ``pid`` and its
+    workers (by default the master discovery says serves the site)."""
     host = sb.sites[site].domain
+    url = "http://127.0.0.1:%d" % sb.nginx_port
     for _name, path in VIEWS[:2]:  # warm the workers (Django loads lazily)
-        wrk(sb.nginx_port, host, path, 1, conns=8)
-    pid = server_pid(site)
-    return {name: loadgen.wrk_with_cpu("http://127.0.0.1:%d%s" % (sb.nginx_port, path), seconds,
-                                       CONNS, pid, host=host)
+        loadgen.wrk(url + path, 1, 8, host=host)
+    pid = pid or server_pid(site)
+    return {name: loadgen.wrk_with_cpu(url + path, seconds, CONNS, pid, host=host)
             for name, path in VIEWS}
 
 

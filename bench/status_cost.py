@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,7 +119,6 @@ def throughput(tmp, rounds, seconds, conns, workers=2):
 def hook_call_cost(tmp, n=100000):
     """Microseconds of one pre_request + post_request pair of the rendered hooks, called in
     this process on a real slot (the part of the cost that is the hooks' own code)."""
-    import timeit
     site = GunicornSite(tmp / "calls", site="calls.test", processes=1)
     ns = {}
     exec(compile(site.conf.read_text(), str(site.conf), "exec"), ns)  # nosec B102 our own conf
@@ -176,9 +176,10 @@ def main():
         for k, v in res.items():
             print("  %-9s median %8.1f req/s %6.0f us CPU/request  runs %s" % (
                 k, med[k][0], med[k][1], " ".join("%.0f" % x["rps"] for x in v)))
+        on, off = med["hooks"], med["no hooks"]
         print("  hooks / no hooks: throughput %.3f, CPU per request %.3f  (requests the hooks "
-              "counted in the last run, warm-up included: %s)" % (med["hooks"][0] / med["no hooks"][0],
-                                     med["hooks"][1] / med["no hooks"][1], counted))
+              "counted in the last run, warm-up included: %s)"
+              % (on[0] / off[0], on[1] / off[1], counted))
         print("  the hooks' own code: %.2f us per request" % hook_call_cost(tmp))
     finally:
         shutil.rmtree(str(tmp), ignore_errors=True)

@@ -24,11 +24,10 @@ for _p in (str(REPO / "bench"), str(REPO), str(REPO / "plugin")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-import loadgen  # noqa: E402
 import run as bench  # noqa: E402
 from tests.sandbox.host import Sandbox  # noqa: E402
 
-VIEWS = (("/", "/"), ("/db/", "/db/"), ("slow", "/slow/?s=0.05"))
+VIEWS = bench.VIEWS  # (label, path)
 
 # name -> (lines appended to the generated conf, nginx shape)
 VARIANTS = {
@@ -45,6 +44,10 @@ VARIANTS = {
 }
 
 
+def vhost_file(sb, site):
+    return str(sb.p("/www/server/panel/vhost/nginx/%s.conf" % site))
+
+
 def nginx_texts(sb, plan, shape, sock):
     """The plugin's rewritten nginx files, shaped for the variant."""
     out = {}
@@ -59,7 +62,7 @@ def nginx_texts(sb, plan, shape, sock):
                                 "        proxy_set_header Connection \"\";" % up)
         out[path] = text
     if shape == "keepalive":  # the upstream block goes at http level: the site's vhost file
-        vhost = str(sb.p("/www/server/panel/vhost/nginx/%s.conf" % plan["site"]))
+        vhost = vhost_file(sb, plan["site"])
         text = out.get(vhost) or Path(vhost).read_text(encoding="utf-8", errors="surrogateescape")
         out[vhost] = "upstream %s { server %s; keepalive 16; }\n" % (up, bind) + text
     return out
@@ -80,15 +83,6 @@ def point_nginx(sb, files):
     time.sleep(0.5)
 
 
-def measure(sb, site, pid, seconds):
-    host = sb.sites[site].domain
-    url = "http://127.0.0.1:%d" % sb.nginx_port
-    for _n, path in VIEWS[:2]:  # Django loads lazily
-        loadgen.wrk(url + path, 1, 8, host=host)
-    return {name: loadgen.wrk_with_cpu(url + path, seconds, bench.CONNS, pid, host=host)
-            for name, path in VIEWS}
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -104,13 +98,14 @@ def main(argv=None):
     proc = None
     try:
         plan = bench.first_plan(site)
-        vhost = str(sb.p("/www/server/panel/vhost/nginx/%s.conf" % site))
+        vhost = vhost_file(sb, site)
         originals = {p: Path(p).read_text(encoding="utf-8", errors="surrogateescape")
                      for p in list(plan["nginx_files"]) + [vhost]}
         pkgs = ["gunicorn==%s" % plan["gunicorn_version"], "setproctitle"]
-        if any(v.startswith("h1c") for v in chosen):
+        fast_parser = any(v.startswith("h1c") for v in chosen)
+        if fast_parser:
             pkgs.append("gunicorn_h1c")  # sdist only: compiled here, from PyPI
-        pip_install(plan["venv"], pkgs, index=any(v.startswith("h1c") for v in chosen))
+        pip_install(plan["venv"], pkgs, index=fast_parser)
         bench._prepare_logs(plan)
         sock = str(tmp / "gunicorn.sock")
         os.chmod(str(tmp), 0o755)
@@ -119,7 +114,7 @@ def main(argv=None):
                             ("workers", "threads", "worker_class", "accesslog")}, flush=True)
         for r in range(args.rounds):
             point_nginx(sb, originals)
-            res = measure(sb, site, uwsgi_pid, args.seconds)
+            res = bench.measure_views(sb, site, args.seconds, uwsgi_pid)
             for n, v in res.items():
                 results["uwsgi"][n].append(v)
             print("round %d uwsgi    %s" % (r, _line(res)), flush=True)
@@ -132,7 +127,7 @@ def main(argv=None):
                     proc = bench._spawn_gunicorn(plan, str(conf), out)
                     _wait_up(sb, plan, shape, sock)
                 point_nginx(sb, nginx_texts(sb, plan, shape, sock))
-                res = measure(sb, site, proc.pid, args.seconds)
+                res = bench.measure_views(sb, site, args.seconds, proc.pid)
                 for n, val in res.items():
                     results[v][n].append(val)
                 print("round %d %-8s %s" % (r, v, _line(res)), flush=True)

@@ -58,9 +58,11 @@ def span(first, last):
     return OFFSETS[first][0], "<" + "".join(code for _, code in LAYOUT[i:j + 1])
 
 
-# The runs the hooks store per request: what pre_request sets, and what post_request sets.
-SPANS = {"begin": ("cur_start", "in_flight"), "current": ("cur_method", "cur_path"),
-         "done": ("last_end", "in_flight")}
+# The runs the hooks store per request: the sequence number around every update, what
+# pre_request sets, and what post_request sets.
+SPANS = {"seq": ("seq", "seq"), "begin": ("cur_start", "in_flight"),
+         "current": ("cur_method", "cur_path"), "done": ("last_end", "in_flight"),
+         "status": ("last_status", "last_status")}
 
 EXIT_FORMAT = "<IdQdii16s"
 EXIT_FIELDS = ("pid", "time", "requests", "age", "exitcode", "signal", "cause")
