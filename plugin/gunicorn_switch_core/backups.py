@@ -1,15 +1,20 @@
 """Byte-for-byte backups of every file a switch changes, and their restore.
 
-A backup entry is plain data kept in the task's journal: the path, whether it existed, its
-mode, its sha256 and where the copy lies. Restoring puts back exactly those bytes and mode,
-or removes a file that did not exist before.
+A backup entry is plain data kept in the task's journal: the path, whether it existed and as
+what (a regular file or a symlink), its mode, owner and sha256 and where the copy lies, or the
+link's target. Restoring puts back exactly those bytes, mode and owner, or the link, or
+removes what did not exist before. Files are read and written by descriptor (safe_files):
+many of them sit in directories the site's user can write.
 """
 import hashlib
 import json
 import os
 import shutil
+import stat
 
-from . import host, paths
+from . import host, paths, safe_files
+
+MAX_BACKUP = 8 * 1024 * 1024  # configs, scripts, program files: never near this
 
 
 def backup_dir(site, task_id):
@@ -28,9 +33,24 @@ def _read_manifest(d):
         return {}
 
 
+def _current(path):
+    """(kind, bytes or link target, lstat) of what is at ``path`` now; kind is None when
+    nothing is. Only regular files and symlinks are taken: anything else there (a FIFO, a
+    device, a directory) is not a config file, and a switch that would replace it stops."""
+    st = safe_files.lstat(path)
+    if st is None:
+        return None, None, None
+    if stat.S_ISLNK(st.st_mode):
+        return "symlink", safe_files.readlink(path), st
+    if not stat.S_ISREG(st.st_mode):
+        raise host.HostError("%s is not a regular file: the plugin leaves it alone" % path)
+    return "file", host.read_bytes(path, MAX_BACKUP), st
+
+
 def backup(site, task_id, path):
-    """Copy ``path`` aside; returns its entry. The first backup of a path in a task wins: a
-    step that runs again after a crash must not back up what the first run already changed."""
+    """Copy ``path`` aside, by descriptor; returns its entry. The first backup of a path in
+    a task wins: a step that runs again after a crash must not back up what the first run
+    already changed."""
     d = backup_dir(site, task_id)
     os.makedirs(d, mode=0o700, exist_ok=True)
     # makedirs gives the levels above the last one the default 0755: the backups of a site's
@@ -43,13 +63,14 @@ def backup(site, task_id, path):
         return manifest[path]
     digest_name = hashlib.sha256(path.encode("utf-8")).hexdigest()[:16]
     copy = os.path.join(d, digest_name + "_" + os.path.basename(path))
-    entry = {"path": path, "existed": os.path.lexists(path), "backup": None, "sha256": None,
-             "mode": None}
-    if entry["existed"]:
-        with open(path, "rb") as fh:
-            data = fh.read()
+    kind, data, st = _current(path)
+    entry = {"path": path, "existed": kind is not None, "kind": kind, "backup": None,
+             "sha256": None, "mode": None, "uid": None, "gid": None, "link": None}
+    if kind == "symlink":
+        entry["link"] = data
+    elif kind == "file":
         entry["sha256"] = hashlib.sha256(data).hexdigest()
-        entry["mode"] = os.stat(path).st_mode & 0o7777
+        entry.update(mode=st.st_mode & 0o7777, uid=st.st_uid, gid=st.st_gid)
         host.write_atomic(copy, data, mode=0o600)
         entry["backup"] = copy
     manifest[path] = entry
@@ -63,38 +84,48 @@ def entries(site, task_id):
     return list(_read_manifest(backup_dir(site, task_id)).values())
 
 
-def restore(entry):
-    """Put a file back as the entry says; returns True when something changed."""
-    path = entry["path"]
+def _kind(entry):
     if not entry["existed"]:
-        if os.path.lexists(path):
-            os.unlink(path)
-            return True
-        return False
-    with open(entry["backup"], "rb") as fh:
-        data = fh.read()
-    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise host.HostError("backup of %s is damaged (checksum mismatch)" % path)
-    try:
-        with open(path, "rb") as fh:
-            if fh.read() == data and (os.stat(path).st_mode & 0o7777) == entry["mode"]:
-                return False
-    except OSError:
-        pass
-    host.write_atomic(path, data, mode=entry["mode"])
-    return True
+        return None
+    return entry.get("kind") or "file"
 
 
 def matches(entry):
     """Is the file now exactly what the backup holds (or absent, if it was)?"""
-    path = entry["path"]
-    if not entry["existed"]:
-        return not os.path.lexists(path)
     try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest() == entry["sha256"]
-    except OSError:
+        kind, data, st = _current(entry["path"])
+    except (OSError, host.HostError):
         return False
+    if kind != _kind(entry):
+        return False
+    if kind == "symlink":
+        return data == entry["link"]
+    if kind == "file":
+        return hashlib.sha256(data).hexdigest() == entry["sha256"] and \
+            st.st_mode & 0o7777 == entry["mode"] and \
+            (entry.get("uid") is None or (st.st_uid, st.st_gid) == (entry["uid"], entry["gid"]))
+    return True
+
+
+def restore(entry):
+    """Put a file back as the entry says (bytes, mode and owner; or the link; or nothing);
+    returns True when something changed. Never writes through a link."""
+    path = entry["path"]
+    kind = _kind(entry)
+    if kind == "file":
+        data = host.read_bytes(entry["backup"], MAX_BACKUP)
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise host.HostError("backup of %s is damaged (checksum mismatch)" % path)
+    if matches(entry):
+        return False
+    if kind is None:
+        return safe_files.unlink(path)
+    if kind == "symlink":
+        safe_files.symlink_atomic(path, entry["link"])
+        return True
+    owner = (entry["uid"], entry["gid"]) if entry.get("uid") is not None else None
+    host.write_atomic(path, data, mode=entry["mode"], owner=owner)
+    return True
 
 
 def discard(site, task_id):

@@ -1,13 +1,23 @@
 """The thin side-effect layer: files, processes, commands. Everything else is pure.
 
 Every path given here is a real path: callers map Baota's constants with ``paths.host`` where
-they name them, and paths read out of config files are real already. Commands are argument lists (never a shell), with a timeout; file writes are atomic.
+they name them, and paths read out of config files are real already. Commands are argument
+lists (never a shell), with a timeout. File reads and writes go through ``safe_files``: the
+plugin runs as root, and much of what it touches lies in directories the site's user can
+write.
 """
+import grp
 import os
+import pwd
 import subprocess
-import tempfile
+
+from . import safe_files
 
 MAX_READ = 1024 * 1024  # nothing the plugin reads (configs, vhosts) is legitimately bigger
+# What a command run as the site's user keeps of the panel's environment: the locale, and
+# pip's own settings (a server points pip at a mirror this way).
+KEPT_ENV_PREFIXES = ("PIP_", "LANG", "LC_")
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class HostError(Exception):
@@ -19,9 +29,9 @@ def exists(path):
 
 
 def read_bytes(path, limit=MAX_READ):
-    """The bytes of a file, refusing anything over ``limit`` (a config is never that big)."""
-    with open(path, "rb") as fh:
-        data = fh.read(limit + 1)
+    """The bytes of a regular file, refusing anything over ``limit`` (a config is never that
+    big), a FIFO or a device, and a symlink that the site's user could have planted."""
+    data = safe_files.read_bytes(path, limit)
     if len(data) > limit:
         raise HostError("%s is larger than %d bytes" % (path, limit))
     return data
@@ -36,39 +46,126 @@ def read_text(path, limit=MAX_READ, default=None):
         raise
 
 
-def write_atomic(path, data, mode=0o644):
-    """Replace a file in one rename so that readers (nginx, supervisord) never see half of it."""
-    p = path
-    d = os.path.dirname(p)
-    os.makedirs(d, exist_ok=True)
+def write_atomic(path, data, mode=0o644, owner=None, make_dirs=True):
+    """Replace a file in one rename so that readers (nginx, supervisord) never see half of it;
+    ``owner`` (uid, gid) for a file that belongs to the site's user."""
+    d = os.path.dirname(path)
+    if make_dirs and not os.path.isdir(d):
+        safe_files.makedirs(d)
     if isinstance(data, str):
         data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".gsw-", dir=d)
+    safe_files.write_atomic(path, data, mode=mode, owner=owner)
+
+
+# ---- users -----------------------------------------------------------------------------
+
+class User(object):
+    """A system user the plugin runs the site's code as."""
+
+    def __init__(self, name):
+        pw = pwd.getpwnam(name)  # KeyError for an unknown user: the caller validated it
+        self.name = name
+        self.uid = pw.pw_uid
+        self.gid = pw.pw_gid
+        self.home = pw.pw_dir or "/"
+        self.gids = set(os.getgrouplist(name, pw.pw_gid))
+
+    @property
+    def owner(self):
+        return (self.uid, self.gid)
+
+    def group_name(self):
+        try:
+            return grp.getgrgid(self.gid).gr_name
+        except KeyError:
+            return str(self.gid)
+
+    def env(self, extra_path=None, base=None):
+        """A clean environment for this user: no LD_*, no PYTHON*, nothing of root's but the
+        locale and pip's settings."""
+        base = os.environ if base is None else base
+        env = {k: v for k, v in base.items() if k.startswith(KEPT_ENV_PREFIXES)}
+        env.update({"PATH": (extra_path + ":" if extra_path else "") + SAFE_PATH,
+                    "HOME": self.home, "USER": self.name, "LOGNAME": self.name})
+        env.setdefault("LANG", "C.UTF-8")
+        return env
+
+    def drop(self):
+        """The preexec function that turns a child of root into this user, groups included."""
+        name, uid, gid = self.name, self.uid, self.gid
+
+        def drop():
+            os.setgid(gid)
+            os.initgroups(name, gid)
+            os.setuid(uid)
+            if os.getuid() != uid or os.geteuid() != uid:  # pragma: no cover - kernel refused
+                os._exit(126)
+        return drop
+
+
+def user_for_uid(uid):
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        return User(pwd.getpwuid(uid).pw_name)
+    except KeyError:
+        return None
 
 
-def run(argv, timeout=60, env=None, cwd=None, input_data=None):
-    """Run a command (a list, no shell); returns (returncode, combined output text)."""
+# ---- commands --------------------------------------------------------------------------
+
+def run(argv, timeout=60, env=None, cwd=None, input_data=None, as_user=None):
+    """Run a command (a list, no shell); returns (returncode, combined output text).
+    ``as_user`` (a User) runs it as that user with a clean environment unless ``env``."""
     if not isinstance(argv, (list, tuple)) or not argv:
         raise HostError("internal: a command must be a non-empty list")
+    kw = {}
+    if as_user is not None:
+        kw["preexec_fn"] = as_user.drop()
+        if env is None:
+            env = as_user.env()
     try:
         proc = subprocess.run(
             [str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            timeout=timeout, env=env, cwd=cwd, input=input_data, check=False,
+            stdin=subprocess.DEVNULL if input_data is None else None,
+            timeout=timeout, env=env, cwd=cwd, input=input_data, check=False, **kw
         )
     except FileNotFoundError:
         return 127, "%s: not found" % argv[0]
+    except PermissionError as e:
+        return 126, "%s: %s" % (argv[0], e.strerror)
     except subprocess.TimeoutExpired as e:
         out = (e.output or b"").decode("utf-8", "replace")
         return 124, out + "\n(timed out after %ss)" % timeout
     return proc.returncode, proc.stdout.decode("utf-8", "replace")
+
+
+def spawn(argv, cwd, env, log_path, as_user=None):
+    """Start a long-running process detached from us (new session, no inherited fds), its
+    output appended to ``log_path``. With ``as_user`` the log is opened by the child after
+    it became that user: root never opens a file in the site's log dir for writing."""
+    if as_user is None:
+        fd = safe_files.open_append(log_path)
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=fd,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    close_fds=True)
+        finally:
+            os.close(fd)
+        return proc.pid
+    drop = as_user.drop()
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+
+    def child():
+        drop()
+        try:
+            fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+                         | nofollow, 0o640)
+        except OSError:
+            fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        if fd > 2:
+            os.close(fd)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, close_fds=True, preexec_fn=child)
+    return proc.pid
