@@ -9,7 +9,7 @@ import os
 import traceback
 
 from . import discover, i18n, paths, plan as planning, records, switch as switching, tasks
-from . import control as ctl, logs, sites_db, status
+from . import control as ctl, logs, safe_text, sites_db, status
 
 LOG = logging.getLogger("gunicorn_switch")
 # What a key or value the panel hands us may look like: the panel itself allows keys
@@ -139,7 +139,7 @@ def _int_arg(args, name, default, low, high, message):
     value = args.get(name, "")
     if value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not safe_text.digits(value) or not low <= int(value) <= high:
         raise BadInput(message)
     return int(value)
 

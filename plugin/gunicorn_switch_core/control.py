@@ -12,7 +12,7 @@ import re
 import signal
 import time
 
-from . import host, i18n, paths, records, status
+from . import host, i18n, paths, records, safe_files, status
 
 OPS = ("reload", "add_worker", "remove_worker", "restart", "stop", "start")
 WAIT = 20.0  # seconds an action waits to see its effect; the page shows the rest
@@ -60,7 +60,7 @@ def _record(site):
 
 
 def _master(rec):
-    return status.gunicorn_master(status.read_pidfile(rec.get("pidfile")))
+    return status.gunicorn_master(status.read_pidfile(rec.get("pidfile")), status.record_uids(rec))
 
 
 def _workers(master_pid, site=None):
@@ -133,12 +133,14 @@ def scale(site, rec, master_pid, delta):
     new_text = set_conf_workers(text, after, "%s on %s, was %d" % (
         op, time.strftime("%Y-%m-%d %H:%M"), before))
     backup = _backup(site, conf, data)
-    mode = os.stat(conf).st_mode & 0o777
-    host.write_atomic(conf, new_text, mode=mode)
+    st = safe_files.lstat(conf)
+    # the conf stays its owner's (the site's user): written by descriptor, never through a link
+    mode, owner = st.st_mode & 0o777, (st.st_uid, st.st_gid)
+    host.write_atomic(conf, new_text, mode=mode, owner=owner, make_dirs=False)
     try:
         _signal(master_pid, signal.SIGTTIN if delta > 0 else signal.SIGTTOU)
     except ControlError:
-        host.write_atomic(conf, data, mode=mode)
+        host.write_atomic(conf, data, mode=mode, owner=owner, make_dirs=False)
         raise
     old = set(live)
     # Gunicorn stops the oldest worker on TTOU and spawns one on TTIN; the count settles at

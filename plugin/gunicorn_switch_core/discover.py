@@ -56,13 +56,27 @@ def emperor_dir(master):
     return os.path.join(parent.get("cwd") or "/", d)
 
 
+def reader_user(master):
+    """Whose rights a master's config is read with: its workers' user, www for root's."""
+    uid = master.get("worker_uid")
+    who = host.user_for_uid(uid) if uid else None
+    if who is None:
+        try:
+            who = host.User("www")
+        except KeyError:
+            who = None
+    return who
+
+
 def read_uwsgi(master):
     """The effective uWSGI config of a running master, from its command line (§1.11)."""
     cwd = master.get("cwd")
     if is_vassal(master):
         cwd = emperor_dir(master) or cwd
     try:
-        return uwsgi_config.load_argv(master["cmdline"], env=master.get("environ"), cwd=cwd)
+        return uwsgi_config.load_argv(master["cmdline"], env=master.get("environ"), cwd=cwd,
+                                      user=reader_user(master),
+                                      root_master=master.get("uid") == 0)
     except (uwsgi_config.UwsgiConfigError, OSError, ValueError) as e:
         master.setdefault("problems", []).append(str(e))
         return None
@@ -159,7 +173,9 @@ def _config_facts(cfg, site):
     elif files:
         facts["project_path"] = os.path.dirname(files[0])
     venv = cfg.value(*VENV_KEYS)
-    if venv:
+    # the panel's own record of a project's venv outranks home=/virtualenv= of a config
+    # that the site's user can write
+    if venv and not facts["venv"]:
         facts["venv"] = venv.rstrip("/")
     return facts
 

@@ -6,6 +6,8 @@ source with ``ast`` does neither. Only module-level literal assignments are unde
 import ast
 import os
 
+from . import safe_files
+
 SKIP_DIRS = frozenset(["venv", ".venv", "env", "node_modules", ".git", "__pycache__",
                        "site-packages", "static", "media"])
 MAX_SCAN_FILES = 3000
@@ -15,10 +17,10 @@ UWSGI_MODULES = ("uwsgi", "uwsgidecorators")
 
 def _parse(path):
     try:
-        if os.path.getsize(path) > MAX_FILE_BYTES:
+        data = safe_files.read_bytes(path, MAX_FILE_BYTES)
+        if len(data) > MAX_FILE_BYTES:
             return None
-        with open(path, "rb") as f:
-            return ast.parse(f.read(), filename=path)
+        return ast.parse(data, filename=path)
     except (OSError, SyntaxError, ValueError):
         return None
 
@@ -137,8 +139,8 @@ def scan_uwsgi_imports(root):
                 return found
             path = os.path.join(dirpath, name)
             try:
-                with open(path, "rb") as f:
-                    data = f.read(MAX_FILE_BYTES)
+                # the project is the site user's: no FIFO, no link out of it is read
+                data = safe_files.read_bytes(path, MAX_FILE_BYTES)
             except OSError:
                 continue
             if b"uwsgi" not in data:

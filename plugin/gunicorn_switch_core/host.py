@@ -11,7 +11,7 @@ import os
 import pwd
 import subprocess
 
-from . import safe_files
+from . import safe_files, safe_text
 
 MAX_READ = 1024 * 1024  # nothing the plugin reads (configs, vhosts) is legitimately bigger
 # What a command run as the site's user keeps of the panel's environment: the locale, and
@@ -55,6 +55,16 @@ def write_atomic(path, data, mode=0o644, owner=None, make_dirs=True):
     if isinstance(data, str):
         data = data.encode("utf-8")
     safe_files.write_atomic(path, data, mode=mode, owner=owner)
+
+
+def read_pid(path):
+    """A pid from a pid file (bounded, never blocking, never through a planted link: pid
+    files sit in directories the site's user can write)."""
+    try:
+        text = read_text(path, limit=64).strip()
+    except (OSError, HostError):
+        return None
+    return int(text) if safe_text.digits(text) and int(text) > 0 else None
 
 
 # ---- users -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ could edit, and the panel runs as root. Reading is bounded whatever the log's si
 """
 import os
 
-from . import i18n, records
+from . import i18n, records, safe_files
 
 KINDS = ("error", "access")
 MAX_LINES = 2000
@@ -28,22 +28,21 @@ def tail_bytes(data, lines, cut):
 
 
 def inside(path, directory):
-    """True when ``path`` resolves to a file strictly inside ``directory`` (resolved too)."""
-    real = os.path.realpath(path)
-    base = os.path.realpath(directory)
+    """True when ``path`` names a file strictly inside ``directory``, as written (no link is
+    followed when it is read: read_tail refuses one the site's user could plant)."""
+    real = os.path.normpath(path)
+    base = os.path.normpath(directory)
     return real != base and os.path.commonpath([real, base]) == base
 
 
 def read_tail(path, lines, max_bytes=MAX_BYTES):
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            start = max(0, size - max_bytes)
-            fh.seek(start)
-            data = fh.read(max_bytes)
+        data, size = safe_files.read_tail(path, max_bytes)
     except FileNotFoundError:
         return ""  # not written yet
-    return tail_bytes(data, lines, start > 0)
+    except OSError as e:
+        raise LogError(i18n.t("log_unreadable", path=path, error=e.strerror or e))
+    return tail_bytes(data, lines, size > max_bytes)
 
 
 def get_logs(site, kind="error", lines=200):
@@ -61,4 +60,4 @@ def get_logs(site, kind="error", lines=200):
         raise LogError(i18n.t("no_log", kind=kind))
     if not log_dir or not os.path.isabs(path) or not inside(path, log_dir):
         raise LogError(i18n.t("log_outside", path=path, dir=log_dir))
-    return read_tail(os.path.realpath(path), lines)
+    return read_tail(path, lines)

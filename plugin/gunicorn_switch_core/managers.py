@@ -11,12 +11,11 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 
 import psutil
 
-from . import host, panel_db, paths
+from . import host, panel_db, paths, processes, safe_files, safe_text
 
 STOP_WAIT = 30.0
 
@@ -62,10 +61,13 @@ def program_file(program):
 
 
 def program_text(record):
-    """A [program:x] section as the Supervisor plugin's AddProcess writes it. Gunicorn starts
-    as root and drops to its `user` itself, as Baota's own scripts start it."""
+    """A [program:x] section as the Supervisor plugin's AddProcess writes it. supervisord
+    becomes the site's user before it executes Gunicorn: the master, like its workers, never
+    runs as root (the venv, the conf and the project are the site user's to change)."""
     prog = record["manager_detail"]
     log = os.path.join(_supervisor_dir(), "log")
+    for key in ("gunicorn_bin", "gunicorn_conf", "project_path"):
+        safe_text.check_path(record[key], key)
     return "\n".join([
         "[program:%s]" % prog,
         "command=%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
@@ -81,7 +83,9 @@ def program_text(record):
         "stderr_logfile=%s/%s.err.log" % (log, prog),
         "stdout_logfile_maxbytes=2MB",
         "stderr_logfile_maxbytes=2MB",
-        "user=root",
+        "user=%s" % run_user(record).name,
+        "environment=HOME=\"%s\",USER=\"%s\",LANG=\"C.UTF-8\"" % (
+            safe_text.check_path(run_user(record).home, "home"), run_user(record).name),
         "priority=999",
         "numprocs=1",
         "process_name=%(program_name)s",
@@ -115,16 +119,27 @@ def _wait_state(prog, want, timeout=30.0):
 
 # ---- Gunicorn --------------------------------------------------------------------------------
 
+def run_user(record):
+    """The user the site's Gunicorn runs as (records from before least privilege: www)."""
+    return host.User(record.get("user") or "www")
+
+
 def gunicorn_pid(record):
-    """The running master's pid from the record's pidfile, checked to be Gunicorn."""
+    """The running master's pid from the record's pidfile, checked to be a Gunicorn of the
+    site's user: the pidfile is the site user's to write, and a pid in it must never make
+    root signal someone else's process."""
+    pid = host.read_pid(record["pidfile"])
+    if not pid:
+        return None
     try:
-        pid = int(open(record["pidfile"]).read().strip())
         proc = psutil.Process(pid)
-        if "gunicorn" in " ".join(proc.cmdline()):
+        if "gunicorn" in " ".join(proc.cmdline()) and \
+                proc.uids().real in (run_user(record).uid, 0):
             return pid
-    except (OSError, ValueError, psutil.Error):
+    except (psutil.Error, KeyError):
         pass
     return None
+
 
 
 def _wait_gunicorn(record, timeout=30.0, gave_up=lambda: False):
@@ -138,20 +153,11 @@ def _wait_gunicorn(record, timeout=30.0, gave_up=lambda: False):
 
 
 def _run_env(record):
-    env = {"PATH": os.path.join(record["venv"], "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "VIRTUAL_ENV": record["venv"], "LANG": "C.UTF-8", "HOME": "/root"}
+    env = run_user(record).env(extra_path=os.path.join(record["venv"], "bin"), base={})
+    env["VIRTUAL_ENV"] = record["venv"]
     if record["manager"] == "panel_project":
         env["BT_PYTHON_SERVICE_SID"] = panel_db.sid(record["site"])
     return env
-
-
-def _spawn(argv, cwd, env, log_path):
-    """Start a long-running process detached from us (new session, no inherited fds)."""
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-    return proc.pid
 
 
 def install(record):
@@ -181,8 +187,8 @@ def start(record):
             record, gave_up=lambda: _program_state(prog) in ("FATAL", "EXITED")) is not None
         return ok, out + "\nsupervisor state: %s" % _program_state(prog)
     argv = [record["gunicorn_bin"], "-c", record["gunicorn_conf"]]
-    _spawn(argv, record["project_path"], _run_env(record),
-           os.path.join(record["log_dir"], "gunicorn_stdout.log"))
+    host.spawn(argv, record["project_path"], _run_env(record),
+               os.path.join(record["log_dir"], "gunicorn_stdout.log"), as_user=run_user(record))
     ok = _wait_gunicorn(record) is not None
     return ok, " ".join(argv)
 
@@ -244,7 +250,7 @@ def _metadata_add(record):
     items = [i for i in items if not (isinstance(i, dict) and i.get("program") == record["manager_detail"])]
     items.append({"program": record["manager_detail"],
                   "command": "%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
-                  "path": record["project_path"], "user": "root", "numprocs": "1",
+                  "path": record["project_path"], "user": run_user(record).name, "numprocs": "1",
                   "ps": "Gunicorn: %s (gunicorn_switch)" % record["site"]})
     host.write_atomic(path, json.dumps(items, ensure_ascii=False, indent=2))
 
@@ -328,6 +334,8 @@ def start_uwsgi(u):
             state = _program_state(prog)
         return state == "RUNNING", out + "\nstate: %s" % state
     if m == "panel_project" and u.get("start_script") and os.path.exists(u["start_script"]):
+        # the panel's own script, in the panel's root-only scripts dir: the panel runs it as
+        # root for stype uwsgi too, and uWSGI drops to its uid= itself
         rc, out = host.run(["bash", u["start_script"]], timeout=60)
         return rc == 0, out
     if m == "systemd" and u.get("detail"):
@@ -335,10 +343,59 @@ def start_uwsgi(u):
         return rc == 0, out
     if m == "emperor":
         return True, "vassal file restored: the Emperor starts it"
-    env = dict(u.get("environ") or {})
-    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    _spawn(u["cmdline"], u["cwd"], env, os.path.join(u["log_dir"], "uwsgi_restart.log"))
-    return True, " ".join(u["cmdline"])
+    who = respawn_user(u)
+    if isinstance(who, str):
+        return False, who
+    env = uwsgi_env(u.get("environ") or {}, who)
+    handed = []
+    if who is not None:
+        # A master started by root opened its log as root, then dropped to its uid=: started
+        # again as that user it could not open it. Only the files it had open for its
+        # output (recorded by the plan, in the site's or the logs' directory) are handed
+        # over, by descriptor.
+        for path in u.get("logs") or []:
+            try:
+                if safe_files.give_to(path, who.owner):
+                    handed.append(path)
+            except OSError:
+                continue
+    host.spawn(u["cmdline"], u["cwd"], env, os.path.join(u["log_dir"], "uwsgi_restart.log"),
+               as_user=who)
+    return True, "%s   (as %s)%s" % (" ".join(u["cmdline"]), who.name if who else "root",
+                                      "".join("\nlog %s now belongs to %s" % (p, who.name)
+                                              for p in handed))
+
+
+def respawn_user(u):
+    """Whom a daemon uWSGI is started again as: the user its master ran as. Root only when
+    the master ran as root from a binary that only root can change; a root master started
+    from a binary the site's user can write comes back as the site's user (its uid= is then
+    a no-op), since root would run whatever that user put there. Returns a host.User, None
+    for root, or a message why it cannot be started."""
+    uid = u.get("uid")
+    if uid is None:
+        return "the uWSGI master's user was not recorded; start uWSGI by hand"
+    if uid != 0:
+        return host.user_for_uid(uid) or "user %d of the uWSGI master no longer exists" % uid
+    exe = u.get("exe") or (u.get("cmdline") or [""])[0]
+    if exe and safe_files.root_only(exe):
+        return None
+    site_user = u.get("site_user")
+    if site_user:
+        return host.User(site_user)
+    return "uWSGI ran as root from %s, which a non-root user can change; start it by hand" % exe
+
+
+def uwsgi_env(recorded, who):
+    """The environment uWSGI is started again with: what discovery kept of its master's
+    (processes.KEPT_ENV: how it was started, its VIRTUAL_ENV, which uWSGI takes as its
+    home), nothing that loads code into it (LD_*, PYTHON* were never kept), and the home of
+    the user it runs as. A master that ran as root had an environment only root could set;
+    one that ran as the site's user comes back as that user."""
+    env = {k: v for k, v in recorded.items() if k in processes.KEPT_ENV}
+    env.setdefault("PATH", host.SAFE_PATH)
+    env["HOME"] = who.home if who else "/root"
+    return env
 
 
 def find_uwsgi(u):
@@ -356,10 +413,10 @@ def find_uwsgi(u):
 
 def nginx_workers():
     """The pids of nginx's current worker processes (taken just before a reload)."""
+    pid = host.read_pid(paths.host("/www/server/nginx/logs/nginx.pid"))
     try:
-        pid = int(open(paths.host("/www/server/nginx/logs/nginx.pid")).read().strip())
-        return [c.pid for c in psutil.Process(pid).children()]
-    except (OSError, ValueError, psutil.Error):
+        return [c.pid for c in psutil.Process(pid).children()] if pid else []
+    except psutil.Error:
         return []
 
 

@@ -6,9 +6,10 @@ panel (the sandbox, the command line) the sites table is written directly.
 """
 import hashlib
 import json
+import shlex
 import sqlite3
 
-from . import host, paths, sites_db
+from . import host, paths, safe_text, sites_db
 
 PIDS = paths.PYTHON_PROJECT + "/vhost/pids"
 SCRIPTS = paths.PYTHON_PROJECT + "/vhost/scripts"
@@ -56,17 +57,32 @@ def set_project_config(name, conf):
 
 
 def gunicorn_script(name, record):
-    """A start script in the shape the panel writes (pythonModel._create_cmd_file)."""
-    venv = record["venv"]
+    """A start script in the shape the panel writes (pythonModel._create_cmd_file), for the
+    panel's start/restart buttons and its daemon. The panel runs it as root for stype
+    gunicorn, so the script drops to the site's user before anything of the site's runs (the
+    panel's own script sources the venv's activate, which the site's user can write); the
+    log is opened by that user too. Every path is checked and quoted (safe_text)."""
+    user = host.User(record.get("user") or "www")
+    venv = safe_text.sh(record["venv"], "venv")
+    bin_path = safe_text.sh(record["venv"].rstrip("/") + "/bin:" + host.SAFE_PATH, "PATH")
+    env = ["env", "-i", "PATH=" + bin_path, "HOME=" + safe_text.sh(user.home, "home"),
+           "USER=" + user.name, "LOGNAME=" + user.name, "LANG=C.UTF-8",
+           "VIRTUAL_ENV=" + venv, "BT_PYTHON_SERVICE_SID=" + sid(name)]
+    run = " ".join(env + ["/bin/bash", "-c", shlex.quote('exec "$0" -c "$1" >>"$2" 2>&1'),
+                          safe_text.sh(record["gunicorn_bin"], "gunicorn"),
+                          safe_text.sh(record["gunicorn_conf"], "gunicorn_conf"),
+                          safe_text.sh(record["log_dir"].rstrip("/") + "/gunicorn_error.log",
+                                       "log")])
     return "\n".join([
         "#!/bin/bash",
-        "PATH=%s/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" % venv,
+        "# gunicorn_switch: the panel runs this as root; Gunicorn runs as %s." % user.name,
+        "PATH=%s" % host.SAFE_PATH,
         "export BT_PYTHON_SERVICE_SID=%s" % sid(name),
-        "source %s/bin/activate" % venv,
-        "cd %s" % record["project_path"],
-        "nohup %s -c %s &>> %s/gunicorn_error.log &" % (record["gunicorn_bin"], record["gunicorn_conf"],
-                                                       record["log_dir"]),
-        "echo $! > %s" % pid_file(name),
+        "cd %s || exit 1" % safe_text.sh(record["project_path"], "project_path"),
+        "drop=(setpriv --reuid=%d --regid=%d --init-groups --)" % (user.uid, user.gid),
+        "command -v setpriv >/dev/null 2>&1 || drop=(runuser -u %s --)" % user.name,
+        "nohup \"${drop[@]}\" %s </dev/null >/dev/null 2>&1 &" % run,
+        "echo $! > %s" % safe_text.sh(pid_file(name), "pid_file"),
         "",
     ])
 

@@ -8,9 +8,10 @@ import os
 import pwd
 import re
 import socket
+import stat
 
-from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_translate, nginx_view, paths,
-               render, uwsgi_config, uwsgi_translate)
+from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_translate,
+               nginx_view, paths, render, safe_files, safe_text, uwsgi_translate)
 
 WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
 BINDS = ("tcp", "unix")
@@ -18,6 +19,10 @@ ACCESS_LOG = ("on", "off")
 MANAGERS = ("supervisor", "panel_project", "daemon")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 CONF_NAME = "gunicorn_conf.py"
+DEFAULT_USER = "www"
+# Where the panel makes venvs (its project manager, its Python version manager) and where
+# projects keep their own: a venv anywhere else is not the site's to run pip in.
+VENV_PLACES = (paths.PYENVS, "/www/server/python_manager", paths.WWWROOT)
 
 STEPS = (
     ("install", "安装 Gunicorn 到站点的虚拟环境", "Install Gunicorn into the site's venv"),
@@ -61,7 +66,7 @@ def parse_options(options):
         "bind": options.get("bind") or "tcp",
         "access_log": options.get("access_log") or None,  # None: as uWSGI logged
         "manager": options.get("manager") or None,
-        "user": options.get("user") or "www",
+        "user": options.get("user") or None,  # None: the user the site's uWSGI ran as
     }
     if out["worker_class"] and out["worker_class"] not in WORKER_CLASSES:
         raise PlanError("opt_choice", name="worker_class", choices=", ".join(WORKER_CLASSES))
@@ -71,15 +76,109 @@ def parse_options(options):
         raise PlanError("opt_choice", name="access_log", choices=", ".join(ACCESS_LOG))
     if out["manager"] and out["manager"] not in MANAGERS:
         raise PlanError("opt_choice", name="manager", choices=", ".join(MANAGERS))
-    if not USER_NAME.match(out["user"]):
-        raise PlanError("bad_user", user=out["user"][:32])
-    try:
-        pwd.getpwnam(out["user"])
-    except KeyError:
-        raise PlanError("no_user", user=out["user"])
-    if out["user"] == "root":
-        raise PlanError("root_user")
+    if out["user"] is not None:
+        check_user(out["user"])
     return out
+
+
+def check_user(name):
+    if not USER_NAME.match(name):
+        raise PlanError("bad_user", user=name[:32])
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        raise PlanError("no_user", user=name)
+    if name == "root" or pw.pw_uid == 0:
+        raise PlanError("root_user")
+    return host.User(name)
+
+
+def _user_name(value):
+    """A uWSGI uid=/gid= value (a name or a number) as a user name, or None."""
+    value = (value or "").strip()
+    try:
+        return pwd.getpwuid(int(value)).pw_name if safe_text.digits(value) else pwd.getpwnam(value).pw_name
+    except (KeyError, ValueError, OverflowError):
+        return None
+
+
+def site_user(opts, cfg, master):
+    """(the user Gunicorn runs as, a warning or None): the one asked for, else the one the
+    site's uWSGI workers ran as (its uid=, or the running workers' uid), else www. Never root."""
+    if opts["user"]:
+        return check_user(opts["user"]), None
+    name = _user_name(cfg.value("uid")) if cfg is not None else None
+    if not name or name == "root":
+        try:
+            name = pwd.getpwuid(master.get("worker_uid")).pw_name
+        except (KeyError, TypeError):
+            name = None
+    if name and name != "root" and USER_NAME.match(name):
+        return check_user(name), None
+    return check_user(DEFAULT_USER), i18n.t("ran_as_root", user=DEFAULT_USER)
+
+
+def _inside(path, places):
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in places)
+
+
+def _others_can_write(top, limit=200000):
+    """The first path under ``top`` (itself included) that a non-root user could change,
+    or None. For a root-owned venv pip would run from as root."""
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in [""] + dirnames + filenames:
+            p = os.path.join(dirpath, name) if name else dirpath
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if st.st_uid != 0 or (not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o022):
+                return p
+            seen += 1
+            if seen > limit:
+                return top + " (over %d files: not checked)" % limit
+    return None
+
+
+def venv_runner(venv, user, project_path, need_pip):
+    """Who runs pip in a venv: its owner, the site's user, or root for a venv that only root
+    can change (and only then). PlanError for a venv somewhere else, or someone else's."""
+    real = os.path.realpath(venv)
+    places = [paths.host(p) for p in VENV_PLACES] + [os.path.realpath(project_path)]
+    if not _inside(real, places):
+        raise PlanError("venv_place", venv=venv, places=", ".join(paths.host(p) for p in VENV_PLACES))
+    owner = os.stat(real).st_uid
+    if owner == user.uid:
+        return user.name
+    if owner != 0:
+        raise PlanError("venv_owner", venv=venv, owner=owner, user=user.name)
+    if need_pip:
+        bad = _others_can_write(real)
+        if bad:
+            raise PlanError("venv_root_writable", venv=venv, path=bad)
+    return "root"
+
+
+def check_master(master, venv, user):
+    """A uWSGI master is trusted (its command line is ever run again by rollback) only when
+    it runs as root or as the site's user, from the venv's own uwsgi or a binary that only
+    root can change; anything else may be the site's user dressed up as uWSGI."""
+    exe = master.get("exe") or ""
+    own = os.path.realpath(os.path.join(venv, "bin", "uwsgi"))
+    ok_exe = exe and (os.path.realpath(exe) == own or safe_files.root_only(exe))
+    if master.get("uid") not in (0, user.uid) or not ok_exe:
+        raise PlanError("untrusted_master", pid=master.get("pid"), exe=exe or "?",
+                        user=master.get("username") or master.get("uid"))
+
+
+def check_paths(values):
+    """Paths that go into the start script or the program file: safe characters only."""
+    for what, value in values:
+        try:
+            safe_text.check_path(value, what)
+        except safe_text.UnsafeText as e:
+            raise PlanError("unsafe_path", error=e)
 
 
 def free_port():
@@ -137,10 +236,10 @@ def nginx_listen(tree):
         for d in conf.walk():
             if d.name == "listen" and d.args and "ssl" not in d.args and "quic" not in d.args:
                 a = d.args[0]
-                if a.isdigit():
+                if safe_text.digits(a):
                     return "127.0.0.1:" + a
                 hostpart, _, port = a.rpartition(":")
-                if port.isdigit():
+                if safe_text.digits(port):
                     # bandit B104 reviewed: compares addresses, binds nothing
                     if hostpart in ("", "*", "0.0.0.0", "[::]"):  # nosec B104
                         hostpart = "127.0.0.1"
@@ -177,16 +276,21 @@ def make_plan(name, options, facts=None):
     if cfg is None:
         raise PlanError("uwsgi_unreadable", name=name,
                         error="; ".join(master.get("problems", [])) or "?")
+    user, user_warning = site_user(opts, cfg, master)
+    check_paths([("project_path", site["project_path"]), ("venv", site["venv"]),
+                 ("log_dir", log_dir(site))])
+    have = installed_gunicorn(site["venv"])
+    pip_user = venv_runner(site["venv"], user, site["project_path"], need_pip=not have)
+    check_master(master, site["venv"], user)
     manager = choose_manager(site, opts["manager"])
     rdir = runtime_dir(name)
     bind = ("127.0.0.1:%d" % free_port()) if opts["bind"] == "tcp" else "unix:%s/gunicorn.sock" % rdir
-    have = installed_gunicorn(site["venv"])
     version, why = uwsgi_translate.choose_gunicorn_version(site["python"], None)
     context = {
         "site": name, "project_path": site["project_path"], "venv": site["venv"],
         "python_version": site["python"], "gunicorn_version": have or version,
         "log_dir": log_dir(site), "runtime_dir": rdir, "stats_dir": os.path.join(rdir, "stats"),
-        "bind": bind, "user": opts["user"], "group": opts["user"],
+        "bind": bind, "user": user.name, "group": user.group_name(), "run_as": user.name,
         "nginx_read_timeout": nginx_read_timeout(tree),
         "overrides": {k: opts[k] for k in ("workers", "threads", "worker_class", "timeout",
                                            "access_log")},
@@ -216,6 +320,8 @@ def make_plan(name, options, facts=None):
                  for w in getattr(cfg, "warnings", [])]
     if why:
         warnings.append({"message": why, "origin": "gunicorn_version"})
+    if user_warning:
+        warnings.append({"message": user_warning, "origin": "uid"})
     nginx_addr = nginx_listen(tree)
     domain = (site["domains"] or [name])[0]
     baseline = health.status(nginx_addr, domain)
@@ -251,7 +357,12 @@ def make_plan(name, options, facts=None):
         "baseline_status": baseline,
         "drain_timeout": min(max(int(tr.settings["timeout"].value) if tr.settings.get("timeout") else 30, 5), 120),
         "uwsgi_environ": master.get("environ") or {},
-        "user": opts["user"],
+        "user": user.name,
+        "pip_user": pip_user,
+        "uwsgi_uid": master.get("uid"),
+        "uwsgi_exe": master.get("exe"),
+        "uwsgi_logs": [f for f in master.get("output_files") or []
+                       if _inside(f, [paths.host(paths.WWWLOGS), site["project_path"]])],
         "options": opts,
         "wsgi_app": (tr.settings.get("wsgi_app").value if tr.settings.get("wsgi_app") else None),
     }
@@ -262,7 +373,3 @@ def _warning(w):
         return {"message": w.get("message"), "origin": w.get("origin") or w.get("option")}
     return {"message": str(w), "origin": None}
 
-
-def read_uwsgi(path):
-    """Exposed for the CLI: the reader on a file path."""
-    return uwsgi_config.load(path)

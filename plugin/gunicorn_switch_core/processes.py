@@ -98,6 +98,19 @@ def _unit(pid):
     return None
 
 
+def _output_files(pid):
+    """The regular files a process writes its stdout/stderr to (a daemonized uWSGI's log)."""
+    out = []
+    for fd in (1, 2):
+        try:
+            target = os.readlink("/proc/%d/fd/%d" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("/") and not target.endswith(" (deleted)") and target not in out:
+            out.append(target)
+    return out
+
+
 def _info(proc):
     with proc.oneshot():
         try:
@@ -114,6 +127,8 @@ def _info(proc):
             "started": proc.create_time(),
             "environ": {k: env[k] for k in KEPT_ENV if k in env},
             "username": proc.username(),
+            "uid": proc.uids().real,
+            "output_files": _output_files(proc.pid),
         }
 
 
@@ -160,6 +175,8 @@ def scan(keep=None):
                               "cmdline": parent.cmdline(), "cwd": _cwd(parent)} if parent else None
             children = _own_children(proc, head_pids)
             info["children"] = [c.pid for c in children]
+            # the user the app runs as: uWSGI's master may be root and drop only its workers
+            info["worker_uid"] = children[0].uids().real if children else info["uid"]
             family = [proc] + children
             listen = [a for c in family for a in sockets.get(c.pid, [])]
             if not listen:

@@ -239,6 +239,23 @@ def makedirs(path, mode=0o755, owner=None):
                     os.close(fd)
 
 
+def give_to(path, owner):
+    """Hand a root-owned regular file (not hard-linked) to ``owner`` (uid, gid), by
+    descriptor; False when it is not root's (nothing to do) or absent."""
+    try:
+        fd = open_regular(path)
+    except FileNotFoundError:
+        return False
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != 0 or st.st_nlink != 1:
+            return False
+        os.fchown(fd, owner[0], owner[1])
+        return True
+    finally:
+        os.close(fd)
+
+
 def listdir(path):
     """The names in a directory reached safely (a symlink in its place is refused)."""
     with _Parent(path) as p:
@@ -247,6 +264,27 @@ def listdir(path):
         return os.listdir(fd)
     finally:
         os.close(fd)
+
+
+def root_only(path):
+    """Can only root change the file at ``path`` (links resolved) and every directory above
+    it? A root-owned sticky directory (/tmp) counts for a root-owned entry: only its owner
+    can rename or remove that entry."""
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            return False
+        d = os.path.dirname(real)
+        while True:
+            dst = os.stat(d)
+            if not (trusted_dir(dst) or (dst.st_uid == 0 and dst.st_mode & stat.S_ISVTX)):
+                return False
+            if d == "/":
+                return True
+            d = os.path.dirname(d)
+    except OSError:
+        return False
 
 
 def user_can_read(path, uid, gids):

@@ -15,6 +15,8 @@ Exits go to ``<stats_dir>/exits``: fixed-size records appended with one ``write`
 import os
 import struct
 
+from . import safe_files
+
 MAGIC = b"GSW1"
 VERSION = 1
 
@@ -68,6 +70,7 @@ EXIT_FORMAT = "<IdQdii16s"
 EXIT_FIELDS = ("pid", "time", "requests", "age", "exitcode", "signal", "cause")
 EXIT_SIZE = struct.calcsize(EXIT_FORMAT)
 EXITS_KEEP = 200
+MAX_EXITS_BYTES = 4 * EXITS_KEEP * EXIT_SIZE  # trimmed at twice EXITS_KEEP; a margin more
 # Causes written by the hooks; the status page shows them as they are.
 CAUSES = ("exit", "max_requests", "timeout", "reload_on_rss", "max_lifetime", "killed",
           "boot_error")
@@ -95,8 +98,8 @@ def read_slot_file(path, tries=5):
     """Read a slot file, retrying while a writer is mid-update. None if unreadable."""
     for _ in range(tries):
         try:
-            with open(path, "rb") as f:
-                data = f.read(SLOT_SIZE)
+            # the stats dir is the site user's: no FIFO, no link out of it is read
+            data = safe_files.read_bytes(path, SLOT_SIZE)[:SLOT_SIZE]
         except OSError:
             return None
         slot = read_slot(data)
@@ -119,7 +122,7 @@ def read_stats_dir(path):
     """All live slots (by pid) and the recent exits of one site's stats directory."""
     workers = {}
     try:
-        names = os.listdir(path)
+        names = safe_files.listdir(path)
     except OSError:
         return {"workers": workers, "exits": []}
     for name in names:
@@ -127,9 +130,14 @@ def read_stats_dir(path):
             slot = read_slot_file(os.path.join(path, name))
             if slot is not None:
                 workers[slot["pid"]] = slot
+    return {"workers": workers, "exits": read_exits_file(path)}
+
+
+def read_exits_file(stats_dir):
+    """The recent exits recorded in a stats directory (the file is bounded by the hooks'
+    trimming; what is read is bounded here too)."""
     try:
-        with open(os.path.join(path, EXITS_NAME), "rb") as f:
-            exits = read_exits(f.read())
+        return read_exits(safe_files.read_bytes(os.path.join(stats_dir, EXITS_NAME),
+                                                MAX_EXITS_BYTES)[:MAX_EXITS_BYTES])
     except OSError:
-        exits = []
-    return {"workers": workers, "exits": exits}
+        return []

@@ -13,13 +13,14 @@ error log re-read only when it changed.
 import datetime
 import json
 import os
+import pwd
 import re
 import signal
 import time
 
 import psutil
 
-from . import i18n, paths, processes, records, stats_layout
+from . import host, i18n, paths, processes, records, safe_files, stats_layout
 
 # Samples closer than this give noisy rates: keep the older one and report cumulative values.
 MIN_INTERVAL = 0.25
@@ -233,8 +234,19 @@ def _proc(pid):
         return None
 
 
-def gunicorn_master(pid):
-    """The process at ``pid`` when it is a Gunicorn master, else None."""
+def record_uids(record):
+    """The uids a site's recorded master may run as: its user (root for a site switched
+    before the master ran as the site's user)."""
+    try:
+        return (pwd.getpwnam(record.get("user") or "www").pw_uid, 0)
+    except KeyError:
+        return (0,)
+
+
+def gunicorn_master(pid, uids=None):
+    """The process at ``pid`` when it is a Gunicorn master (running as one of ``uids``),
+    else None: a pid read from a file the site's user can write must not make root look at,
+    or signal, another process."""
     if not pid:
         return None
     info = _proc(pid)
@@ -242,6 +254,8 @@ def gunicorn_master(pid):
         return None
     try:
         cmdline = info["proc"].cmdline()
+        if uids is not None and info["proc"].uids().real not in uids:
+            return None
     except psutil.Error:
         return None
     if processes.server_kind(cmdline, info["name"]) != "gunicorn":
@@ -257,11 +271,7 @@ def worker_pids(master_pid, proc_name=None):
 
 
 def read_pidfile(path):
-    try:
-        with open(path) as fh:
-            return int(fh.read(32).strip() or 0)
-    except (OSError, ValueError, TypeError):
-        return None
+    return host.read_pid(path) if path else None
 
 
 def _dirty_arbiter(proc_name):
@@ -286,9 +296,7 @@ def _error_evidence(path):
     if cached and cached[0] == key:
         return cached[1]
     try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, st.st_size - LOG_TAIL_BYTES))
-            data = fh.read(LOG_TAIL_BYTES)
+        data, _size = safe_files.read_tail(path, LOG_TAIL_BYTES)
     except OSError:
         return {}
     ev = parse_error_log(data.decode("utf-8", "replace"))
@@ -297,17 +305,12 @@ def _error_evidence(path):
 
 
 def _read_exits(stats_dir):
-    try:
-        with open(os.path.join(stats_dir, stats_layout.EXITS_NAME), "rb") as fh:
-            return stats_layout.read_exits(fh.read())
-    except OSError:
-        return []
+    return stats_layout.read_exits_file(stats_dir)
 
 
 def sample_path(site, record):
-    """Where the previous sample of a site is kept between calls."""
-    if record and record.get("runtime_dir"):
-        return os.path.join(record["runtime_dir"], "status_sample.json")
+    """Where the previous sample of a site is kept between calls: root's state dir (the
+    runtime dir is the site user's)."""
     return os.path.join(paths.host(paths.PLUGIN_STATE), "status", site + ".json")
 
 
@@ -316,10 +319,9 @@ def _load_sample(site, path):
     if s is not None:
         return s
     try:
-        with open(path) as fh:
-            s = json.load(fh)
+        s = json.loads(host.read_text(path))
         return s if isinstance(s, dict) else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, host.HostError):
         return None
 
 
@@ -328,11 +330,8 @@ def _save_sample(site, path, sample):
     # A cache, not state: losing it costs one call without rates, so no fsync.
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = "%s.%d.tmp" % (path, os.getpid())
-        with open(tmp, "w") as fh:
-            json.dump(sample, fh)
-        os.replace(tmp, path)
-    except OSError:
+        host.write_atomic(path, json.dumps(sample), mode=0o600)
+    except (OSError, host.HostError):
         pass
 
 
@@ -364,7 +363,7 @@ def get_status(site, info=None):
     hints = []
     if record is not None:
         stats_dir = record.get("stats_dir")
-        master = gunicorn_master(read_pidfile(record.get("pidfile")))
+        master = gunicorn_master(read_pidfile(record.get("pidfile")), record_uids(record))
         evidence = _error_evidence(record.get("error_log"))
         exit_recs = _read_exits(stats_dir) if stats_dir else []
     else:

@@ -6,14 +6,14 @@ everything, byte for byte; after it Gunicorn serves and a failure says what is l
 Rollback: start_uwsgi → restore_nginx (commit point) → stop_gunicorn → forget.
 """
 import os
-import pwd
 import socket
 import subprocess
 import time
 
 import psutil
 
-from . import (backups, health, host, managers, nginx_stage, paths, panel_db, records, tasks)
+from . import (backups, health, host, managers, nginx_stage, paths, panel_db, records, safe_files,
+               tasks)
 from .plan import COMMIT_STEP, STEPS as SWITCH_STEPS
 
 ROLLBACK_STEPS = (
@@ -64,7 +64,7 @@ def _record(plan, task_id):
         "manager": plan["manager"],
         "manager_detail": managers.program_name(site) if plan["manager"] == "supervisor" else site,
         "workers": s.get("workers"), "domain": plan["domain"], "nginx_addr": plan["nginx_addr"],
-        "baseline_status": plan["baseline_status"],
+        "baseline_status": plan["baseline_status"], "user": plan["user"],
     }
 
 
@@ -72,7 +72,9 @@ def _uwsgi_info(plan):
     u = {"manager": plan["uwsgi_manager"], "detail": plan["uwsgi_manager_detail"],
          "pid": plan["uwsgi_pid"], "cmdline": plan["uwsgi_cmdline"], "cwd": plan["uwsgi_cwd"],
          "environ": plan.get("uwsgi_environ") or {}, "log_dir": plan["log_dir"],
-         "config": plan["uwsgi_config"], "program_file": None, "start_script": None}
+         "config": plan["uwsgi_config"], "program_file": None, "start_script": None,
+         "uid": plan.get("uwsgi_uid"), "exe": plan.get("uwsgi_exe"), "site_user": plan["user"],
+         "logs": plan.get("uwsgi_logs") or []}
     if u["manager"] == "supervisor" and u["detail"]:
         u["program_file"] = managers.program_file(u["detail"])
     if u["manager"] == "panel_project":
@@ -104,16 +106,6 @@ def _restore_group(r, paths_):
             r.log("restored %s" % e["path"])
 
 
-def _preexec_as(user):
-    pw = pwd.getpwnam(user)
-
-    def drop():
-        os.setgid(pw.pw_gid)
-        os.initgroups(user, pw.pw_gid)
-        os.setuid(pw.pw_uid)
-    return drop
-
-
 # ---- switch steps ----------------------------------------------------------------------------
 
 def install_do(r):
@@ -127,11 +119,19 @@ def install_do(r):
     pkgs = ["gunicorn%s==%s" % (extra, p["gunicorn_version"]), "setproctitle"]
     if "uvicorn" in worker_class:
         pkgs.append("uvicorn-worker")
-    argv = [os.path.join(p["venv"], "bin", "python"), "-m", "pip", "install",
-            "--disable-pip-version-check", "--no-input"] + pkgs
-    r.log("$ " + " ".join(argv))
-    env = dict(os.environ, VIRTUAL_ENV=p["venv"], PIP_NO_INPUT="1")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    # pip runs as the venv's owner: the site's user for its own venv; root only for a venv
+    # that only root can change (plan.pip_user checked it), and then isolated (-I: no
+    # PYTHON* variables, no user site, no current directory on sys.path)
+    pip_user = p.get("pip_user") or p["user"]
+    who = host.User(pip_user) if pip_user != "root" else None
+    argv = [os.path.join(p["venv"], "bin", "python")] + ([] if who else ["-I"]) + [
+        "-m", "pip", "install", "--disable-pip-version-check", "--no-input"] + pkgs
+    r.log("$ " + " ".join(argv) + "   (as %s)" % (who.name if who else "root"))
+    env = (who or host.User("root")).env(extra_path=os.path.join(p["venv"], "bin"))
+    env.update(VIRTUAL_ENV=p["venv"], PIP_NO_INPUT="1")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            stdin=subprocess.DEVNULL, cwd=p["venv"],
+                            preexec_fn=who.drop() if who else None)
     deadline = time.monotonic() + PIP_TIMEOUT
     for line in iter(proc.stdout.readline, b""):
         r.log(line.decode("utf-8", "replace"))
@@ -150,28 +150,38 @@ def install_undo(r):
 def write_conf_do(r):
     p = r.payload
     path = p["gunicorn_conf_path"]
-    _backup(r, path)
-    host.write_atomic(path, p["gunicorn_conf"], mode=0o644)
-    r.log("wrote %s" % path)
-    pw = pwd.getpwnam(p["user"])
-    for d in (p["log_dir"],):
-        if not os.path.isdir(d):
-            os.makedirs(d, mode=0o755)
-            r.data.setdefault("created_dirs", []).append(d)
-        os.chown(d, pw.pw_uid, pw.pw_gid)
-    argv = [os.path.join(p["venv"], "bin", "gunicorn"), "--check-config", "-c", path]
-    r.log("$ " + " ".join(argv) + "   (as %s)" % p["user"])
+    user = host.User(p["user"])
     try:
-        out = subprocess.run(argv, cwd=p["project_path"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, timeout=120, preexec_fn=_preexec_as(p["user"]),
-                             env={"PATH": os.path.join(p["venv"], "bin") + ":/usr/bin:/bin",
-                                  "HOME": pw.pw_dir or "/", "LANG": "C.UTF-8"}, check=False)
-    except subprocess.TimeoutExpired:
-        raise tasks.StepError("gunicorn --check-config did not finish in 120 s")
-    text = out.stdout.decode("utf-8", "replace")
+        if _backup(r, path)["kind"] == "symlink":
+            raise tasks.StepError("%s is a symlink: the plugin does not write through or over "
+                                  "links in the project; remove it and switch again" % path)
+        # the conf is the site user's file, in the site user's directory (written by
+        # descriptor, never through a link planted there)
+        host.write_atomic(path, p["gunicorn_conf"], mode=0o644, owner=user.owner,
+                          make_dirs=False)
+        r.log("wrote %s" % path)
+        prepare_dirs(p, user)
+    except (OSError, host.HostError) as e:
+        raise tasks.StepError("cannot write %s: %s" % (path, e))
+    argv = [os.path.join(p["venv"], "bin", "gunicorn"), "--check-config", "-c", path]
+    r.log("$ " + " ".join(argv) + "   (as %s)" % user.name)
+    env = user.env(extra_path=os.path.join(p["venv"], "bin"))
+    rc, text = host.run(argv, cwd=p["project_path"], timeout=120, as_user=user, env=env)
     r.log(text)
-    if out.returncode != 0:
+    if rc == 124:
+        raise tasks.StepError("gunicorn --check-config did not finish in 120 s")
+    if rc != 0:
         raise tasks.StepError("gunicorn --check-config failed: %s" % text.strip()[-800:])
+
+
+def prepare_dirs(p, user):
+    """The site's log dir and runtime dir, owned by the user Gunicorn runs as. The runtime
+    dir (pidfile, sockets, stats) sits in root's /run/gunicorn_switch so that the site's
+    user cannot swap it; it is traversable only where nginx must reach a unix socket in it."""
+    safe_files.makedirs(p["log_dir"], mode=0o755, owner=user.owner)
+    safe_files.makedirs(os.path.dirname(p["runtime_dir"]), mode=0o755)
+    unix = p["bind"].startswith("unix:")
+    safe_files.makedirs(p["runtime_dir"], mode=0o711 if unix else 0o700, owner=user.owner)
 
 
 def write_conf_undo(r):

@@ -19,6 +19,8 @@ import os
 import socket
 import xml.parsers.expat
 
+from . import safe_files
+
 MAX_BYTES = 1024 * 1024
 # uWSGI has no include limit of its own (it recurses until the stack dies); a real config
 # never nests this deep, so deeper means a loop we failed to spot by name.
@@ -172,8 +174,13 @@ def loader_for(path):
 
 
 class _Reader:
-    def __init__(self, env, cwd, hostname):
+    def __init__(self, env, cwd, hostname, user=None, root_master=False):
         self.env = dict(env or {})
+        # Read with the rights of the site's user (uid, gids, name): what it could not read
+        # must not land in a world-readable conf. A root master's own top-level config may
+        # be root's (/etc/uwsgi/...), if reached without a link the site's user could plant.
+        self.user = user
+        self.root_master = root_master
         self.cwd = cwd
         self.hostname = hostname
         self.options = []
@@ -198,18 +205,34 @@ class _Reader:
                                    "it but this tool reads only files", path, line)
         return os.path.normpath(os.path.join(self.cwd, name))
 
-    def read_text(self, real, path, line):
+    def readable(self, real, top=False):
+        """May this file be read for the site? (see __init__)"""
+        if self.user is None:
+            return True
+        try:
+            if safe_files.user_can_read(real, self.user.uid, self.user.gids):
+                return True
+            if top and self.root_master:
+                st = safe_files.lstat(real)
+                return st is not None and st.st_uid == 0
+        except OSError:
+            pass
+        return False
+
+    def read_bytes(self, real, path, line, what, top=False):
+        if not self.readable(real, top):
+            raise UwsgiConfigError(f"{what}: {real} cannot be read by the site's user "
+                                   f"{self.user.name}; refused", path, line)
         try:
             if os.path.isdir(real):
                 raise UwsgiConfigError(f"{real} is a directory", path, line)
-            size = os.path.getsize(real)
-            if size > MAX_BYTES:
-                raise UwsgiConfigError("%s is %d bytes, over the %d byte limit"
-                                       % (real, size, MAX_BYTES), path, line)
-            with open(real, "rb") as f:
-                data = f.read(MAX_BYTES + 1)
+            # never through a link the site's user planted, never blocking on a FIFO
+            return safe_files.read_bytes(real, MAX_BYTES)
         except OSError as e:
             raise UwsgiConfigError(f"cannot read {real}: {e.strerror or e}", path, line) from None
+
+    def read_text(self, real, path, line, what="include", top=False):
+        data = self.read_bytes(real, path, line, what, top)
         if len(data) > MAX_BYTES:
             raise UwsgiConfigError("%s is over the %d byte limit" % (real, MAX_BYTES), path, line)
         if b"\0" in data:
@@ -237,7 +260,7 @@ class _Reader:
             raise UwsgiConfigError("includes nested deeper than %d" % MAX_DEPTH, path, line)
         if not os.path.exists(real):
             raise UwsgiConfigError(f"included file {real} does not exist", path, line)
-        text = self.read_text(real, path, line)
+        text = self.read_text(real, path, line, kind, top=path in (None, CMDLINE, ENVIRON))
         if not text.strip():
             raise UwsgiConfigError(f"{real} is empty", real, 1)
         table = magic_table(real, name, section, self.cwd, self.hostname)
@@ -364,7 +387,11 @@ class _Reader:
                 raise UwsgiConfigError(f"for-times needs a number, got {arg!r}", path, line) from None
         if kind == "for-readline":
             real = self.resolve(arg, path, line)
-            text = self.read_text(real, path, line)
+            try:
+                text = self.read_text(real, path, line, "for-readline")
+            except UwsgiConfigError as e:
+                self.warn(f"for-readline: {e.reason}; the block is skipped", path, line)
+                return []
             return [x.strip() for x in text.split("\n") if x.strip()]
         if kind in ("if-env", "if-not-env"):
             name, eq, want = arg.partition("=")
@@ -440,17 +467,19 @@ class _Reader:
             self.warn(f"@({name}) reads from a uWSGI scheme; not evaluated, left literally", opt.path, opt.line)
             return None
         real = os.path.join(self.cwd, name)
+        if not self.readable(real):
+            self.warn(f"{opt.key} = @({name}): {real} cannot be read by the site's user "
+                      f"{self.user.name}; refused, left literally", opt.path, opt.line)
+            return None
         try:
-            with open(real, "rb") as f:
-                data = f.read(MAX_BYTES + 1)
+            data = safe_files.read_bytes(real, MAX_BYTES)
         except OSError:
             raise UwsgiConfigError(f"@({name}): cannot read {real}", opt.path, opt.line) from None
         if len(data) > MAX_BYTES or b"\0" in data:
             raise UwsgiConfigError(f"@({name}): {real} is binary or too large",
                                    opt.path, opt.line)
         text = data.decode("utf-8", "replace")
-        text = text.removesuffix("\n")
-        return text
+        return text[:-1] if text.endswith("\n") else text
 
     def placeholder_value(self, inner, opt):
         if " " in inner:
@@ -753,24 +782,27 @@ def _line_of(text, needle):
 
 # -- public entry points ------------------------------------------------------------------
 
-def load(source, env=None, cwd=None, hostname=None, argv=None):
+def load(source, env=None, cwd=None, hostname=None, argv=None, user=None, root_master=False):
     """Read one uWSGI config file (``path`` or ``path:section``) as ``uwsgi <source>`` would.
 
     ``env`` is the environment of the uWSGI process (a dict; never read from os.environ
     implicitly). ``cwd`` is uWSGI's working directory, against which relative includes
     resolve; default the directory of ``source`` (Baota starts uWSGI after ``cd`` to the
     project, where its ``uwsgi.ini`` lives). ``argv`` (a running master's command line)
-    is merged in uWSGI's order: command-line flags first, then the file (§1.11).
+    is merged in uWSGI's order: command-line flags first, then the file (§1.11). ``user``
+    (uid, gids, name) reads every file with that user's rights; ``root_master`` lets the
+    top-level file be root's own when the master runs as root.
     """
     if argv:
-        return load_argv(list(argv) + [source], env=env, cwd=cwd, hostname=hostname)
+        return load_argv(list(argv) + [source], env=env, cwd=cwd, hostname=hostname, user=user,
+                         root_master=root_master)
     name, section = split_section(source)
     # The file named here is relative to our own cwd; only includes use uWSGI's cwd.
     name = os.path.abspath(name)
     source = name + (":" + section if section is not None else "")
     if cwd is None:
         cwd = os.path.dirname(name)
-    reader = _Reader(env, cwd, hostname or socket.gethostname())
+    reader = _Reader(env, cwd, hostname or socket.gethostname(), user, root_master)
     kind = loader_for(name)
     if kind is None:
         raise UwsgiConfigError(f"unable to load configuration from {name} (unknown extension)", name, None)
@@ -780,7 +812,7 @@ def load(source, env=None, cwd=None, hostname=None, argv=None):
                        reader.referenced | reader.placeholders)
 
 
-def load_argv(argv, env=None, cwd=None, hostname=None):
+def load_argv(argv, env=None, cwd=None, hostname=None, user=None, root_master=False):
     """Read a uWSGI command line (``argv[0]`` is the program) plus the files it names.
 
     Order as in uWSGI's main(): ``UWSGI_*`` environment options, then getopt over argv
@@ -789,7 +821,7 @@ def load_argv(argv, env=None, cwd=None, hostname=None):
     env = dict(env or {})
     if cwd is None:
         cwd = env.get("PWD") or os.getcwd()
-    reader = _Reader(env, cwd, hostname or socket.gethostname())
+    reader = _Reader(env, cwd, hostname or socket.gethostname(), user, root_master)
     for name in sorted(env):
         if name.startswith("UWSGI_") and name[6:].lower().replace("_", "-") in KNOWN_ENV:
             reader.add(name[6:].lower().replace("_", "-"), env[name], ENVIRON, 0)

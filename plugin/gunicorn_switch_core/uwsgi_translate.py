@@ -177,7 +177,7 @@ class Context(object):
     FIELDS = ("site", "project_path", "venv", "python_version", "gunicorn_version",
               "log_dir", "runtime_dir", "stats_dir", "bind", "user", "group", "workers",
               "threads", "worker_class", "timeout", "nginx_read_timeout", "control_socket",
-              "env", "access_log")
+              "env", "access_log", "run_as")
 
     def __init__(self, **kw):
         unknown = set(kw) - set(self.FIELDS)
@@ -228,6 +228,7 @@ class Translation(object):
             "limit_as_mb": None, "harakiri_verbose": False, "origins": {},
         }
         self.gunicorn_version = None
+        self.run_as = None  # the user the process manager starts the master as
         self.python_version = None
         self.site = None
         self.runtime_dir = None
@@ -462,13 +463,18 @@ def translate(config, context, django=None):
         user, user_origin = DEFAULT_USER, "plugin default"
         if uid is not None:
             tr.warn("uWSGI ran as %s; Gunicorn workers run as %s" % (uid.value, user), uid)
-    tr.set("user", user, user_origin, "workers only: the master keeps root to bind and log")
-    if ctx.group:
-        tr.set("group", ctx.group, "context: group")
-    elif gid is not None and gid.value and not ctx.user and gid.value not in ("0", "root"):
-        tr.set("group", gid.value, _origin(gid))
+    if ctx.run_as:
+        # The process manager starts the master as this user: Gunicorn would only try to
+        # switch to the user it already is.
+        tr.run_as = ctx.run_as
     else:
-        tr.set("group", user, user_origin)
+        tr.set("user", user, user_origin, "workers only: the master keeps root to bind and log")
+        if ctx.group:
+            tr.set("group", ctx.group, "context: group")
+        elif gid is not None and gid.value and not ctx.user and gid.value not in ("0", "root"):
+            tr.set("group", gid.value, _origin(gid))
+        else:
+            tr.set("group", user, user_origin)
     chown = last("chown-socket")
     if chown is not None and chown.value.split(":")[0] != user:
         tr.warn("chown-socket = %s: Gunicorn chowns the socket to user/group %s instead"
@@ -585,10 +591,11 @@ def translate(config, context, django=None):
         tr.set("backlog", int(backlog.value), _origin(backlog))
     umask = last("umask")
     if umask is not None and "umask" not in tr.settings:
-        try:
-            tr.set("umask", int(umask.value, 8), _origin(umask))
-        except ValueError:
-            tr.warn("umask = %s is not octal; ignored" % umask.value, umask)
+        text = umask.value.strip()
+        if re.match(r"^[0-7]{1,4}$", text) and int(text, 8) <= 0o777:
+            tr.set("umask", int(text, 8), _origin(umask))
+        else:
+            tr.warn("umask = %s is not an octal mode (000-777); ignored" % umask.value, umask)
 
     # -- python path, env, app loading --------------------------------------------------
     paths = []

@@ -119,17 +119,22 @@ def test_switch_leaves_safe_files_and_processes(sandbox, plugin, panel_get, monk
             if b is not None and not stat.S_ISLNK(s.st_mode) and not stat.S_ISSOCK(s.st_mode):
                 assert (stat.S_IMODE(s.st_mode), s.st_uid) == (stat.S_IMODE(b.st_mode), b.st_uid), p
         conf = Path(rec["gunicorn_conf"])
-        # executed by the root master: root's, and nobody else may write it
-        assert _owner(conf) == "root" and _mode(conf) & 0o022 == 0, oct(_mode(conf))
+        # read only by the master, which runs as the site's user: that user's file, in its
+        # own directory, and nobody else may write it
+        assert _owner(conf) == "www" and _mode(conf) & 0o022 == 0, oct(_mode(conf))
         stats = Path(rec["stats_dir"])
         assert _owner(stats) == "www" and _mode(stats) == 0o700
+        runtime = Path(rec["runtime_dir"])
+        assert _owner(runtime) == "www" and _mode(runtime) in (0o700, 0o711)
+        # the runtime dir's parent is root's: the site's user cannot swap the dir itself
+        assert _owner(runtime.parent) == "root" and _mode(runtime.parent) & 0o022 == 0
         if rec.get("control_socket") and os.path.exists(rec["control_socket"]):
-            assert _mode(rec["control_socket"]) == 0o600 and _owner(rec["control_socket"]) == "root"
+            assert _mode(rec["control_socket"]) == 0o600 and _owner(rec["control_socket"]) == "www"
 
         # -- processes -------------------------------------------------------------------
         master = psutil.Process(int(Path(rec["pidfile"]).read_text().strip()))
         workers = master.children()
-        assert master.username() == "root"  # binds, logs, reloads; serves nothing itself
+        assert master.username() == "www"  # least privilege: nothing of the site runs as root
         assert workers and {w.username() for w in workers} == {"www"}
         bind = rec["bind"]
         assert bind.startswith("127.0.0.1:") or bind.startswith("unix:"), bind
@@ -140,10 +145,12 @@ def test_switch_leaves_safe_files_and_processes(sandbox, plugin, panel_get, monk
         conf_text = conf.read_text()
         assert "0.0.0.0" not in conf_text.replace("# ", "#").split("bind", 1)[1].split("\n", 1)[0]
         if bind.startswith("unix:"):
-            # nobody but root can replace the socket (its mode follows Gunicorn's umask, as
-            # uWSGI's followed chmod-socket = 666 here: local access, as before the switch)
+            # nobody but the site's user can replace the socket (its mode follows Gunicorn's
+            # umask, as uWSGI's followed chmod-socket = 666 here: local access, as before the
+            # switch); nginx's workers may traverse the directory, not list it
             sock_dir = os.stat(os.path.dirname(bind[5:]))
-            assert sock_dir.st_uid == 0 and not stat.S_IMODE(sock_dir.st_mode) & 0o022
+            assert sock_dir.st_uid == pwd.getpwnam("www").pw_uid
+            assert stat.S_IMODE(sock_dir.st_mode) == 0o711
 
         # -- secrets -------------------------------------------------------------------------
         secret_key = "sandbox-only-not-secret-" + sandbox.sites[site].spec.package

@@ -55,10 +55,11 @@ def ensure_www_user():
 def _chown_www(path):
     uid = pwd.getpwnam("www").pw_uid
     gid = grp.getgrnam("www").gr_gid
-    for dirpath, _dirnames, filenames in os.walk(path):
-        os.chown(dirpath, uid, gid)
-        for f in filenames:
-            os.chown(os.path.join(dirpath, f), uid, gid)
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.lchown(dirpath, uid, gid)
+        # lchown: a venv's bin/python links to the base interpreter, which stays root's
+        for f in filenames + dirnames:
+            os.lchown(os.path.join(dirpath, f), uid, gid)
 
 
 class Site:
@@ -183,6 +184,10 @@ class Sandbox:
             (site.project / "static" / "site.webmanifest").write_text('{"name": "%s"}\n' % spec.name)
             (site.project / "run").mkdir(exist_ok=True)
             venvs.make_venv(site.venv, venvs.SITE_PACKAGES)
+            if spec.shape != "ini_daemon":
+                # As Baota's project manager leaves it: the site's user owns its venv. The
+                # daemon site keeps a root-owned venv, the other shape a server has.
+                _chown_www(site.venv)
             text = layout.uwsgi_ini(spec, r, site.port, site.sock)
             if spec.shape == "emperor":
                 site.uwsgi_ini = self._write(f"{layout.EMPEROR_DIR}/{spec.name}.ini", text)
