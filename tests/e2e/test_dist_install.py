@@ -34,7 +34,10 @@ def test_zip_holds_one_folder_and_nothing_else(dist_zip):
         assert "/tests/" not in n and "node_modules" not in n
         top = n.split("/")[1]
         assert top in ("info.json", "install.sh", "icon.png", "gunicorn_switch_main.py",
-                       "index.html", "static", "gunicorn_switch_core"), n
+                       "index.html", "static", "gunicorn_switch_core", "release-files.txt"), n
+    with zipfile.ZipFile(dist_zip) as zf:
+        listed = zf.read("gunicorn_switch/release-files.txt").decode().split()
+    assert sorted(listed) == sorted(n.split("/", 1)[1] for n in names)
 
 
 def test_icon_is_a_square_png(dist_zip):
