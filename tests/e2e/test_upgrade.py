@@ -22,10 +22,12 @@ import psutil
 import pytest
 
 from tests.sandbox.panel_import import panel_import, relink_repo_plugin
+from tests.ui.conftest import load_devpanel
+
+devpanel = load_devpanel()
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = "shop.test"
-TOKEN = "upgrade-test-token"
 CORE = "gunicorn_switch_core"
 GET_INFO_RETURN = (
     '    return {"version": __version__, "lang": i18n.lang(), "panel_lang": i18n.panel_lang()}\n')
@@ -70,19 +72,14 @@ class Panel(object):
     """The dev panel as a process of the sandbox's panel Python."""
 
     def __init__(self, sandbox, env):
-        argv = [str(sandbox.panel_python), str(REPO / "tools/devpanel/server.py"),
-                "--plugin-dir", str(sandbox.plugin_dir), "--root", str(sandbox.root), "--port", "0"]
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, cwd="/")
-        line = self.proc.stdout.readline()
-        assert line.startswith("devpanel: http://127.0.0.1:"), line + self.proc.stderr.read()
-        self.url = line.split()[1]
+        self.proc, self.url, self.token = devpanel.spawn(
+            str(sandbox.panel_python), sandbox.plugin_dir, sandbox.root, env=env)
 
     def post(self, query, data=None):
         req = urllib.request.Request(self.url + "plugin?" + query, method="POST",
                                      data=urllib.parse.urlencode(data or {}).encode())
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
-        req.add_header("x-http-token", TOKEN)
+        req.add_header("x-http-token", self.token)
         with urllib.request.urlopen(req, timeout=300) as r:
             return r.read().decode()
 
@@ -101,12 +98,7 @@ class Panel(object):
             time.sleep(0.5)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        devpanel.kill(self.proc)
 
 
 def wait_stopped(sandbox, task_id, deadline=600):
@@ -136,7 +128,7 @@ def releases(tmp_path):
 def test_upgrade_without_restart(sandbox, releases):
     zip_n, zip_n1 = releases
     env = dict(os.environ, **sandbox.env())
-    env.update(DEVPANEL_TOKEN=TOKEN, GUNICORN_SWITCH_FAULT="stop-after:write_conf")
+    env["GUNICORN_SWITCH_FAULT"] = "stop-after:write_conf"
     panel = runner = None
     switched = False
     try:

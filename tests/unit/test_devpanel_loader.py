@@ -6,7 +6,6 @@ HTTP, as the page and the panel see it.
 """
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import urllib.error
@@ -19,8 +18,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 from tests.sandbox import venvs  # noqa: E402
+from tests.ui.conftest import load_devpanel  # noqa: E402
 
-TOKEN = "probe-token"
+devpanel = load_devpanel()
 PROBE = textwrap.dedent('''\
     # coding: utf-8
     import os
@@ -90,26 +90,14 @@ def panel(request, tmp_path):
     write_probe(plugin)
     (plugin / "index.html").write_text("<div class=\"probe\">页面</div>\n")
     (plugin / "install.sh").write_text(INSTALL_SH)
-    argv = [python, str(REPO / "tools/devpanel/server.py"), "--plugin-dir", str(plugin),
-            "--root", str(root), "--port", "0"] + (["--aapanel"] if aapanel else [])
-    env = dict(os.environ, DEVPANEL_TOKEN=TOKEN)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=str(tmp_path))
+    proc, url, token = devpanel.spawn(python, plugin, root, aapanel=aapanel)
     try:
-        line = proc.stdout.readline()
-        assert line.startswith("devpanel: http://127.0.0.1:"), line + proc.stderr.read()
-        url = line.split()[1]
-        yield {"url": url, "plugin": plugin, "root": root, "python": version, "proc": proc}
+        yield {"url": url, "token": token, "plugin": plugin, "root": root, "python": version}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        devpanel.kill(proc)
 
 
-def post(url, data=None, token=TOKEN):
+def post(url, token, data=None):
     req = urllib.request.Request(url, data=urllib.parse.urlencode(data or {}).encode(),
                                  method="POST")
     req.add_header("Content-Type", "application/x-www-form-urlencoded")
@@ -122,7 +110,7 @@ def post(url, data=None, token=TOKEN):
 
 
 def call(panel, method, data=None):
-    return post(panel["url"] + "plugin?action=a&name=gunicorn_switch&s=" + method, data)
+    return post(panel["url"] + "plugin?action=a&name=gunicorn_switch&s=" + method, panel["token"], data)
 
 
 def call_json(panel, method, data=None):
@@ -213,7 +201,7 @@ def test_a_main_file_without_import_is_not_loaded(panel):
 
 
 def test_get_config_html_is_the_raw_file(panel):
-    status, ctype, body = post(panel["url"] + "plugin?action=getConfigHtml",
+    status, ctype, body = post(panel["url"] + "plugin?action=getConfigHtml", panel["token"],
                                {"name": "gunicorn_switch"})
     assert status == 200 and body == (panel["plugin"] / "index.html").read_text()
 
@@ -222,11 +210,11 @@ def test_uninstall_asks_uninstall_check_then_runs_install_sh_from_the_panel_fold
     url = panel["url"] + "plugin?action=uninstall_plugin&sName=gunicorn_switch"
     marker = panel["plugin"].parent / "uninstalled-from"
     (panel["plugin"] / "busy").write_text("")
-    status, _, body = post(url)
+    status, _, body = post(url, panel["token"])
     assert json.loads(body) == {"status": True, "msg": "a task is running"}
     assert panel["plugin"].is_dir() and not marker.exists()
     (panel["plugin"] / "busy").unlink()
-    status, _, body = post(url)
+    status, _, body = post(url, panel["token"])
     assert json.loads(body)["status"] is True
     assert marker.read_text().strip() == str(panel["root"] / "www/server/panel")
     assert not panel["plugin"].exists()

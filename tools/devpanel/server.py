@@ -364,6 +364,31 @@ def stop(server):
     server.thread.join(10)
 
 
+def spawn(python, plugin_dir, root=None, env=None, aapanel=False):
+    """Run the dev panel as a process of ``python`` (the panel's interpreter), as a panel
+    runs the plugin: ``(process, url, token)``; stop it with ``kill(process)``."""
+    token = secrets.token_hex(16)
+    argv = [python, os.path.abspath(__file__), "--plugin-dir", str(plugin_dir), "--port", "0"]
+    argv += (["--root", str(root)] if root else []) + (["--aapanel"] if aapanel else [])
+    env = dict(env if env is not None else os.environ, DEVPANEL_TOKEN=token)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd="/")
+    line = proc.stdout.readline()
+    if not line.startswith("devpanel: http://127.0.0.1:"):
+        kill(proc)
+        raise RuntimeError("devpanel did not start: " + line + proc.stderr.read())
+    return proc, line.split()[1], token
+
+
+def kill(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--plugin-dir", help="default: $GUNICORN_SWITCH_ROOT's installed plugin, "
