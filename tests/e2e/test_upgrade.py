@@ -14,8 +14,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -76,12 +74,10 @@ class Panel(object):
             str(sandbox.panel_python), sandbox.plugin_dir, sandbox.root, env=env)
 
     def post(self, query, data=None):
-        req = urllib.request.Request(self.url + "plugin?" + query, method="POST",
-                                     data=urllib.parse.urlencode(data or {}).encode())
-        req.add_header("Content-Type", "application/x-www-form-urlencoded")
-        req.add_header("x-http-token", self.token)
-        with urllib.request.urlopen(req, timeout=300) as r:
-            return r.read().decode()
+        status, _ctype, body = devpanel.post(self.url + "plugin?" + query, self.token, data,
+                                             timeout=300)
+        assert status == 200, body[:2000]
+        return body
 
     def call(self, method, **data):
         res = json.loads(self.post("action=a&name=gunicorn_switch&s=" + method, data))

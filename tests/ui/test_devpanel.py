@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from tests.ui.conftest import load_devpanel
 
 TABS_ZH = ["站点", "状态", "日志", "设置", "关于"]
 TABS_EN = ["Sites", "Status", "Logs", "Settings", "About"]
@@ -19,16 +20,7 @@ DIALOG = ".layui-layer-page"
 # -- helpers -------------------------------------------------------------------------------
 def post(url, token=None, data=None):
     """POST to the dev panel; (status, content type, body text)."""
-    body = urllib.parse.urlencode(data or {}).encode()
-    req = urllib.request.Request(url, data=body, method="POST")
-    req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    if token:
-        req.add_header("x-http-token", token)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+    return load_devpanel().post(url, token, data)
 
 
 def expected_sites(devpanel_module, server):

@@ -8,9 +8,6 @@ import json
 import os
 import sys
 import textwrap
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -97,16 +94,7 @@ def panel(request, tmp_path):
         devpanel.kill(proc)
 
 
-def post(url, token, data=None):
-    req = urllib.request.Request(url, data=urllib.parse.urlencode(data or {}).encode(),
-                                 method="POST")
-    req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    req.add_header("x-http-token", token)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+post = devpanel.post
 
 
 def call(panel, method, data=None):

@@ -36,6 +36,9 @@ import subprocess
 import sys
 import threading
 import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -378,6 +381,20 @@ def spawn(python, plugin_dir, root=None, env=None, aapanel=False):
         kill(proc)
         raise RuntimeError("devpanel did not start: " + line + proc.stderr.read())
     return proc, line.split()[1], token
+
+
+def post(url, token=None, data=None, timeout=60):
+    """POST a form to a dev panel as the page does: (status, content type, body text)."""
+    req = urllib.request.Request(url, data=urllib.parse.urlencode(data or {}).encode(),
+                                 method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    if token:
+        req.add_header("x-http-token", token)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - our own URL
+            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
 
 
 def kill(proc):
