@@ -3,8 +3,8 @@
 BaoTa 11 shows a plugin inside <iframe src="/software">, a document with <html lang="en"> and
 the title 插件管理; neither may make the page English. The backend (the panel's language
 setting; the sandbox has none, as BaoTa) decides, ?lang= overrides. The dev panel runs as a
-process of the sandbox's panel Python (3.7, as BaoTa 11). Every tab's visible text is checked
-for strings of the other language.
+process of the sandbox's panel Python (3.7, as BaoTa 11; tests/ui/conftest.py). Every tab's
+visible text is checked for strings of the other language.
 """
 import re
 
@@ -15,14 +15,9 @@ ENDONYMS = {"中文", "English"}
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 
 
-@pytest.fixture(scope="module")
-def bt11(sandbox, devpanel_module):
-    proc, url, token = devpanel_module.spawn(str(sandbox.panel_python), sandbox.plugin_dir,
-                                             sandbox.root)
-    try:
-        yield url
-    finally:
-        devpanel_module.kill(proc)
+@pytest.fixture
+def bt11(devpanel):
+    return devpanel[1]
 
 
 def visible_text_of_every_tab(page, url):
