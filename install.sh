@@ -11,7 +11,29 @@ PANEL="$ROOT/www/server/panel"
 PLUGIN_DIR="$PANEL/plugin/gunicorn_switch"
 STATE="$PANEL/data/gunicorn_switch"
 
+# What an older release left behind: the panel copies a new release over the old folder and
+# never deletes, and a stale module or package could shadow the new one. release-files.txt
+# (written by tools/build_dist.py) lists this release; a checkout has none and is left alone.
+Prune() {
+    local manifest="$PLUGIN_DIR/release-files.txt" rel
+    [ -f "$manifest" ] || return 0
+    (
+        cd "$PLUGIN_DIR" || exit 0
+        find gunicorn_switch_core static -name __pycache__ -prune -exec rm -rf {} + 2>/dev/null
+        find gunicorn_switch_core static -type f 2>/dev/null
+        find . -maxdepth 1 -type f -name '*.py' -printf '%P\n'
+    ) | while IFS= read -r rel; do
+        [ -n "$rel" ] || continue
+        grep -qxF -- "$rel" "$manifest" && continue
+        rm -f -- "$PLUGIN_DIR/$rel" && echo "gunicorn_switch: removed $rel (not in this release)"
+    done
+    find "$PLUGIN_DIR/gunicorn_switch_core" "$PLUGIN_DIR/static" -mindepth 1 -depth -type d \
+        -empty -delete 2>/dev/null
+    return 0
+}
+
 Install() {
+    Prune
     # State lives outside the plugin folder so that an upgrade (re-import) keeps the journal,
     # the backups and the list of switched sites. Private: it holds copies of site configs.
     mkdir -p "$STATE/logs" "$STATE/tasks" "$STATE/sites" "$STATE/backups" "$STATE/run"
@@ -23,6 +45,9 @@ Install() {
     if ! "$PY" -c "import psutil, jinja2" >/dev/null 2>&1; then
         echo "gunicorn_switch: the panel's Python lacks psutil or jinja2" >&2
     fi
+    # The panel's loader re-executes the main file only when its mtime changes; the zip's
+    # dates may not move it (a rebuilt or re-imported release): make sure this one is loaded.
+    touch "$PLUGIN_DIR/gunicorn_switch_main.py"
     echo "gunicorn_switch installed"
 }
 

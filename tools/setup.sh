@@ -29,5 +29,19 @@ if [ ! -d tools/devpanel/node_modules/jquery ] || [ ! -d tools/devpanel/node_mod
     (cd tools/devpanel && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# The panel's own interpreters: Python 3.7.16 (BaoTa 9-11) for the sandbox's panel, 3.12.1
+# (aaPanel 8) for the tests that load the plugin the aaPanel way. pyenv builds them from
+# python.org's source tarballs: without that download (these machines reach PyPI, Debian and
+# npm only) the install fails, and the sandbox says loudly that it falls back to this Python.
+if command -v pyenv >/dev/null; then
+    for v in 3.7.16 3.12.1; do
+        [ -x "$(pyenv root)/versions/$v/bin/python${v%.*}" ] && continue
+        echo "setup: pyenv install $v (needs python.org)"
+        pyenv install -s "$v" || echo "setup: *** pyenv install $v FAILED: the tests fall back to $(python3 --version) for it ***" >&2
+    done
+else
+    echo "setup: *** no pyenv: the sandbox's panel Python falls back to $(python3 --version) ***" >&2
+fi
+
 # The wheel cache (uWSGI compiles from source once) and the shared test venvs.
 python3 -m tests.sandbox.venvs >/dev/null

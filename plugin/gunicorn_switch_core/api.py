@@ -8,7 +8,7 @@ import logging
 import os
 import traceback
 
-from . import discover, i18n, paths, plan as planning, records, switch as switching, tasks
+from . import __version__, discover, i18n, paths, plan as planning, records, switch as switching, tasks
 from . import control as ctl, logs, safe_text, sites_db, status
 
 LOG = logging.getLogger("gunicorn_switch")
@@ -63,6 +63,12 @@ def require_site(args, sites=None):
         if s["site"] == name:
             return s
     raise BadInput(i18n.t("unknown_site", name=name))
+
+
+def get_info(args):
+    """The page's first call: which release answers, and the language the page should show.
+    Quick on purpose (two small files): the panel waits on it under gevent."""
+    return {"version": __version__, "lang": i18n.lang(), "panel_lang": i18n.panel_lang()}
 
 
 def get_sites(args):
@@ -172,7 +178,24 @@ def get_logs(args):
         raise BadInput(str(e)) from None
 
 
+def running_tasks():
+    """Sites with a switch or rollback pending or running (its runner alive or not)."""
+    return sorted({t["site"] for t in tasks.all_tasks() if t["state"] in ("pending", "running")})
+
+
+def uninstall_check():
+    """The panel's hook before uninstall: {"status": True, msg} refuses (notes §3, §11)."""
+    try:
+        busy = running_tasks()
+    except Exception:  # the state dir unreadable: nothing we could finish anyway  # noqa: BLE001
+        busy = []
+    if busy:
+        return {"status": True, "msg": i18n.t("uninstall_busy", names=", ".join(busy))}
+    return {"status": False, "msg": i18n.t("uninstall_ok")}
+
+
 METHODS = {
+    "get_info": get_info,
     "get_sites": get_sites,
     "get_status": get_status,
     "control": control,
@@ -188,6 +211,14 @@ def call(method, get):
     """Run one panel method: {status, msg, data}, never an exception."""
     try:
         args = args_of(get)
+    except Exception:  # noqa: BLE001 - an odd `get` is the same as no arguments
+        args = {}
+    with i18n.use(args.get("lang")):
+        return _call(method, args)
+
+
+def _call(method, args):
+    try:
         for k, v in args.items():
             if len(v) > MAX_VALUE or "\x00" in v:
                 raise BadInput(i18n.t("bad_value", name=k[:40]))

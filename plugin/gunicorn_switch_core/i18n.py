@@ -1,12 +1,22 @@
 """Messages for the page, Chinese first and English for aaPanel.
 
-The language follows GUNICORN_SWITCH_LANG when set, else the panel's language setting
-(aaPanel keeps it in BTPanel/languages/settings.json), else Chinese.
+The backend decides the page's language and tells the page (api.get_info), so that the page
+and the messages it shows from here never disagree. In order: the page's own ``lang`` argument
+(``?lang=`` or the user's choice in 设置, sent with every call), GUNICORN_SWITCH_LANG, then the
+panel's setting. aaPanel keeps the user's choice in BTPanel/languages/language.pl and its
+default in the ``default`` key of BTPanel/languages/settings.json (codes such as zh, cht, en,
+de, fra) and shows English for a language it has no text for; BaoTa has neither file and is
+Chinese. So: Simplified Chinese for ``zh`` (or no setting at all), English for anything else,
+繁體 (``cht``) included: this plugin has no Traditional Chinese text.
 """
 import json
 import os
+import threading
 
 from . import paths
+
+LANGS = ("zh", "en")
+_LOCAL = threading.local()  # the panel runs calls in gevent greenlets: patched to be per-call
 
 MESSAGES = {
     "missing_site": ("请选择站点", "No site given"),
@@ -84,19 +94,56 @@ MESSAGES = {
     "log_outside": ("日志路径 {path} 不在站点日志目录 {dir} 中，拒绝读取",
                     "Refusing to read {path}: it is outside the site's log directory {dir}"),
     "no_managers": ("进程管理模块尚未安装", "The process manager module is not available"),
+    "uninstall_busy": ("站点 {names} 正在切换或回滚，请等任务结束后再卸载插件",
+                       "A switch or rollback of {names} is running: uninstall the plugin when it ends"),
+    "uninstall_ok": ("可以卸载：已切换的站点会保持现状继续运行",
+                     "Ready to uninstall: switched sites keep running as they are"),
 }
 
 
-def lang():
+def _panel_code():
+    """The panel's language code, or "" on a panel without a language setting (BaoTa)."""
+    folder = paths.host(paths.PANEL + "/BTPanel/languages")
+    try:
+        with open(os.path.join(folder, "language.pl"), encoding="utf-8") as fh:
+            chosen = fh.read().strip()
+        if chosen:
+            return chosen
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(folder, "settings.json"), encoding="utf-8") as fh:
+            return str(json.load(fh).get("default") or "").strip()
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+def panel_lang():
+    """The language the panel shows: zh or en."""
     v = os.environ.get("GUNICORN_SWITCH_LANG")
     if v:
         return "en" if v.lower().startswith("en") else "zh"
-    try:
-        with open(paths.host(paths.PANEL + "/BTPanel/languages/settings.json")) as fh:
-            default = json.load(fh).get("default", "")
-        return "en" if str(default).lower().startswith("en") else "zh"
-    except (OSError, ValueError, AttributeError):
-        return "zh"
+    code = _panel_code().lower().replace("_", "-")
+    return "zh" if code in ("", "zh", "zh-cn", "zh-hans", "cn") else "en"
+
+
+def lang():
+    return getattr(_LOCAL, "lang", None) or panel_lang()
+
+
+class use(object):
+    """``with i18n.use(lang):`` messages of one call in the page's language (None: the panel's)."""
+
+    def __init__(self, wanted):
+        self.wanted = wanted if wanted in LANGS else None
+
+    def __enter__(self):
+        self.saved = getattr(_LOCAL, "lang", None)
+        _LOCAL.lang = self.wanted
+        return self
+
+    def __exit__(self, *exc):
+        _LOCAL.lang = self.saved
 
 
 def t(key, **kw):

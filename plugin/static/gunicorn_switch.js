@@ -9,13 +9,20 @@
  */
 (function (window, $) {
   'use strict';
+  // tools/build_dist.py writes the release's version here and in index.html's ?v=.
+  var VERSION = '__GSWITCH_VERSION__';
+  var STAMPED = VERSION.indexOf('__') !== 0; // a checkout's page has no version of its own
   if (window.gswitch && window.gswitch.loaded) {
-    window.gswitch.init();
-    return;
+    // The panel's page outlives an upgrade of the plugin: run this release's code, not the
+    // one the window kept from before.
+    if (window.gswitch.version === VERSION) {
+      window.gswitch.init();
+      return;
+    }
+    if (window.gswitch.root) window.gswitch.teardown();
   }
 
   var PLUGIN = 'gunicorn_switch';
-  var VERSION = '1.0.0';
   var TASK_POLL_MS = 1000;
   var STATUS_POLL_MS = 3000;
   var LOG_POLL_MS = 2000;
@@ -92,6 +99,7 @@
       logs_none: '还没有由本插件切换的站点，日志在切换后可用。',
       soon_settings: '默认 worker 数、超时等更多设置即将推出。',
       language: '界面语言', lang_auto: '跟随面板', lang_saved: '界面语言已切换',
+      version_mismatch: '页面版本 {page} 与插件后端版本 {backend} 不一致：请刷新浏览器页面；如果仍不一致，请重启面板。',
       err_http: '请求失败（HTTP {code}），请稍后重试',
       err_timeout: '请求超时，请稍后重试',
       err_network: '无法连接到面板，请检查网络',
@@ -172,6 +180,7 @@
       logs_none: 'No site was switched by this plugin yet: logs are there after a switch.',
       soon_settings: 'More settings (default workers, timeouts) are coming soon.',
       language: 'Language', lang_auto: 'Same as the panel', lang_saved: 'Language changed',
+      version_mismatch: 'This page is version {page} but the plugin\'s backend is {backend}: reload the browser page; if that does not help, restart the panel.',
       err_http: 'Request failed (HTTP {code}), please try again',
       err_timeout: 'The request timed out, please try again',
       err_network: 'Cannot reach the panel, please check the connection',
@@ -200,20 +209,22 @@
   }
 
   /*
-   * The page's language. 1) the user's choice in 设置; 2) the panel's: aaPanel (the international
-   * edition) is English, BaoTa is Chinese — told by the page title or the <html lang>; 3) the
-   * browser's language; Chinese for any zh-*, English otherwise.
+   * The page's language comes from the backend (get_info: the panel's language setting), so
+   * that the page and the backend's messages agree. Only two things override it, and both are
+   * sent to the backend with every call: ?lang= in the page's address, and the user's choice in
+   * 设置. The document's title and <html lang> say nothing: BaoTa 11 shows plugins inside an
+   * <html lang="en"> iframe titled 插件管理.
    */
-  function detectLang() {
+  function langOverride() {
+    var m = /[?&]lang=(zh|en)(?:&|$)/.exec(window.location.search || '');
+    if (m) return m[1];
     var choice = stored(STORE_KEY);
-    if (choice === 'zh' || choice === 'en') return choice;
-    if (/aapanel/i.test(document.title || '')) return 'en';
-    if (/宝塔|bt-?panel/i.test(document.title || '')) return 'zh';
-    var html = (document.documentElement.getAttribute('lang') || '').toLowerCase();
-    if (html.indexOf('zh') === 0) return 'zh';
-    if (html.indexOf('en') === 0) return 'en';
-    var nav = (window.navigator.language || window.navigator.userLanguage || 'zh').toLowerCase();
-    return nav.indexOf('zh') === 0 ? 'zh' : 'en';
+    return choice === 'zh' || choice === 'en' ? choice : null;
+  }
+
+  /* Before the backend has answered (or when it cannot): BaoTa's language, Chinese. */
+  function fallbackLang() {
+    return /aapanel/i.test(document.title || '') ? 'en' : 'zh';
   }
 
   function esc(value) {
@@ -251,6 +262,8 @@
   var gswitch = {
     loaded: true,
     version: VERSION,
+    backendVersion: null,
+    panelLang: null,
     i18n: I18N,
     lang: 'zh',
     root: null,
@@ -284,13 +297,46 @@
       var root = roots.last();
       root.attr('data-gswitch-ready', '1');
       gswitch.root = root;
-      gswitch.lang = detectLang();
+      gswitch.lang = langOverride() || gswitch.panelLang || fallbackLang();
       gswitch.translate();
       root.find('.gswitch-lang').val(stored(STORE_KEY) || 'auto');
       gswitch.bind(root);
       gswitch.watchClose();
-      gswitch.showTab('sites');
-      gswitch.loadSites();
+      gswitch.loadInfo(function () {
+        gswitch.showTab('sites');
+        gswitch.loadSites();
+      });
+    },
+
+    /* get_info: the backend's version and language, before anything else is shown. */
+    loadInfo: function (then) {
+      function apply() {
+        var lang = langOverride() || gswitch.panelLang || fallbackLang();
+        if (lang !== gswitch.lang) {
+          gswitch.lang = lang;
+          gswitch.translate();
+        }
+        gswitch.showVersion();
+        then();
+      }
+      gswitch.call('get_info', {}, function (data) {
+        data = data || {};
+        gswitch.backendVersion = data.version ? String(data.version) : null;
+        gswitch.panelLang = data.panel_lang === 'en' || data.panel_lang === 'zh' ? data.panel_lang : null;
+        apply();
+      }, {loading: false, quiet: true, timeout: 10000, fail: apply});
+    },
+
+    showVersion: function () {
+      var root = gswitch.root;
+      if (!root) return;
+      var backend = gswitch.backendVersion;
+      root.find('.gswitch-version').text(backend || (STAMPED ? VERSION : '-'));
+      root.find('.gswitch-version-notice').remove();
+      if (!STAMPED || backend === VERSION) return;
+      $('<div class="gswitch-version-notice mb15"></div>')
+        .text(gswitch.t('version_mismatch', {page: VERSION, backend: backend || '?'}))
+        .prependTo(root.find('.bt-w-con').first());
     },
 
     bind: function (root) {
@@ -320,8 +366,9 @@
       root.on('change', '.gswitch-lang', function () {
         var value = $(this).val();
         store(STORE_KEY, value === 'auto' ? null : value);
-        gswitch.lang = detectLang();
+        gswitch.lang = langOverride() || gswitch.panelLang || fallbackLang();
         gswitch.translate();
+        gswitch.showVersion();
         gswitch.renderSites();
         gswitch.fillSiteSelects();
         layer.msg(gswitch.t('lang_saved'), {icon: 1});
@@ -483,10 +530,13 @@
         if (!opts.quiet) layer.msg(esc(msg), {icon: 2, time: 5000, shadeClose: true});
         if (opts.fail) opts.fail(msg);
       }
+      var data = $.extend({}, args || {});
+      var lang = langOverride();
+      if (lang) data.lang = lang; // the backend's messages in the page's language
       xhr = $.ajax({
         url: '/plugin?action=a&name=' + PLUGIN + '&s=' + method,
         type: 'POST',
-        data: args || {},
+        data: data,
         dataType: 'json',
         timeout: opts.timeout || 60000,
         success: function (res) {

@@ -2,17 +2,15 @@
 update_zip/input_zip, notes/baota-internals.md §5), load the class with the panel's Python and
 call get_sites; then `install.sh uninstall` leaves every site running."""
 import json
-import os
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.sandbox.panel_import import panel_import, relink_repo_plugin
+
 REPO = Path(__file__).resolve().parents[2]
-# The PATH line of install.sh after the panel has prepended its own Python (__set_pyenv).
-PANEL_PATH = "{pyenv}:/bin:/sbin:/usr/bin:/usr/sbin:/usr/local/bin:/usr/local/sbin"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +32,10 @@ def test_zip_holds_one_folder_and_nothing_else(dist_zip):
         assert "/tests/" not in n and "node_modules" not in n
         top = n.split("/")[1]
         assert top in ("info.json", "install.sh", "icon.png", "gunicorn_switch_main.py",
-                       "index.html", "static", "gunicorn_switch_core"), n
+                       "index.html", "static", "gunicorn_switch_core", "release-files.txt"), n
+    with zipfile.ZipFile(dist_zip) as zf:
+        listed = zf.read("gunicorn_switch/release-files.txt").decode().split()
+    assert sorted(listed) == sorted(n.split("/", 1)[1] for n in names)
 
 
 def test_icon_is_a_square_png(dist_zip):
@@ -52,34 +53,6 @@ def test_info_json():
     assert info["versions"] == "1.0.0" and len(info["versions"].split(".")) >= 2
     for k in ("ps", "author", "home", "checks"):
         assert info[k]
-
-
-def panel_import(sandbox, zip_path):
-    """What input_zip does: unzip into panel/temp, find the folder holding info.json and
-    install.sh, copy it to plugin/<name>, chmod -R 600, run `bash install.sh install`."""
-    temp = sandbox.p("/www/server/panel/temp")
-    shutil.rmtree(temp, ignore_errors=True)
-    temp.mkdir(parents=True)
-    subprocess.run(["unzip", "-X", "-o", "-q", str(zip_path), "-d", str(temp)], check=True)
-    found = None
-    for dirpath, _dirs, files in os.walk(temp):
-        if "info.json" in files and "install.sh" in files and len(files) >= 3:
-            found = Path(dirpath)
-    assert found is not None
-    name = json.loads((found / "info.json").read_text())["name"]
-    dest = sandbox.p("/www/server/panel/plugin") / name
-    if dest.is_symlink():
-        dest.unlink()
-    elif dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir()
-    subprocess.run(["cp", "-a", "-r"] + [str(p) for p in found.iterdir()] + [str(dest)], check=True)
-    subprocess.run(["chmod", "-R", "600", str(dest)], check=True)
-    env = {"PATH": PANEL_PATH.format(pyenv=sandbox.p("/www/server/panel/pyenv/bin")),
-           "GUNICORN_SWITCH_ROOT": str(sandbox.root), "HOME": "/root"}
-    out = subprocess.run(["bash", "install.sh", "install"], cwd=dest, env=env,
-                         capture_output=True, text=True)
-    return dest, env, out
 
 
 LOAD = """
@@ -118,7 +91,4 @@ def test_panel_import_then_get_sites_then_uninstall(sandbox, dist_zip):
         for name in sandbox.sites:
             assert sandbox.get(name, "/")[0] == 200
     finally:
-        # Put the sandbox back as the other tests expect it: the plugin linked from the repo.
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.symlink_to(REPO / "plugin")
-        subprocess.run(["bash", str(REPO / "install.sh"), "install"], env=env, capture_output=True)
+        relink_repo_plugin(sandbox, REPO)

@@ -139,9 +139,11 @@ class Sandbox:
         return self
 
     def _build_panel(self, link_plugin):
-        # The panel's own Python: a venv holding exactly what the panel ships to plugins.
+        # The panel's own Python: a venv of the panel's interpreter (3.7.16 as on BaoTa 9-11)
+        # holding exactly what the panel ships to plugins, at the panel's versions.
         pyenv = self.p("/www/server/panel/pyenv")
-        venvs.make_venv(pyenv, venvs.PANEL_PACKAGES, pip_conf=False)
+        venvs.make_venv(pyenv, venvs.PANEL_PACKAGES, pip_conf=False,
+                        python=venvs.panel_base_python())
         for d in ("/www/server/panel/data", "/www/server/panel/plugin", "/www/server/panel/temp",
                   "/www/wwwlogs/python", "/var/run", "/tmp"):
             self.p(d).mkdir(parents=True, exist_ok=True)

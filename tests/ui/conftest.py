@@ -9,6 +9,7 @@ import collections
 import importlib.util
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -46,19 +47,35 @@ def ui_target(request):
     return Target("sandbox", str(sandbox.root), str(sandbox.plugin_dir))
 
 
+class SpawnedPanel(object):
+    """A dev panel running as its own process; ``plugin_class()`` loads the same plugin in the
+    test's process, for tests that ask the class directly what the page should show."""
+
+    def __init__(self, devpanel_module, plugin_dir, proc):
+        self.plugin_dir = os.path.abspath(plugin_dir)
+        self.proc = proc
+        self.loader = devpanel_module.Loader(self.plugin_dir)
+
+    def plugin_class(self):
+        return self.loader.plugin_class()
+
+
 @pytest.fixture(scope="session")
-def devpanel(devpanel_module, ui_target):
-    """The dev panel running in a thread: (server, url, token)."""
-    saved = os.environ.get("GUNICORN_SWITCH_ROOT")
-    server, url, token = devpanel_module.start(ui_target.plugin_dir, ui_target.root)
+def devpanel(devpanel_module, ui_target, request):
+    """The dev panel as a process of the panel's Python (the sandbox's pyenv: 3.7, as BaoTa
+    11; GSWITCH_UI_PYTHON for a target of your own): (panel, url, token)."""
+    if ui_target.kind == "sandbox":
+        python = str(request.getfixturevalue("sandbox").panel_python)
+    else:
+        python = os.environ.get("GSWITCH_UI_PYTHON") or sys.executable
+    env = dict(os.environ)
+    if ui_target.root:
+        env["GUNICORN_SWITCH_ROOT"] = ui_target.root
+    proc, url, token = devpanel_module.spawn(python, ui_target.plugin_dir, ui_target.root, env=env)
     try:
-        yield server, url, token
+        yield SpawnedPanel(devpanel_module, ui_target.plugin_dir, proc), url, token
     finally:
-        devpanel_module.stop(server)
-        if saved is None:
-            os.environ.pop("GUNICORN_SWITCH_ROOT", None)
-        else:
-            os.environ["GUNICORN_SWITCH_ROOT"] = saved
+        devpanel_module.kill(proc)
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,8 @@ ROW = '.gswitch-sites tbody tr[data-site="%s"]' % SITE
 
 
 def api(devpanel_module, server, method, **args):
-    get = devpanel_module.build_get(list(args.items()), [], "gunicorn_switch", method, "127.0.0.1")
-    return getattr(server.plugin_class(), method)(get)
+    get = devpanel_module.build_get(list(args.items()), [], "gunicorn_switch", method)
+    return getattr(server.plugin_class()(), method)(get)
 
 
 def site_entry(devpanel_module, server):

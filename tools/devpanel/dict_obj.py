@@ -2,8 +2,10 @@
 
 The panel builds it from ``request.args`` then ``request.form`` (so a form field wins over a
 query argument of the same name); every value is a ``str``; keys that do not match
-``^[\\w\\s\\[\\]\\-\\.]+$``, dunder keys and the helper names are dropped; then it sets ``name``,
-``s``, ``action`` and ``client_ip`` (baota-internals.md §3).
+``^[\\w\\s\\[\\]\\-\\.]+$``, dunder keys and the helper names are dropped; ``data`` is ``[]``
+when not sent; then it sets ``name``, ``s`` and ``action`` (baota-internals.md §3, §11).
+BaoTa 11's and aaPanel's ``in`` is ``hasattr``, and ``get()`` strips the value. On aaPanel
+the values sit behind a ``__dict__`` property instead of in the instance's own dict.
 """
 import json
 import re
@@ -16,8 +18,7 @@ class dict_obj:
     """Attributes are the request's parameters, all ``str``."""
 
     def __contains__(self, key):
-        # As the panel: ``'x' in get`` is the truth of the value, so an empty string is "not in".
-        return bool(getattr(self, key, None))
+        return hasattr(self, key)
 
     def __setitem__(self, key, value):
         setattr(self, key, value)
@@ -41,6 +42,8 @@ class dict_obj:
         value = getattr(self, key, default)
         if value is default:
             return default
+        if isinstance(value, str):
+            value = value.strip()
         try:
             if format in ("d", "int"):
                 return int(value)
@@ -51,13 +54,39 @@ class dict_obj:
         return value
 
 
+class aapanel_dict_obj(dict_obj):
+    """aaPanel 8's shape: the same API, the values in a dict that ``__dict__`` returns."""
+
+    def __init__(self):
+        object.__setattr__(self, "_values", {})
+
+    @property
+    def __dict__(self):
+        return object.__getattribute__(self, "_values")
+
+    def __setattr__(self, key, value):
+        object.__getattribute__(self, "_values")[key] = value
+
+    def __getattr__(self, key):
+        try:
+            return object.__getattribute__(self, "_values")[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __delattr__(self, key):
+        try:
+            del object.__getattribute__(self, "_values")[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
 def allowed_key(key):
     return bool(KEY_RE.match(key)) and not key.startswith("__") and key not in RESERVED
 
 
-def build_get(args, form, name, s, client_ip, action="a"):
+def build_get(args, form, name, s, action="a", aapanel=False):
     """A ``dict_obj`` from query ``args`` and ``form`` fields (lists of (key, value) pairs)."""
-    get = dict_obj()
+    get = aapanel_dict_obj() if aapanel else dict_obj()
     for key, value in list(args) + list(form):
         if key == "blob" or not allowed_key(key):
             continue
@@ -68,5 +97,4 @@ def build_get(args, form, name, s, client_ip, action="a"):
     if s is not None:
         get.s = s
     get.action = action
-    get.client_ip = client_ip
     return get

@@ -2,28 +2,43 @@
 
     python tools/devpanel/server.py [--plugin-dir DIR] [--root ROOT] [--port N]
 
-Routes (the panel's, baota-internals.md §3-§4):
+Routes (the panel's, baota-internals.md §3-§4, §11):
 
     GET  /[?lang=en][&theme=dark]            a panel-like shell with the 软件商店 entry
+    GET  /bt11[?lang=en]                     BaoTa 11's shell: the plugin inside <iframe src=/software>
+    GET  /software?name=NAME                 the iframe's document (lang="en", title 插件管理)
     GET  /static/...                         shell assets; jQuery 2.2.4, layer and echarts from npm
     GET  /static/img/soft_ico/ico-NAME.png   the plugin's icon
-    POST /plugin?action=getConfigHtml&name=NAME         index.html as a JSON string
-    POST /plugin?action=a&name=NAME&s=METHOD            getattr(NAME_main(), METHOD)(get)
+    POST /plugin?action=getConfigHtml&name=NAME         index.html as it is on disk
+    POST /plugin?action=a&name=NAME&s=METHOD            the loader: NAME_main().METHOD(get)
+    POST /plugin?action=uninstall_plugin&sName=NAME     uninstall_check, then install.sh uninstall
     GET  /NAME/static/PATH                   the plugin's static/ folder
+
+The loader is the real one's observable behaviour (§11): the main file is executed under its
+full path as module name, with the plugin folder first on sys.path, again only when its mtime
+changes; the class is instantiated on every call; `_names` are callable; a raise or a failed
+import is an HTML 500; a return value json cannot encode, a method without a `get` parameter
+and an unknown method are 200 JSON messages in the panel's words.
 
 From tests: ``server, url, token = start(plugin_dir, root)`` … ``stop(server)``.
 """
 import argparse
 import html
-import importlib
+import importlib.util
+import inspect
 import json
 import mimetypes
 import os
 import secrets
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -57,17 +72,51 @@ def default_plugin_dir(root=None):
     return os.path.join(REPO, "plugin")
 
 
-def load_plugin(plugin_dir):
-    """Import ``NAME_main`` from ``plugin_dir`` as the panel's loader does; return the class."""
-    plugin_dir = os.path.abspath(plugin_dir)
-    if plugin_dir in sys.path:
-        sys.path.remove(plugin_dir)
-    sys.path.insert(0, plugin_dir)
-    cached = sys.modules.get(NAME + "_main")
-    if cached is not None and os.path.dirname(os.path.abspath(cached.__file__)) != plugin_dir:
-        del sys.modules[NAME + "_main"]  # imported from another plugin dir (tests): load ours
-    module = importlib.import_module(NAME + "_main")
-    return getattr(module, NAME + "_main")
+class LoadError(Exception):
+    """The main file could not be loaded; the panel answers with its 500 page."""
+
+
+class Loader(object):
+    """The panel's plugin loader as observed on BaoTa 11.7 / aaPanel 8 (§11)."""
+
+    def __init__(self, plugin_dir):
+        self.plugin_dir = os.path.abspath(plugin_dir)
+        self.main_path = os.path.join(self.plugin_dir, NAME + "_main.py")
+        self.module = None
+        self.mtime = None
+        self.executions = 0  # how often the main file ran: the tests watch it
+        self.lock = threading.Lock()
+
+    def main_module(self):
+        with self.lock:
+            try:
+                mtime = os.stat(self.main_path).st_mtime
+                with open(self.main_path, "rb") as fh:
+                    source = fh.read()
+            except OSError as e:
+                raise LoadError("插件主文件不存在: %s" % e)
+            if self.module is not None and mtime == self.mtime:
+                return self.module
+            if b"import" not in source:
+                # the real loader takes such a file for an encrypted one and fetches it again
+                raise LoadError("插件文件已加密或损坏: %s" % self.main_path)
+            if self.plugin_dir in sys.path:
+                sys.path.remove(self.plugin_dir)
+            sys.path.insert(0, self.plugin_dir)
+            spec = importlib.util.spec_from_file_location(self.main_path, self.main_path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[self.main_path] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(self.main_path, None)
+                raise
+            self.module, self.mtime = module, mtime
+            self.executions += 1
+            return module
+
+    def plugin_class(self):
+        return getattr(self.main_module(), NAME + "_main")
 
 
 def safe_join(base, rel):
@@ -118,6 +167,10 @@ class Handler(BaseHTTPRequestHandler):
         path = url.path
         if path in ("/", "/soft"):
             return self.shell()
+        if path == "/bt11":
+            return self.page("bt11.html")
+        if path == "/software":
+            return self.page("software.html")
         if path == "/plugin":
             return self.plugin(url)
         if path in (f"/static/img/soft_ico/ico-{NAME}.png", "/favicon.ico"):
@@ -156,6 +209,18 @@ class Handler(BaseHTTPRequestHandler):
             page = page.replace(f"{{{{{key}}}}}", value)
         self.send(200, page, "text/html; charset=utf-8")
 
+    def page(self, filename):
+        """BaoTa 11's outer page or its /software iframe document (tokens filled in)."""
+        with open(os.path.join(HERE, filename), encoding="utf-8") as f:
+            text = f.read()
+        query = urlsplit(self.path).query
+        lang = dict(parse_qsl(query)).get("lang")
+        words = {"TOKEN": self.server.token, "NAME": NAME,
+                 "LANG_QS": "&lang=" + lang if lang in ("zh", "en") else ""}
+        for key, value in words.items():
+            text = text.replace("{{%s}}" % key, value)
+        self.send(200, text, "text/html; charset=utf-8")
+
     def read_form(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
@@ -169,7 +234,7 @@ class Handler(BaseHTTPRequestHandler):
         query = dict(args)
         form = self.read_form()
         action = query.get("action", "")
-        name = query.get("name") or dict(form).get("name", "")
+        name = query.get("name") or dict(form).get("name", "") or query.get("sName", "")
         if self.headers.get("x-http-token") != self.server.token:
             return self.send_json(CSRF_ERROR)
         if name != NAME:
@@ -179,41 +244,94 @@ class Handler(BaseHTTPRequestHandler):
             if not os.path.isfile(index):
                 return self.send_json({"status": False, "msg": "插件模板不存在!"})
             with open(index, encoding="utf-8") as f:
-                return self.send_json(f.read())  # a str, JSON-encoded as public.GetJson does
+                return self.send(200, f.read(), "text/html; charset=utf-8")
+        if action == "uninstall_plugin":
+            return self.uninstall(query.get("sName") or dict(form).get("sName") or name)
         if action != "a":
             return self.send_json({"status": False, "msg": "错误的参数!"})
         s = query.get("s") or dict(form).get("s")
         if not s:
             return self.send_json({"status": True, "msg": "权限正常！"})
-        get = build_get(args, form, NAME, s, self.client_address[0])
+        get = build_get(args, form, NAME, s, aapanel=self.server.aapanel)
         return self.call(s, get)
 
+    def error_page(self, what):
+        tb = traceback.format_exc()
+        sys.stderr.write(f"devpanel: {what}\n{tb}")
+        return self.send(500, ERROR_PAGE % html.escape(tb), "text/html; charset=utf-8")
+
     def call(self, s, get):
-        if s.startswith("_") or not s.replace("_", "").isalnum():
-            return self.send_json({"status": False, "msg": f"不允许的方法: {s}"})
         try:
-            instance = self.server.plugin_class()
-            method = getattr(instance, s, None)
-            if not callable(method):
-                return self.send_json({"status": False, "msg": f"方法不存在: {s}"})
+            instance = self.server.plugin_class()()
+        except Exception:  # noqa: BLE001 - a failed import: the panel's 500 page
+            return self.error_page("loading the plugin failed")
+        method = getattr(instance, s, None)
+        if not callable(method):
+            return self.send_json({"status": False, "msg": f"在[{NAME}]插件中找不到[{s}]方法"})
+        try:
+            inspect.signature(method).bind(get)
+        except TypeError as e:
+            return self.send_json({"status": False, "msg": f"加载失败: {e}"})
+        except ValueError:  # no signature to read (a builtin): let the call say
+            pass
+        try:
             result = method(get)
-            body = json.dumps(result, ensure_ascii=False)
         except Exception:  # noqa: BLE001 - the panel's get_error_object: an HTML 500 page
-            tb = traceback.format_exc()
-            sys.stderr.write(f"devpanel: {s} raised\n{tb}")
-            return self.send(500, ERROR_PAGE % html.escape(tb), "text/html; charset=utf-8")
+            return self.error_page(f"{s} raised")
+        if isinstance(result, dict) and result.get("status") is False and \
+                str(result.get("msg", "")).startswith("Traceback"):
+            return self.send(500, ERROR_PAGE % html.escape(result["msg"]), "text/html; charset=utf-8")
+        try:
+            body = json.dumps(result, ensure_ascii=False)
+        except (TypeError, ValueError) as e:  # public.GetJson's answer
+            return self.send_json({"status": False, "msg": f"错误的响应: {e}"})
         self.send(200, body, "application/json; charset=utf-8")
+
+    def uninstall(self, name):
+        """As panelPlugin's uninstall: uninstall_check first, then `bash install.sh uninstall`
+        with the panel folder as cwd, then the plugin folder goes."""
+        if name != NAME:
+            return self.send_json({"status": False, "msg": "指定插件不存在!"})
+        try:
+            instance = self.server.plugin_class()()
+        except Exception:  # noqa: BLE001
+            return self.error_page("loading the plugin failed")
+        check = getattr(instance, "uninstall_check", None)
+        if callable(check):
+            verdict = check(build_get([], [], NAME, None, action="uninstall_plugin",
+                                      aapanel=self.server.aapanel))
+            if isinstance(verdict, dict) and verdict.get("status"):
+                return self.send_json(verdict)
+        root = os.environ.get("GUNICORN_SWITCH_ROOT") or "/"
+        panel = os.path.join(root, "www/server/panel")
+        script = os.path.join(self.server.plugin_dir, "install.sh")
+        if not os.path.isfile(script):
+            return self.send_json({"status": False, "msg": "install.sh 不存在"})
+        out = subprocess.run(["/bin/bash", script, "uninstall"], cwd=panel, capture_output=True,
+                             text=True, timeout=120)
+        sys.stderr.write(out.stdout + out.stderr)
+        if root != "/":  # never remove a real server's plugin from a dev tool
+            plugin_dir = self.server.plugin_dir
+            if os.path.islink(plugin_dir):
+                os.unlink(plugin_dir)
+            elif os.path.isdir(plugin_dir):
+                shutil.rmtree(plugin_dir)
+        return self.send_json({"status": True, "msg": "已成功卸载"})
 
 
 class DevPanel(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, plugin_dir, port=0, verbose=False):
+    def __init__(self, plugin_dir, port=0, verbose=False, token=None, aapanel=False):
         super().__init__(("127.0.0.1", port), Handler)
         self.plugin_dir = os.path.abspath(plugin_dir)
-        self.plugin_class = load_plugin(self.plugin_dir)
-        self.token = secrets.token_hex(16)
+        self.loader = Loader(self.plugin_dir)
+        self.token = token or secrets.token_hex(16)
         self.verbose = verbose
+        self.aapanel = aapanel  # `get` as aaPanel builds it: its values behind __dict__
+
+    def plugin_class(self):
+        return self.loader.plugin_class()
 
     @property
     def url(self):
@@ -232,11 +350,11 @@ class DevPanel(ThreadingHTTPServer):
         return next((c for c in candidates if os.path.isfile(c)), None)
 
 
-def start(plugin_dir=None, root=None, port=0, verbose=False):
+def start(plugin_dir=None, root=None, port=0, verbose=False, aapanel=False):
     """Run the dev panel in a thread; return ``(server, url, token)``."""
     if root:
         os.environ["GUNICORN_SWITCH_ROOT"] = root
-    server = DevPanel(plugin_dir or default_plugin_dir(root), port, verbose)
+    server = DevPanel(plugin_dir or default_plugin_dir(root), port, verbose, aapanel=aapanel)
     thread = threading.Thread(target=server.serve_forever, name="devpanel", daemon=True)
     thread.start()
     server.thread = thread
@@ -249,6 +367,45 @@ def stop(server):
     server.thread.join(10)
 
 
+def spawn(python, plugin_dir, root=None, env=None, aapanel=False):
+    """Run the dev panel as a process of ``python`` (the panel's interpreter), as a panel
+    runs the plugin: ``(process, url, token)``; stop it with ``kill(process)``."""
+    token = secrets.token_hex(16)
+    argv = [python, os.path.abspath(__file__), "--plugin-dir", str(plugin_dir), "--port", "0"]
+    argv += (["--root", str(root)] if root else []) + (["--aapanel"] if aapanel else [])
+    env = dict(env if env is not None else os.environ, DEVPANEL_TOKEN=token)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd="/")
+    line = proc.stdout.readline()
+    if not line.startswith("devpanel: http://127.0.0.1:"):
+        kill(proc)
+        raise RuntimeError("devpanel did not start: " + line + proc.stderr.read())
+    return proc, line.split()[1], token
+
+
+def post(url, token=None, data=None, timeout=60):
+    """POST a form to a dev panel as the page does: (status, content type, body text)."""
+    req = urllib.request.Request(url, data=urllib.parse.urlencode(data or {}).encode(),
+                                 method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    if token:
+        req.add_header("x-http-token", token)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - our own URL
+            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+
+
+def kill(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--plugin-dir", help="default: $GUNICORN_SWITCH_ROOT's installed plugin, "
@@ -256,10 +413,13 @@ def main(argv=None):
     p.add_argument("--root", help="GUNICORN_SWITCH_ROOT (default: from the environment)")
     p.add_argument("--port", type=int, default=int(os.environ.get("DEVPANEL_PORT") or 0))
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    p.add_argument("--aapanel", action="store_true", help="build `get` as aaPanel 8 does")
     a = p.parse_args(argv)
     if a.root:
         os.environ["GUNICORN_SWITCH_ROOT"] = a.root
-    server = DevPanel(a.plugin_dir or default_plugin_dir(a.root), a.port, a.verbose)
+    # A test that starts this as a process passes the CSRF token it will send.
+    server = DevPanel(a.plugin_dir or default_plugin_dir(a.root), a.port, a.verbose,
+                      token=os.environ.get("DEVPANEL_TOKEN"), aapanel=a.aapanel)
 
     def on_signal(signum, frame):
         # shutdown() waits for serve_forever, which runs in this thread: call it from another.

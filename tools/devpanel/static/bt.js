@@ -50,13 +50,18 @@
         layer.close(loading);
         return bt.msg(rdata);
       }
+      // The panel answers with the file itself, or with a JSON error when there is none.
       $.ajax({
-        url: '/plugin?action=getConfigHtml', type: 'POST', dataType: 'json',
+        url: '/plugin?action=getConfigHtml', type: 'POST', dataType: 'text',
         data: {name: name, version: version},
         success: function (html) {
-          if (typeof html !== 'string') {
+          var error = null;
+          if (/^\s*\{/.test(html)) {
+            try { error = JSON.parse(html); } catch (e) { error = null; }
+          }
+          if (error && error.status === false) {
             layer.close(loading);
-            return bt.msg(html);
+            return bt.msg(error);
           }
           // As the panel's software.js: libraries a page needs are loaded only when its HTML
           // has their trigger string; the dialog opens once they are in (or failed to load).
