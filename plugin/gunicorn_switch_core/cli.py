@@ -254,6 +254,19 @@ def _finish(args, result, code, message):
     return OK
 
 
+def _run_task(args, kind, **api_args):
+    """Start a switch or rollback through the API and follow it: the succeeded task, or
+    exit 3 with the journal's error."""
+    task_id = _api(kind, **api_args)["task_id"]
+    if not args.json:
+        print(say("task_started", id=task_id))
+    task = _follow(task_id, not args.json)
+    if task["state"] != "succeeded":
+        _finish(args, _result(api_args["site"], kind, True, task, False), FAILED,
+                say("task_failed", kind=kind, state=task["state"], error=task["error"]))
+    return task
+
+
 def _cmd_switch(args):
     options = _options(args.set)
     site = _site_name(args.site)
@@ -273,13 +286,7 @@ def _cmd_switch(args):
         if not args.json:
             _show_plan(p)
         _confirm("confirm_switch", site, args.yes)
-    task_id = _api("switch", site=site, **options)["task_id"]
-    if not args.json:
-        print(say("task_started", id=task_id))
-    task = _follow(task_id, not args.json)
-    if task["state"] != "succeeded":
-        return _finish(args, _result(site, "switch", True, task, False), FAILED,
-                       say("task_failed", kind="switch", state=task["state"], error=task["error"]))
+    task = _run_task(args, "switch", site=site, **options)
     rec = records.load(site)
     serving, detail = _serving_gunicorn(rec) if rec else (False, "no record")
     result = _result(site, "switch", True, task, serving, "gunicorn" if serving else None)
@@ -298,13 +305,7 @@ def _cmd_rollback(args):
                            say("on_uwsgi", site=site))
         raise Exit(REFUSED, i18n.t("not_switched", name=site))
     _confirm("confirm_rollback", site, args.yes)
-    task_id = _api("rollback", site=site)["task_id"]
-    if not args.json:
-        print(say("task_started", id=task_id))
-    task = _follow(task_id, not args.json)
-    if task["state"] != "succeeded":
-        return _finish(args, _result(site, "rollback", True, task, False), FAILED,
-                       say("task_failed", kind="rollback", state=task["state"], error=task["error"]))
+    task = _run_task(args, "rollback", site=site)
     from . import health
     server = _server_of(site)["server"]
     code = health.status(rec["nginx_addr"], rec["domain"])
@@ -347,14 +348,17 @@ def _cmd_control(args):
 
 
 def new_lines(previous, lines, overlap=50):
-    """The lines of a fresh tail ``lines`` that follow the tail printed before (``previous``);
-    all of them when the old tail is not found (the log was rotated or truncated)."""
+    """The lines of a fresh tail ``lines`` that follow the tail printed before (``previous``):
+    after the latest place where ``lines`` starts with the end of ``previous``; all of them
+    when the old tail is not found (the log was rotated or truncated). The page's get_logs
+    gives text, not offsets, so a burst of lines identical to the old tail's end is taken
+    for the old tail: Gunicorn's lines carry a timestamp, which makes that rare."""
     if not previous:
         return lines
     m = min(len(previous), overlap)
-    want = previous[-m:]
-    for j in range(len(lines), m - 1, -1):
-        if lines[j - m:j] == want:
+    for j in range(len(lines), 0, -1):
+        k = min(j, m)
+        if lines[j - k:j] == previous[-k:]:
             return lines[j:]
     return lines
 

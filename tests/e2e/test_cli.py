@@ -137,6 +137,34 @@ def _watch_frames(sandbox, site, stop_key):
     return frames, out, status
 
 
+def _followed_request(sandbox, site):
+    """``logs --follow`` prints a request made after it started; Ctrl-C ends it with 0."""
+    proc = subprocess.Popen(cli_argv(sandbox) + ["logs", site, "--kind", "access", "--lines", "1",
+                                                 "--follow"],
+                            env=cli_env(sandbox), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    marker = ("/nope/cli-follow-%d/" % os.getpid()).encode()
+    out = b""
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)  # its first tail is printed
+        assert ready
+        out += os.read(proc.stdout.fileno(), 65536)
+        assert marker not in out
+        assert sandbox.get(site, marker.decode())[0] == 404
+        end = time.monotonic() + 30
+        while marker not in out and time.monotonic() < end:
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:
+                out += os.read(proc.stdout.fileno(), 65536)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return marker in out
+
+
 def test_cli_switch_and_rollback_under_load(sandbox, plugin, panel_get):
     site = "shop.test"
     before_files = config_snapshot(sandbox)
@@ -189,6 +217,7 @@ def test_cli_switch_and_rollback_under_load(sandbox, plugin, panel_get):
     code, logs, _ = cli_json(sandbox, "logs", site, "--kind", "error", "--lines", "20")
     assert code == 0 and logs["kind"] == "error" and "Booting worker" in logs["text"], logs
     assert len(logs["text"].splitlines()) <= 20
+    assert _followed_request(sandbox, site)
     code, exp, _ = cli_json(sandbox, "export", site, "--docker")
     assert code == 0 and "0.0.0.0:8000" in exp["conf"] and exp["cmd"][0] == "gunicorn"
 
@@ -254,14 +283,14 @@ def test_export_docker_passes_check_config(sandbox, throwaway_gunicorn, tmp_path
     assert conf == res["conf"]
     assert "bind = ['0.0.0.0:8000']" in conf and "errorlog = '-'" in conf
     assert str(sandbox.root) not in conf and "/www/" not in conf
-    assert "pidfile" not in conf and "\nuser = " not in conf
+    assert "\npidfile = " not in conf and "\nuser = " not in conf
     assert ("def post_fork" in conf) is stats
     assert 'CMD ["gunicorn", "--config", "%s/gunicorn_conf.py"]' % app in (out_dir / "Dockerfile.gunicorn").read_text()
     check = subprocess.run([str(throwaway_gunicorn / "bin" / "gunicorn"), "--check-config", "-c",
                             str(out_dir / "gunicorn_conf.py")], cwd=str(app), capture_output=True,
                            timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert check.returncode == 0, (check.stdout + check.stderr).decode()
-    code, text, _ = cli(sandbox, "export", site, "--docker", "--app-dir", str(app))
+    code, text, _ = cli(sandbox, *(argv[:-2] + (["--stats"] if stats else [])))  # to stdout
     assert code == 0 and text.decode().startswith(conf) and b"#   CMD [" in text
 
 
