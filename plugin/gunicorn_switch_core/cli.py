@@ -267,9 +267,19 @@ def _run_task(args, kind, **api_args):
     return task
 
 
+def _not_busy(site):
+    """Refuse (exit 1) while a switch or rollback of the site runs, whoever started it: the
+    record alone would say "nothing to do" in the middle of the other one."""
+    try:
+        api._refuse_if_busy(site)
+    except api.BadInput as e:
+        raise Exit(REFUSED, str(e))
+
+
 def _cmd_switch(args):
     options = _options(args.set)
     site = _site_name(args.site)
+    _not_busy(site)
     rec = records.load(site)
     if rec is not None:
         diff = _differences(rec, options)
@@ -297,6 +307,7 @@ def _cmd_switch(args):
 
 def _cmd_rollback(args):
     site = _site_name(args.site)
+    _not_busy(site)
     rec = records.load(site)
     if rec is None:
         info = _server_of(site)

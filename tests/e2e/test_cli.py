@@ -171,6 +171,10 @@ def test_cli_switch_and_rollback_under_load(sandbox, plugin, panel_get):
     before_status = statuses(sandbox, site)
     assert server_of(sandbox, site) == ""  # uWSGI
 
+    code, table, _ = cli(sandbox, "sites")
+    assert code == 0 and any(line.split()[:2] == [site, "uwsgi"] for line in table.decode().splitlines())
+    code, text, _ = cli(sandbox, "plan", site)
+    assert code == 0 and b"# shop.test -> " in text and b"\n+" in text and b"proxy_pass http://" in text
     code, plan, _ = cli_json(sandbox, "plan", site, "--set", "workers=2")
     assert code == 0 and "workers = 2" in plan["gunicorn_conf"] and plan["nginx_diff"], plan
     assert [s["name"] for s in plan["steps"]][0] == "install"
@@ -235,12 +239,14 @@ def test_cli_switch_and_rollback_under_load(sandbox, plugin, panel_get):
     # -- the page and the command line share the per-site lock -------------------------------
     started = plugin.switch(panel_get(site=site))
     assert started["status"], started
-    code, busy, _ = cli_json(sandbox, "switch", site, "--yes")
-    assert code == 1 and busy["exit"] == 1, busy
+    for action in ("switch", "rollback"):  # neither a second switch nor "nothing to roll back"
+        code, busy, _ = cli_json(sandbox, action, site, "--yes")
+        assert code == 1 and busy["exit"] == 1, busy
     task = wait_task(plugin, panel_get, started["data"]["task_id"])
     assert task["state"] == "succeeded", task
-    code, out, err = cli_json(sandbox, "rollback", site, "--yes")  # a page's switch, undone here
-    assert code == 0 and out["changed"] is True, (out, err)
+    code, text, err = cli(sandbox, "rollback", site, "--yes")  # a page's switch, undone here
+    assert code == 0, err
+    assert b"[1/" in text and text.rstrip().endswith(b"shop.test is back on uWSGI"), text
     assert config_snapshot(sandbox) == before_files
 
 
