@@ -182,8 +182,8 @@ def _differences(rec, options):
 
 def _serving_gunicorn(rec):
     """(serving, detail) of a switched site: its Gunicorn master alive and nginx answering."""
-    from . import health, status
-    master = status.gunicorn_master(status.read_pidfile(rec.get("pidfile")))
+    from . import control, health
+    master = control._master(rec)  # the controls' own test of "this record's Gunicorn"
     if master is None:
         return False, i18n.t("status_not_running")
     code = health.status(rec["nginx_addr"], rec["domain"])
