@@ -63,10 +63,41 @@ Uninstall() {
     echo "gunicorn_switch uninstalled"
 }
 
+# --- the gunicorn-switch command (issue 18): a wrapper on the PATH, ours alone to remove ---
+CLI_BIN="$ROOT/usr/local/bin/gunicorn-switch"
+CLI_MARK="# gunicorn_switch command line wrapper"
+
+InstallCli() {
+    mkdir -p "$(dirname "$CLI_BIN")"
+    if [ -e "$CLI_BIN" ] && ! grep -q "$CLI_MARK" "$CLI_BIN" 2>/dev/null; then
+        echo "gunicorn_switch: $CLI_BIN exists and is not ours; left alone" >&2
+        return
+    fi
+    # The panel's Python has psutil/jinja2; PYTHONPATH rather than cd keeps relative paths
+    # (nginx FILE, export --out DIR) relative to where the user is.
+    {
+        echo '#!/bin/sh'
+        echo "$CLI_MARK (installed by the plugin, removed by its uninstall)"
+        [ -n "$ROOT" ] && echo ": \"\${GUNICORN_SWITCH_ROOT:=$ROOT}\"; export GUNICORN_SWITCH_ROOT"
+        echo "PY='$PANEL/pyenv/bin/python3'"
+        echo '[ -x "$PY" ] || PY=python3'
+        echo "PYTHONPATH='$PLUGIN_DIR'\${PYTHONPATH:+:\$PYTHONPATH} GUNICORN_SWITCH_PROG=gunicorn-switch exec \"\$PY\" -m gunicorn_switch_core \"\$@\""
+    } > "$CLI_BIN.tmp" && chmod 755 "$CLI_BIN.tmp" && mv -f "$CLI_BIN.tmp" "$CLI_BIN"
+}
+
+UninstallCli() {
+    if [ -f "$CLI_BIN" ] && grep -q "$CLI_MARK" "$CLI_BIN" 2>/dev/null; then
+        rm -f "$CLI_BIN"
+    fi
+}
+# --- end of the gunicorn-switch command ---
+
 if [ "${1}" == 'install' ]; then
     Install
+    InstallCli
 elif [ "${1}" == 'uninstall' ]; then
     Uninstall
+    UninstallCli
 else
     echo "Usage: bash install.sh install|uninstall"
     exit 1

@@ -21,6 +21,10 @@ class BadInput(Exception):
     """An argument the page sent is wrong; the message says which and why."""
 
 
+class BadSite(BadInput):
+    """The site named is malformed or unknown: bad input, not a refusal (the CLI's exit 2)."""
+
+
 def _log_file():
     return os.path.join(paths.host(paths.PLUGIN_STATE), "logs", "plugin.log")
 
@@ -56,13 +60,13 @@ def require_site(args, sites=None):
     """The site named by args['site'], which must be one discovery knows; else BadInput."""
     name = args.get("site", "")
     if not name:
-        raise BadInput(i18n.t("missing_site"))
+        raise BadSite(i18n.t("missing_site"))
     if len(name) > 253 or not records.SITE_NAME.match(name):
-        raise BadInput(i18n.t("bad_site", name=name[:80]))
+        raise BadSite(i18n.t("bad_site", name=name[:80]))
     for s in sites if sites is not None else discover.get_sites():
         if s["site"] == name:
             return s
-    raise BadInput(i18n.t("unknown_site", name=name))
+    raise BadSite(i18n.t("unknown_site", name=name))
 
 
 def get_info(args):
@@ -207,6 +211,28 @@ METHODS = {
 }
 
 
+def invoke(method, args):
+    """Run one method on a dict of str -> str; raises BadInput. The command line calls this
+    so that it can tell bad input from a refusal; the panel goes through call()."""
+    for k, v in args.items():
+        if len(v) > MAX_VALUE or "\x00" in v:
+            raise BadInput(i18n.t("bad_value", name=k[:40]))
+    fn = METHODS.get(method)
+    if fn is None:
+        raise BadInput(i18n.t("unknown_method", name=str(method)[:40]))
+    return fn(args)
+
+
+def internal_error(method, error):
+    """Log the traceback of an unexpected error; the short message that names the log."""
+    ref = "%x" % (abs(hash((method, str(error)))) & 0xFFFFFF)
+    try:
+        _logger().error("%s failed [%s]\n%s", method, ref, traceback.format_exc())
+    except Exception:  # logging must not turn an error into a crash  # noqa: S110
+        pass
+    return i18n.t("internal_error", ref=ref, log=_log_file())
+
+
 def call(method, get):
     """Run one panel method: {status, msg, data}, never an exception."""
     try:
@@ -219,21 +245,9 @@ def call(method, get):
 
 def _call(method, args):
     try:
-        for k, v in args.items():
-            if len(v) > MAX_VALUE or "\x00" in v:
-                raise BadInput(i18n.t("bad_value", name=k[:40]))
-        fn = METHODS.get(method)
-        if fn is None:
-            raise BadInput(i18n.t("unknown_method", name=str(method)[:40]))
-        data = fn(args)
+        data = invoke(method, args)
         return {"status": True, "msg": "ok", "data": data}
     except BadInput as e:
         return {"status": False, "msg": str(e), "data": None}
     except Exception as e:  # the contract: never raise to the panel
-        ref = "%x" % (abs(hash((method, str(e)))) & 0xFFFFFF)
-        try:
-            _logger().error("%s failed [%s]\n%s", method, ref, traceback.format_exc())
-        except Exception:  # logging must not turn an error into a crash  # noqa: S110
-            pass
-        return {"status": False, "msg": i18n.t("internal_error", ref=ref, log=_log_file()),
-                "data": None}
+        return {"status": False, "msg": internal_error(method, e), "data": None}

@@ -47,8 +47,9 @@ def _environment():
     return env
 
 
-def render(translation):
-    """The text of gunicorn_conf.py for a ``uwsgi_translate.Translation``."""
+def render(translation, stats=True):
+    """The text of gunicorn_conf.py for a ``uwsgi_translate.Translation``; ``stats`` False
+    leaves out the hooks block (a container export has no status page to feed)."""
     tr = translation
     offsets = {name: [off, fmt] for name, (off, fmt) in stats_layout.OFFSETS.items()}
     spans = {key: list(stats_layout.span(*names)) for key, names in stats_layout.SPANS.items()}
@@ -64,6 +65,7 @@ def render(translation):
         offsets=offsets,
         spans=spans,
         magic=repr(stats_layout.MAGIC),
+        stats=stats,
     )
     compile(text, "gunicorn_conf.py", "exec")  # a template bug must not reach a server
     return text
