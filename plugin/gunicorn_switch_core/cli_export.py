@@ -8,7 +8,7 @@ and, unless asked for, the stats hooks. Paths under the project move to the app 
 import os
 import re
 
-from . import plan as planning, records, render, uwsgi_config, uwsgi_translate
+from . import host, plan as planning, records, render, uwsgi_config, uwsgi_translate
 from .cli_text import say
 
 # bandit B104/B108 reviewed: inside the container, where publishing the port is the user's
@@ -29,8 +29,10 @@ def site_config(name, facts=None):
     if rec is not None:
         u = rec.get("uwsgi") or {}
         try:
+            # read with the rights of the user the site runs as, as discovery reads it
             cfg = uwsgi_config.load_argv(u.get("cmdline") or ["uwsgi"], env=u.get("environ"),
-                                         cwd=u.get("cwd"))
+                                         cwd=u.get("cwd"), user=host.User(rec.get("user") or "www"),
+                                         root_master=u.get("uid") == 0)
         except (uwsgi_config.UwsgiConfigError, OSError, ValueError) as e:
             raise ExportError(say("export_no_uwsgi", site=name, error=e))
         from . import discover
