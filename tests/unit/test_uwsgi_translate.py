@@ -53,6 +53,13 @@ EXPECTED = {
     "uid_numeric.ini": {"user": "1000", "umask": 0o22},
     "set_placeholder.ini": {"workers": 2, "chdir": "/www/wwwroot/mysite"},
     "cheaper.ini": {"workers": 16},
+    # numbers as uWSGI reads them (atoi), checked against uWSGI 2.0.31 in
+    # tests/e2e/test_uwsgi_parsing.py
+    "inline_comment_numbers.ini": {"workers": 8, "threads": 2, "worker_class": "gthread",
+                                   "timeout": 30, "backlog": 64, "max_requests": 1000},
+    "inline_comment_list.ini": {"workers": 3},
+    "inline_comment_bool.ini": {"accesslog": None},
+    "empty_number.ini": {"workers": 1, "worker_class": "sync"},
     "pythonpath_glob.ini": {"pythonpath": "/www/wwwroot/mysite/lib,/www/wwwroot/mysite/apps"},
 }
 HANDOVER = {
@@ -79,7 +86,15 @@ WARNS = {
     "cheaper.ini": ["fixed number of workers"],
     "add_header.ini": ["routing"],
     "baota_http.ini": ["0.0.0.0:8001"],
-    "inline_comment.ini": [],
+    "inline_comment.ini": ["procname-prefix = mysite # 进程前缀", "no inline comments"],
+    "inline_comment_numbers.ini": ["processes = 8  # 设置8个进程以提高并发能力: uWSGI has no "
+                                   "inline comments and reads the leading number only (atoi), "
+                                   "so it ran with 8", "harakiri = 30 ; 请求超时时间",
+                                   "master = true  # 启动主进程: uWSGI has no inline comments"],
+    "inline_comment_list.ini": ["so it ran with 3"],
+    "inline_comment_bool.ini": ["disable-logging = false # 保留请求日志: uWSGI has no inline"],
+    "empty_number.ini": ["processes =  is read by uWSGI as 0", "threads = abc is read by uWSGI "
+                         "as 0"],
     "pythonmamager.ini": ["preload"],
 }
 
