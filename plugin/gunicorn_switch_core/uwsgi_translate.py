@@ -125,10 +125,6 @@ MANUAL = {
     "cheaper-step": "Gunicorn runs a fixed number of workers",
     "log-maxsize": "Gunicorn does not rotate logs: use logrotate (or Baota's log cutting) "
                    "and send USR1",
-    "touch-reload": "the panel's reload button sends HUP; no file watching",
-    "touch-chain-reload": "the panel's reload button sends HUP",
-    "touch-workers-reload": "the panel's reload button sends HUP",
-    "fs-reload": "the panel's reload button sends HUP",
     "http-websockets": "WebSockets need an ASGI worker (worker_class=asgi) and nginx Upgrade "
                        "headers",
     "async": "uWSGI async mode has no equivalent; consider the gevent worker",
@@ -143,6 +139,16 @@ MANUAL = {
 }
 # " # ..." or " ; ..." after a value: a comment to the author, part of the value to uWSGI
 INLINE_COMMENT = re.compile(r"\s[#;]")
+# Reload files a watcher thread in the Gunicorn master keeps honouring (the template's
+# _WATCH): option -> (signal to the master, what uWSGI did).
+WATCHED = collections.OrderedDict([
+    ("touch-reload", ("HUP", "graceful reload")),
+    ("touch-chain-reload", ("HUP", "chain reload: Gunicorn's HUP also starts new workers "
+                                   "before the old ones stop")),
+    ("touch-workers-reload", ("HUP", "workers reload")),
+    ("fs-reload", ("HUP", "graceful reload on a change of the file or directory")),
+    ("touch-logreopen", ("USR1", "reopen the log files")),
+])
 ROUTE_PREFIX = ("route", "final-route", "error-route", "response-route")
 LOG_FORMAT_VARS = {
     "addr": "%({x-real-ip}i)s", "user": "%(u)s", "ltime": "%(t)s", "method": "%(m)s",
@@ -228,7 +234,10 @@ class Translation(object):
             "stats_dir": None, "reload_on_rss_mb": None, "reload_on_as_mb": None,
             "max_worker_lifetime": None, "max_worker_lifetime_delta": 0,
             "limit_as_mb": None, "harakiri_verbose": False, "origins": {},
+            "watch": [],
         }
+        # what uWSGI ran besides the app and where the switch puts it (the plan lists it)
+        self.carried = []
         self.gunicorn_version = None
         self.run_as = None  # the user the process manager starts the master as
         self.python_version = None
@@ -256,6 +265,7 @@ class Translation(object):
             "dropped": list(self.dropped),
             "nginx": self.nginx,
             "hooks": self.hooks,
+            "carried": list(self.carried),
             "gunicorn_version": self.gunicorn_version,
             "python_version": self.python_version,
             "site": self.site,
@@ -696,6 +706,14 @@ def translate(config, context, django=None):
             hooks["origins"][field] = _origin(o)
         if key.startswith("evil"):
             tr.warn(MANUAL[key], o)
+    for key, (sig, what) in WATCHED.items():
+        for o in every(key):
+            path = o.value if os.path.isabs(o.value) else os.path.join(chdir or "/", o.value)
+            hooks["watch"].append({"path": path, "signal": sig, "origin": _origin(o)})
+            tr.carried.append({"kind": "reload", "option": key, "value": o.value,
+                               "origin": _origin(o), "where": "gunicorn_conf.py",
+                               "detail": "SIG%s to the master when %s changes (uWSGI: %s)"
+                                         % (sig, path, what)})
     hv = last("harakiri-verbose")
     if hv is not None and is_true(hv.value):
         hooks["harakiri_verbose"] = True

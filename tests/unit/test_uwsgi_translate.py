@@ -79,10 +79,13 @@ HANDOVER = {
         {"name": "X-Frame-Options", "value": "DENY"},
         {"name": "X-Content-Type-Options", "value": "nosniff"}]}),
     "mount_script_name.ini": ("nginx", {"script_name": "/blog"}),
+    "touch_reload.ini": ("hooks", {"watch": [
+        {"path": "/www/wwwroot/mysite/reload.txt", "signal": "HUP",
+         "origin": "touch_reload.ini:5 touch-reload = /www/wwwroot/mysite/reload.txt"}]}),
 }
 WARNS = {
     "spooler_cron.ini": ["spooler", "cron", "attached daemon"],
-    "touch_reload.ini": ["HUP", "logrotate"],
+    "touch_reload.ini": ["logrotate"],
     "cheaper.ini": ["fixed number of workers"],
     "add_header.ini": ["routing"],
     "baota_http.ini": ["0.0.0.0:8001"],
@@ -182,3 +185,15 @@ def test_origin_text():
     tr = run("baota_http.ini")
     assert tr.settings["workers"].origin == "baota_http.ini:5 processes=4" or \
         tr.settings["workers"].origin == "baota_http.ini:5 processes = 4"
+
+
+def test_reload_files_are_watched_relative_to_chdir(tmp_path):
+    ini = tmp_path / "u.ini"
+    ini.write_text("[uwsgi]\nchdir = /srv/app\nmodule = a.wsgi\ntouch-reload = deploy/reload\n"
+                   "touch-chain-reload = /srv/chain\ntouch-logreopen = /srv/logs\n")
+    tr = uwsgi_translate.translate(uwsgi_config.load(str(ini)), {"site": "a"})
+    assert [(w["path"], w["signal"]) for w in tr.hooks["watch"]] == [
+        ("/srv/app/deploy/reload", "HUP"), ("/srv/chain", "HUP"), ("/srv/logs", "USR1")]
+    assert [c["option"] for c in tr.carried] == ["touch-reload", "touch-chain-reload",
+                                                 "touch-logreopen"]
+    assert not [w for w in tr.warnings if "touch" in (w["option"] or "")]
