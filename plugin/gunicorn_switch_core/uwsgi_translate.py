@@ -501,9 +501,18 @@ def translate(config, context, django=None):
         n = _int(procs, tr, 1)
         if n:
             workers, w_origin = n, _origin(procs)
+    w_comment = ""
+    initial = config.last("cheaper-initial")
+    if initial is not None and config.last("cheaper") is not None:
+        n = _int(initial, tr, 1)
+        if n:
+            w_comment = ("uWSGI's cheaper mode started %d and grew up to processes = %d on "
+                         "load; Gunicorn runs a fixed count (add workers on the status page)"
+                         % (n, workers))
+            workers, w_origin = min(n, workers), _origin(initial)
     if ctx.workers:
         workers, w_origin = int(ctx.workers), "override: workers"
-    tr.set("workers", workers, w_origin)
+    tr.set("workers", workers, w_origin, w_comment)
     for key in ("cheaper", "cheaper-initial", "cheaper-algo", "cheaper-step"):
         o = last(key)
         if o is not None:
