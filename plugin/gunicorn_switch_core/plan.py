@@ -335,6 +335,7 @@ def make_plan(name, options, facts=None):
         "nginx_files": {p: nginx_tokens.decode(b) for p, b in nres.new_files.items()},
         "steps": [{"name": n, "title": zh, "title_en": en} for n, zh, en in STEPS],
         "warnings": warnings,
+        "carried": list(tr.carried),
         "settings": {k: v["value"] for k, v in tr.as_dict()["settings"].items()},
         "bind": bind,
         "manager": manager,

@@ -17,6 +17,7 @@ import glob
 import json
 import os
 import socket
+import re
 import xml.parsers.expat
 
 from . import safe_files
@@ -509,7 +510,7 @@ class _Reader:
                 op = tok
                 continue
             if tok in ("++", "--"):
-                acc = str(_int(acc) + (1 if tok == "++" else -1))
+                acc = str(atoi(acc) + (1 if tok == "++" else -1))
                 continue
             val = self.lookup(tok)
             if acc is None:
@@ -517,7 +518,7 @@ class _Reader:
             elif op is None:
                 acc = acc + val
             else:
-                a, b = _int(acc), _int(val)
+                a, b = atoi(acc), atoi(val)
                 if op == "+":
                     acc = str(a + b)
                 elif op == "-":
@@ -559,11 +560,20 @@ def _cond(ok, negate, item):
     return [item] if ok != negate else []
 
 
-def _int(s):
-    try:
-        return int(str(s).strip())
-    except (TypeError, ValueError):
-        return 0
+_ATOI = re.compile(r"^[ \t\n\r\f\v]*([+-]?[0-9]+)")
+
+
+def atoi(text):
+    """C ``atoi``, which uWSGI uses for every integer option: the leading digits, the rest
+    ignored, 0 when there are none (``processes = 8  # 8个进程`` runs 8 workers)."""
+    m = _ATOI.match(text or "")
+    return int(m.group(1)) if m else 0
+
+
+def atoi_rest(text):
+    """What ``atoi`` ignored in ``text`` (stripped), to tell the user about it."""
+    m = _ATOI.match(text or "")
+    return (text[m.end():] if m else (text or "")).strip()
 
 
 def magic_table(real, given, section, cwd, hostname):

@@ -10,7 +10,7 @@ import os
 import re
 
 from . import django_detect
-from .uwsgi_config import is_true
+from .uwsgi_config import atoi, atoi_rest, is_true
 
 NEWEST_GUNICORN = "27.0.1"
 LEGACY_GUNICORN = "23.0.0"  # the last release that installs on Python < 3.10 (§3.1)
@@ -125,10 +125,6 @@ MANUAL = {
     "cheaper-step": "Gunicorn runs a fixed number of workers",
     "log-maxsize": "Gunicorn does not rotate logs: use logrotate (or Baota's log cutting) "
                    "and send USR1",
-    "touch-reload": "the panel's reload button sends HUP; no file watching",
-    "touch-chain-reload": "the panel's reload button sends HUP",
-    "touch-workers-reload": "the panel's reload button sends HUP",
-    "fs-reload": "the panel's reload button sends HUP",
     "http-websockets": "WebSockets need an ASGI worker (worker_class=asgi) and nginx Upgrade "
                        "headers",
     "async": "uWSGI async mode has no equivalent; consider the gevent worker",
@@ -141,6 +137,18 @@ MANUAL = {
     "py-tracebacker": "use faulthandler or py-spy",
     "file-serve-mode": "X-Accel-Redirect / X-Sendfile must be handled by nginx",
 }
+# " # ..." or " ; ..." after a value: a comment to the author, part of the value to uWSGI
+INLINE_COMMENT = re.compile(r"\s[#;]")
+# Reload files a watcher thread in the Gunicorn master keeps honouring (the template's
+# _WATCH): option -> (signal to the master, what uWSGI did).
+WATCHED = collections.OrderedDict([
+    ("touch-reload", ("HUP", "graceful reload")),
+    ("touch-chain-reload", ("HUP", "chain reload: Gunicorn's HUP also starts new workers "
+                                   "before the old ones stop")),
+    ("touch-workers-reload", ("HUP", "workers reload")),
+    ("fs-reload", ("HUP", "graceful reload on a change of the file or directory")),
+    ("touch-logreopen", ("USR1", "reopen the log files")),
+])
 ROUTE_PREFIX = ("route", "final-route", "error-route", "response-route")
 LOG_FORMAT_VARS = {
     "addr": "%({x-real-ip}i)s", "user": "%(u)s", "ltime": "%(t)s", "method": "%(m)s",
@@ -226,13 +234,18 @@ class Translation(object):
             "stats_dir": None, "reload_on_rss_mb": None, "reload_on_as_mb": None,
             "max_worker_lifetime": None, "max_worker_lifetime_delta": 0,
             "limit_as_mb": None, "harakiri_verbose": False, "origins": {},
+            "watch": [],
         }
+        # what uWSGI ran besides the app and where the switch puts it (the plan lists it)
+        self.carried = []
         self.gunicorn_version = None
         self.run_as = None  # the user the process manager starts the master as
         self.python_version = None
         self.site = None
         self.runtime_dir = None
         self.django = None
+        # keys read as numbers: their inline-comment warning is the numeric one
+        self.numeric = set()
 
     def set(self, name, value, origin, comment=""):
         self.settings[name] = Setting(name, value, origin, comment)
@@ -252,6 +265,7 @@ class Translation(object):
             "dropped": list(self.dropped),
             "nginx": self.nginx,
             "hooks": self.hooks,
+            "carried": list(self.carried),
             "gunicorn_version": self.gunicorn_version,
             "python_version": self.python_version,
             "site": self.site,
@@ -261,19 +275,19 @@ class Translation(object):
 
 
 def _int(opt, tr, minimum=0):
-    try:
-        n = int(opt.value.strip() or "1")
-    except ValueError:
-        tr.warn("%s = %r is not a number; ignored" % (opt.key, opt.value), opt)
-        return None
+    """The option read as uWSGI reads integers (atoi), or None below ``minimum``."""
+    tr.numeric.add(opt.key)
+    n = atoi(opt.value)
+    rest = atoi_rest(opt.value)
+    if rest:
+        tr.warn("%s = %s: uWSGI has no inline comments and reads the leading number only "
+                "(atoi), so it ran with %d; translated as %d. Remove %r from the uWSGI config "
+                "to make that plain" % (opt.key, opt.value, n, n, rest), opt)
     if n < minimum:
-        tr.warn("%s = %s is below %s; ignored" % (opt.key, n, minimum), opt)
+        tr.warn("%s = %s is read by uWSGI as %d, below %s; ignored (the default is kept)"
+                % (opt.key, opt.value, n, minimum), opt)
         return None
     return n
-
-
-def _size_bytes(text):
-    return int(text.strip())
 
 
 def _origin(opt):
@@ -487,9 +501,18 @@ def translate(config, context, django=None):
         n = _int(procs, tr, 1)
         if n:
             workers, w_origin = n, _origin(procs)
+    w_comment = ""
+    initial = config.last("cheaper-initial")
+    if initial is not None and config.last("cheaper") is not None:
+        n = _int(initial, tr, 1)
+        if n:
+            w_comment = ("uWSGI's cheaper mode started %d and grew up to processes = %d on "
+                         "load; Gunicorn runs a fixed count (add workers on the status page)"
+                         % (n, workers))
+            workers, w_origin = min(n, workers), _origin(initial)
     if ctx.workers:
         workers, w_origin = int(ctx.workers), "override: workers"
-    tr.set("workers", workers, w_origin)
+    tr.set("workers", workers, w_origin, w_comment)
     for key in ("cheaper", "cheaper-initial", "cheaper-algo", "cheaper-step"):
         o = last(key)
         if o is not None:
@@ -538,7 +561,7 @@ def translate(config, context, django=None):
     if ctx.timeout:
         timeout, to_origin = int(ctx.timeout), "override: timeout"
     elif harakiri is not None and _int(harakiri, tr, 1):
-        timeout, to_origin = int(harakiri.value), _origin(harakiri)
+        timeout, to_origin = atoi(harakiri.value), _origin(harakiri)
         if worker_class != "sync":
             to_comment = ("Gunicorn's timeout watches the worker heartbeat, not each request, "
                           "for %s workers" % worker_class)
@@ -546,7 +569,7 @@ def translate(config, context, django=None):
         timeout, to_origin = int(ctx.nginx_read_timeout), "nginx uwsgi_read_timeout"
         to_comment = "no harakiri: requests could run as long as nginx waited"
     elif http_timeout is not None and _int(http_timeout, tr, 1):
-        timeout, to_origin = int(http_timeout.value), _origin(http_timeout)
+        timeout, to_origin = atoi(http_timeout.value), _origin(http_timeout)
     else:
         timeout = DEFAULT_TIMEOUT
         to_origin = "plugin default"
@@ -557,7 +580,7 @@ def translate(config, context, django=None):
     tr.nginx["read_timeout"] = max(timeout, int(ctx.nginx_read_timeout or 0))
     mercy = last("worker-reload-mercy", "reload-mercy")
     if mercy is not None and _int(mercy, tr, 1):
-        tr.set("graceful_timeout", int(mercy.value), _origin(mercy))
+        tr.set("graceful_timeout", atoi(mercy.value), _origin(mercy))
     else:
         tr.set("graceful_timeout", 60, "uWSGI default worker-reload-mercy = 60")
     keepalive = last("http-keepalive")
@@ -574,7 +597,7 @@ def translate(config, context, django=None):
             tr.set("max_requests", n, _origin(mr))
             delta = last("max-requests-delta")
             if delta is not None and _int(delta, tr, 0):
-                tr.set("max_requests_jitter", int(delta.value) * max(workers - 1, 1),
+                tr.set("max_requests_jitter", atoi(delta.value) * max(workers - 1, 1),
                        _origin(delta), "uWSGI staggers limits by delta per worker; Gunicorn "
                        "adds a random 0..jitter")
     buf = last("buffer-size", "b")
@@ -588,7 +611,7 @@ def translate(config, context, django=None):
                    "Gunicorn's maximum is 8190")
     backlog = last("listen", "l")
     if backlog is not None and _int(backlog, tr, 1):
-        tr.set("backlog", int(backlog.value), _origin(backlog))
+        tr.set("backlog", atoi(backlog.value), _origin(backlog))
     umask = last("umask")
     if umask is not None and "umask" not in tr.settings:
         text = umask.value.strip()
@@ -692,6 +715,14 @@ def translate(config, context, django=None):
             hooks["origins"][field] = _origin(o)
         if key.startswith("evil"):
             tr.warn(MANUAL[key], o)
+    for key, (sig, what) in WATCHED.items():
+        for o in every(key):
+            path = o.value if os.path.isabs(o.value) else os.path.join(chdir or "/", o.value)
+            hooks["watch"].append({"path": path, "signal": sig, "origin": _origin(o)})
+            tr.carried.append({"kind": "reload", "option": key, "value": o.value,
+                               "origin": _origin(o), "where": "gunicorn_conf.py",
+                               "detail": "SIG%s to the master when %s changes (uWSGI: %s)"
+                                         % (sig, path, what)})
     hv = last("harakiri-verbose")
     if hv is not None and is_true(hv.value):
         hooks["harakiri_verbose"] = True
@@ -699,6 +730,8 @@ def translate(config, context, django=None):
 
     # -- nginx hand-over -----------------------------------------------------------------
     _nginx(config, tr, every, last)
+
+    _inline_comments(config, tr)
 
     # -- everything else: dropped or manual ---------------------------------------------
     for o in config.options:
@@ -725,6 +758,17 @@ def translate(config, context, django=None):
                     "as placeholders, so it may have had no effect); check it by hand" % key, o)
         handled.add(key)
     return tr
+
+
+def _inline_comments(config, tr):
+    """Text values that look commented: uWSGI keeps the comment as part of the value."""
+    for o in config.options:
+        if o.key in tr.numeric or not INLINE_COMMENT.search(o.value or ""):
+            continue
+        tr.warn("%s = %s: uWSGI has no inline comments, so the value is the whole text, "
+                "comment included (a switch such as master/vacuum stays on unless the value is "
+                "exactly false/off/no/0); carried over as uWSGI read it. Move the comment to a "
+                "line of its own in the uWSGI config" % (o.key, o.value), o)
 
 
 def _worker_class(requested, version, tr):
@@ -836,10 +880,7 @@ def _nginx(config, tr, every, last):
                                  "origin": _origin(o)})
     lp = last("limit-post")
     if lp is not None:
-        try:
-            ng["client_max_body_size"] = _size_bytes(lp.value)
-        except ValueError:
-            tr.warn("limit-post = %s is not a byte count; ignored" % lp.value, lp)
+        ng["client_max_body_size"] = _int(lp, tr, 1)
     ws = last("http-websockets")
     ng["websocket"] = ws is not None and is_true(ws.value)
     static = ng["static"] + ng["check_static"]

@@ -48,6 +48,8 @@
       plan_replanning: '正在按新选项重新生成计划…',
       plan_options: '选项（修改后自动重新生成计划）', plan_summary: '概要',
       plan_warnings: '注意事项', plan_steps: '执行步骤',
+      plan_carried: '从 uWSGI 接管的功能', carried_reload: '重载文件', carried_cron: '计划任务',
+      carried_daemon: '守护进程', carried_where: '接管到',
       plan_conf: '将写入的 gunicorn_conf.py', plan_diff: 'nginx 配置改动', plan_none: '无',
       plan_start: '开始切换', cancel: '取消', plan_invalid: '当前选项无法生成计划，请先修改选项',
       plan_busy: '计划正在重新生成，请稍候',
@@ -129,6 +131,8 @@
       plan_replanning: 'Planning again with the new options…',
       plan_options: 'Options (the plan is made again when you change one)', plan_summary: 'Summary',
       plan_warnings: 'Warnings', plan_steps: 'Steps',
+      plan_carried: 'Carried over from uWSGI', carried_reload: 'Reload file', carried_cron: 'Cron job',
+      carried_daemon: 'Daemon', carried_where: 'Now in',
       plan_conf: 'gunicorn_conf.py to be written', plan_diff: 'nginx change', plan_none: 'None',
       plan_start: 'Start the switch', cancel: 'Cancel', plan_invalid: 'No plan for these options: change them first',
       plan_busy: 'The plan is being made again, please wait',
@@ -780,6 +784,20 @@
       return JSON.stringify(item);
     },
 
+    // What uWSGI ran besides the app (reload files, crons, daemons) and where the switch puts it.
+    carriedHtml: function (items) {
+      if (!items.length) return '';
+      var html = '<h4>' + esc(gswitch.t('plan_carried')) + '</h4><div class="divtable mb15">' +
+        '<table class="table gswitch-carried"><tbody>';
+      for (var i = 0; i < items.length; i++) {
+        var c = items[i];
+        html += '<tr><td>' + esc(gswitch.t('carried_' + c.kind)) + '</td><td class="gswitch-mono">' +
+          esc(c.option + ' = ' + c.value) + '</td><td>' + esc(gswitch.t('carried_where')) + ' ' +
+          esc(c.where) + '<br><span class="c9">' + esc(c.detail || '') + '</span></td></tr>';
+      }
+      return html + '</tbody></table></div>';
+    },
+
     listHtml: function (items, ordered) {
       if (!items || !items.length) return '<p class="c9">' + esc(gswitch.t('plan_none')) + '</p>';
       var tag = ordered ? 'ol' : 'ul';
@@ -827,6 +845,7 @@
       html += '<h4>' + esc(gswitch.t('plan_warnings')) + '</h4>';
       html += warnings.length ? '<div class="gswitch-warnings">' + gswitch.listHtml(warnings) + '</div>' :
         '<p class="c9">' + esc(gswitch.t('plan_none')) + '</p>';
+      html += gswitch.carriedHtml(data.carried || []);
       html += '<h4>' + esc(gswitch.t('plan_steps')) + '</h4>' + gswitch.listHtml(data.steps, true);
       html += '<h4>' + esc(gswitch.t('plan_conf')) + '</h4>';
       html += data.gunicorn_conf ? '<pre class="gswitch-pre gswitch-conf">' + esc(data.gunicorn_conf) + '</pre>' :

@@ -58,7 +58,7 @@ class GunicornSite(object):
     """One Django project served by Gunicorn from a rendered conf, with its record."""
 
     def __init__(self, tmp, site=SITE, venv=None, processes=2, threads=1, harakiri=30,
-                 hooks=True, gunicorn_version="27.0.1", worker_class=None):
+                 hooks=True, gunicorn_version="27.0.1", worker_class=None, extra_ini=""):
         self.tmp = Path(tmp)
         self.site = site
         self.venv = venv or venvs.site_venv()
@@ -74,8 +74,8 @@ class GunicornSite(object):
         if hooks:
             ini = self.project / "uwsgi.ini"
             ini.write_text("[uwsgi]\nchdir = %s\nmodule = hello.wsgi:application\n"
-                           "master = true\nprocesses = %d\nthreads = %d\nharakiri = %d\n"
-                           % (self.project, processes, threads, harakiri))
+                           "master = true\nprocesses = %d\nthreads = %d\nharakiri = %d\n%s"
+                           % (self.project, processes, threads, harakiri, extra_ini))
             tr = uwsgi_translate.translate(uwsgi_config.load(str(ini)), {
                 "site": site, "project_path": str(self.project),
                 "bind": "127.0.0.1:%d" % self.port,

@@ -7,7 +7,8 @@ from hypothesis import given, settings, strategies as st
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugin"))
 
-from gunicorn_switch_core.uwsgi_config import UwsgiConfigError, is_true, load, load_argv  # noqa: E402
+from gunicorn_switch_core.uwsgi_config import (  # noqa: E402
+    UwsgiConfigError, atoi, atoi_rest, is_true, load, load_argv)
 
 
 def write(tmp_path, name, text):
@@ -113,3 +114,13 @@ def test_ini_reader_never_crashes(tmp_path_factory, body):
         load(str(p))
     except UwsgiConfigError:
         pass
+
+
+@pytest.mark.parametrize("text,n,rest", [
+    ("8  # 设置8个进程", 8, "# 设置8个进程"), ("3 #1 #10, 5", 3, "#1 #10, 5"), ("", 0, ""),
+    (" 7x", 7, "x"), ("abc", 0, "abc"), ("0x10", 0, "x10"), ("+4", 4, ""), ("-2", -2, ""),
+])
+def test_atoi_reads_numbers_as_uwsgi(text, n, rest):
+    # The same values were run through uWSGI 2.0.31 (tests/e2e/test_uwsgi_parsing.py).
+    assert atoi(text) == n
+    assert atoi_rest(text) == rest

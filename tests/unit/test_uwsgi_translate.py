@@ -52,7 +52,14 @@ EXPECTED = {
     "module_and_file.ini": {"wsgi_app": APP},
     "uid_numeric.ini": {"user": "1000", "umask": 0o22},
     "set_placeholder.ini": {"workers": 2, "chdir": "/www/wwwroot/mysite"},
-    "cheaper.ini": {"workers": 16},
+    "cheaper.ini": {"workers": 4},  # cheaper-initial, as the issue asks
+    # numbers as uWSGI reads them (atoi), checked against uWSGI 2.0.31 in
+    # tests/e2e/test_uwsgi_parsing.py
+    "inline_comment_numbers.ini": {"workers": 8, "threads": 2, "worker_class": "gthread",
+                                   "timeout": 30, "backlog": 64, "max_requests": 1000},
+    "inline_comment_list.ini": {"workers": 3},
+    "inline_comment_bool.ini": {"accesslog": None},
+    "empty_number.ini": {"workers": 1, "worker_class": "sync"},
     "pythonpath_glob.ini": {"pythonpath": "/www/wwwroot/mysite/lib,/www/wwwroot/mysite/apps"},
 }
 HANDOVER = {
@@ -72,14 +79,25 @@ HANDOVER = {
         {"name": "X-Frame-Options", "value": "DENY"},
         {"name": "X-Content-Type-Options", "value": "nosniff"}]}),
     "mount_script_name.ini": ("nginx", {"script_name": "/blog"}),
+    "touch_reload.ini": ("hooks", {"watch": [
+        {"path": "/www/wwwroot/mysite/reload.txt", "signal": "HUP",
+         "origin": "touch_reload.ini:5 touch-reload = /www/wwwroot/mysite/reload.txt"}]}),
 }
 WARNS = {
     "spooler_cron.ini": ["spooler", "cron", "attached daemon"],
-    "touch_reload.ini": ["HUP", "logrotate"],
+    "touch_reload.ini": ["logrotate"],
     "cheaper.ini": ["fixed number of workers"],
     "add_header.ini": ["routing"],
     "baota_http.ini": ["0.0.0.0:8001"],
-    "inline_comment.ini": [],
+    "inline_comment.ini": ["procname-prefix = mysite # 进程前缀", "no inline comments"],
+    "inline_comment_numbers.ini": ["processes = 8  # 设置8个进程以提高并发能力: uWSGI has no "
+                                   "inline comments and reads the leading number only (atoi), "
+                                   "so it ran with 8", "harakiri = 30 ; 请求超时时间",
+                                   "master = true  # 启动主进程: uWSGI has no inline comments"],
+    "inline_comment_list.ini": ["so it ran with 3"],
+    "inline_comment_bool.ini": ["disable-logging = false # 保留请求日志: uWSGI has no inline"],
+    "empty_number.ini": ["processes =  is read by uWSGI as 0", "threads = abc is read by uWSGI "
+                         "as 0"],
     "pythonmamager.ini": ["preload"],
 }
 
@@ -167,3 +185,15 @@ def test_origin_text():
     tr = run("baota_http.ini")
     assert tr.settings["workers"].origin == "baota_http.ini:5 processes=4" or \
         tr.settings["workers"].origin == "baota_http.ini:5 processes = 4"
+
+
+def test_reload_files_are_watched_relative_to_chdir(tmp_path):
+    ini = tmp_path / "u.ini"
+    ini.write_text("[uwsgi]\nchdir = /srv/app\nmodule = a.wsgi\ntouch-reload = deploy/reload\n"
+                   "touch-chain-reload = /srv/chain\ntouch-logreopen = /srv/logs\n")
+    tr = uwsgi_translate.translate(uwsgi_config.load(str(ini)), {"site": "a"})
+    assert [(w["path"], w["signal"]) for w in tr.hooks["watch"]] == [
+        ("/srv/app/deploy/reload", "HUP"), ("/srv/chain", "HUP"), ("/srv/logs", "USR1")]
+    assert [c["option"] for c in tr.carried] == ["touch-reload", "touch-chain-reload",
+                                                 "touch-logreopen"]
+    assert not [w for w in tr.warnings if "touch" in (w["option"] or "")]
