@@ -3,15 +3,19 @@
 First the guard: a booting systemd must not reach the host's /tmp or /var/tmp (one once
 emptied this machine's /tmp). Skipped, saying why, where no systemd or unshare exists.
 """
+import json
 import os
 import shutil
+import sys
 import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.sandbox import systemd_ns
 
+REPO = Path(__file__).resolve().parents[2]
 WHY_NOT = systemd_ns.available()
 pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason="no private systemd: %s" % WHY_NOT)
 
@@ -55,3 +59,86 @@ def test_boot_and_kill_leave_host_tmp_alone(sentinels):
     assert all(_intact(sentinels).values()), "after the kill: %s" % _intact(sentinels)
     assert os.path.isdir(root)  # the sandbox itself survives the namespace
     shutil.rmtree(root)
+
+
+# ---- the systemd site: switch, restart, reboot, rollback ------------------------------------
+
+def _drive(sd, root, action):
+    rc, out = sd.run([sys.executable, str(REPO / "tests/sandbox/systemd_drive.py"), str(root), action],
+                     timeout=400, check=False)
+    assert rc == 0, "%s: %s" % (action, out[-3000:])
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _units(root):
+    """The unit files (bytes) and enablement links of the sandbox's /etc/systemd/system, the
+    host's masks left out."""
+    base = Path(root) / "etc/systemd/system"
+    out = {}
+    for p in sorted(base.rglob("*")):
+        if p.is_symlink():
+            target = os.readlink(p)
+            if target != "/dev/null":
+                out[str(p.relative_to(base))] = "-> " + target
+        elif p.is_file():
+            out[str(p.relative_to(base))] = p.read_bytes()
+    return out
+
+
+def test_systemd_site_switch_restart_reboot_rollback():
+    from tests.sandbox import layout
+    from tests.sandbox.host import Sandbox
+
+    sb = Sandbox(specs=[layout.SYSTEMD_SITE]).build().save()
+    root = sb.root
+    uwsgi_unit = layout.uwsgi_unit_name(layout.SYSTEMD_SITE)
+    gunicorn_unit = "gunicorn-%s.service" % layout.SYSTEMD_SITE.name
+    sd = systemd_ns.Systemd(root)
+    try:
+        sd.boot()
+        _drive(sd, root, "start")
+        before = _units(root)
+        assert "multi-user.target.wants/" + uwsgi_unit in before
+        state = _drive(sd, root, "state")
+        assert state["uwsgi"] == {"is-enabled": "enabled", "is-active": "active"}, state
+        assert state["server"] == "" and state["status"] == 200
+
+        # -- switch under load --
+        res = _drive(sd, root, "switch")
+        assert res["task"]["state"] == "succeeded", res
+        assert res["load"]["total"] > 50 and res["load"]["failed"] == 0, res["load"]
+        state = _drive(sd, root, "state")
+        assert state["gunicorn"] == {"is-enabled": "enabled", "is-active": "active"}, state
+        assert state["uwsgi"] == {"is-enabled": "disabled", "is-active": "inactive"}, state
+        assert state["server"].startswith("gunicorn/")
+        unit = (root / "etc/systemd/system" / gunicorn_unit).read_text()
+        assert "User=www\n" in unit and "KillMode=mixed\n" in unit
+
+        # -- systemd brings a killed master back --
+        killed = _drive(sd, root, "kill_master")
+        assert killed["new"] and killed["new"] != killed["old"] and killed["restarts"] >= 1, killed
+
+        # -- a reboot: a fresh systemd on the same unit files --
+        sd.stop()
+        # what a real reboot's empty /run does: no stale pidfile (the sandbox's /run is on disk)
+        for pidfile in (root / "run").rglob("*.pid"):
+            pidfile.unlink()
+        sd.boot()
+        _drive(sd, root, "nginx")
+        state = _drive(sd, root, "state")
+        assert state["gunicorn"]["is-active"] == "active", state
+        assert state["uwsgi"]["is-active"] == "inactive", state
+        assert state["server"].startswith("gunicorn/") and state["status"] == 200
+
+        # -- rollback under load: the exact reverse --
+        res = _drive(sd, root, "rollback")
+        assert res["task"]["state"] == "succeeded", res
+        assert res["load"]["total"] > 50 and res["load"]["failed"] == 0, res["load"]
+        state = _drive(sd, root, "state")
+        assert state["uwsgi"] == {"is-enabled": "enabled", "is-active": "active"}, state
+        assert state["gunicorn"]["is-active"] != "active", state
+        assert state["server"] == "" and state["status"] == 200
+        assert _units(root) == before  # unit files byte for byte, the same links
+    finally:
+        sd.stop()
+        shutil.rmtree(root, ignore_errors=True)
