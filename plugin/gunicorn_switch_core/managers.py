@@ -389,8 +389,19 @@ def stop_uwsgi(u):
         state = _program_state(prog)
         return ok and state in (None, "STOPPED", "EXITED"), out + "\nstate: %s" % state
     if m == "systemd" and u.get("detail"):
-        rc, out = host.run(["systemctl", "disable", "--now", u["detail"]], timeout=90)
-        return rc == 0 and _wait_gone(u["pid"]), out
+        unit = u["detail"]
+        rc, out = systemctl("disable", unit)
+        # The stop job first (while it runs, Restart=always does not bring uWSGI back), then
+        # SIGINT, uWSGI's "stop now", whatever KillSignal= the unit has: with the tutorials'
+        # SIGQUIT a uWSGI here was still up when `systemctl stop` gave up after 90 s.
+        rc2, out2 = systemctl("stop", "--no-block", unit)
+        systemctl("kill", "--signal=SIGINT", unit)
+        ok = rc == 0 and rc2 == 0 and _wait_gone(u["pid"])
+        end = time.monotonic() + STOP_WAIT
+        while ok and _unit_state(unit) not in ("inactive", "failed") and time.monotonic() < end:
+            time.sleep(0.2)
+        state = _unit_state(unit)
+        return ok and state in ("inactive", "failed"), out + out2 + "\nunit state: %s" % state
     if m == "emperor" and u.get("config") and os.path.exists(u["config"]):
         # The Emperor respawns a vassal that dies and stops one whose file goes away: so the
         # file goes (the caller has backed it up; rollback puts it back and the Emperor
@@ -424,7 +435,7 @@ def start_uwsgi(u):
         rc, out = host.run(["bash", u["start_script"]], timeout=60)
         return rc == 0, out
     if m == "systemd" and u.get("detail"):
-        rc, out = host.run(["systemctl", "enable", "--now", u["detail"]], timeout=90)
+        rc, out = systemctl("enable", "--now", u["detail"])
         return rc == 0, out
     if m == "emperor":
         return True, "vassal file restored: the Emperor starts it"

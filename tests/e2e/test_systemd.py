@@ -67,7 +67,11 @@ def _drive(sd, root, action):
     rc, out = sd.run([sys.executable, str(REPO / "tests/sandbox/systemd_drive.py"), str(root), action],
                      timeout=400, check=False)
     assert rc == 0, "%s: %s" % (action, out[-3000:])
-    return json.loads(out.strip().splitlines()[-1])
+    res = json.loads(out.strip().splitlines()[-1])
+    if res.get("task", {}).get("state") not in (None, "succeeded"):
+        (REPO / "tests/results").mkdir(exist_ok=True)
+        (REPO / "tests/results/systemd_task.json").write_text(json.dumps(res, indent=1))
+    return res
 
 
 def _units(root):
