@@ -2,8 +2,9 @@
 
 Gunicorn managers: the panel's Supervisor plugin (a program file in the plugin's own format, so
 进程守护管理器 shows it), the panel's Python project manager (its start script, pid file and
-project_config, so the panel's page and its daemon agree with what runs), or a plain daemon
-with a pidfile. systemd is detected but not used: the sandbox has no systemd to test it with.
+project_config, so the panel's page and its daemon agree with what runs), a systemd unit
+(for a site whose uWSGI is one: enabled for boot once uWSGI's is disabled), or a plain daemon
+with a pidfile.
 
 Each function takes a record (plain data, see records.py) and returns (ok, log text).
 """
@@ -117,6 +118,66 @@ def _wait_state(prog, want, timeout=30.0):
     return state
 
 
+# ---- systemd ---------------------------------------------------------------------------------
+
+def systemctl(*args):
+    return host.run(["systemctl"] + list(args), timeout=90)
+
+
+def unit_name(site):
+    return "gunicorn-%s.service" % re.sub(r"[^A-Za-z0-9_.-]", "_", site)
+
+
+def unit_file(unit):
+    """Where the plugin's unit lives: the prefix's /etc/systemd/system (the admin's units,
+    which `daemon-reload` reads; the package's /lib/systemd/system is not ours)."""
+    return os.path.join(paths.host("/etc/systemd/system"), unit)
+
+
+def unit_text(record):
+    """gunicorn-<site>.service. systemd becomes the site's user before it executes Gunicorn.
+    KillMode=mixed: the stop signal goes to the master alone (it drains its workers in
+    graceful_timeout), SIGKILL to whatever is left after TimeoutStopSec."""
+    who = run_user(record)
+    for key in ("gunicorn_bin", "gunicorn_conf", "project_path"):
+        safe_text.check_path(record[key], key)
+    safe_text.check_path(who.home, "home")
+    return "\n".join([
+        "[Unit]",
+        "Description=Gunicorn for %s (gunicorn_switch)" % record["manager_detail"],
+        "After=network.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        "User=%s" % who.name,
+        "WorkingDirectory=%s" % record["project_path"],
+        "Environment=HOME=%s USER=%s LANG=C.UTF-8" % (who.home, who.name),
+        "ExecStart=%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "Restart=on-failure",
+        "RestartSec=1",
+        "KillMode=mixed",
+        "TimeoutStopSec=%d" % (int(record.get("graceful_timeout") or 30) + 5),
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ])
+
+
+def _unit_state(unit):
+    rc, out = systemctl("is-active", unit)
+    return out.strip()
+
+
+def enable(record):
+    """Start the site's Gunicorn at boot (after the switch has disabled uWSGI's unit)."""
+    if record["manager"] != "systemd":
+        return True, ""
+    rc, out = systemctl("enable", record["manager_detail"])
+    return rc == 0, out
+
+
 # ---- Gunicorn --------------------------------------------------------------------------------
 
 def run_user(record):
@@ -165,6 +226,10 @@ def install(record):
     if record["manager"] == "supervisor":
         host.write_atomic(program_file(record["manager_detail"]), program_text(record))
         _metadata_add(record)
+    if record["manager"] == "systemd":
+        host.write_atomic(unit_file(record["manager_detail"]), unit_text(record))
+        rc, out = systemctl("daemon-reload")
+        return rc == 0, out
     return True, ""
 
 
@@ -186,6 +251,12 @@ def start(record):
         ok = state in UP and _wait_gunicorn(
             record, gave_up=lambda: _program_state(prog) in ("FATAL", "EXITED")) is not None
         return ok, out + "\nsupervisor state: %s" % _program_state(prog)
+    if m == "systemd":
+        unit = record["manager_detail"]
+        rc, out = systemctl("start", unit)
+        ok = rc == 0 and _wait_gunicorn(
+            record, gave_up=lambda: _unit_state(unit) in ("failed", "inactive")) is not None
+        return ok, out + "\nunit state: %s" % _unit_state(unit)
     argv = [record["gunicorn_bin"], "-c", record["gunicorn_conf"]]
     host.spawn(argv, record["project_path"], _run_env(record),
                os.path.join(record["log_dir"], "gunicorn_stdout.log"), as_user=run_user(record))
@@ -198,6 +269,10 @@ def stop(record):
     if m == "supervisor":
         rc, out = supervisorctl("stop", record["manager_detail"])
         return _wait_gone(gunicorn_pid(record)), out
+    if m == "systemd":
+        pid = gunicorn_pid(record)
+        rc, out = systemctl("stop", record["manager_detail"])
+        return rc == 0 and _wait_gone(pid), out
     pid = gunicorn_pid(record)
     if not pid:
         return True, "not running"
@@ -223,6 +298,16 @@ def remove(record):
         rc, out = supervisorctl("update")
         log += out
         _metadata_remove(record)
+    if record["manager"] == "systemd":
+        unit = record["manager_detail"]
+        rc, out = systemctl("disable", unit)
+        log += out
+        path = unit_file(unit)
+        if os.path.exists(path):
+            os.unlink(path)
+        rc2, out2 = systemctl("daemon-reload")
+        log += out2
+        ok = ok and rc == 0 and rc2 == 0
     return ok, log
 
 
@@ -304,8 +389,19 @@ def stop_uwsgi(u):
         state = _program_state(prog)
         return ok and state in (None, "STOPPED", "EXITED"), out + "\nstate: %s" % state
     if m == "systemd" and u.get("detail"):
-        rc, out = host.run(["systemctl", "disable", "--now", u["detail"]], timeout=90)
-        return rc == 0 and _wait_gone(u["pid"]), out
+        unit = u["detail"]
+        rc, out = systemctl("disable", unit)
+        # The stop job first (while it runs, Restart=always does not bring uWSGI back), then
+        # SIGINT, uWSGI's "stop now", whatever KillSignal= the unit has: with the tutorials'
+        # SIGQUIT a uWSGI here was still up when `systemctl stop` gave up after 90 s.
+        rc2, out2 = systemctl("stop", "--no-block", unit)
+        systemctl("kill", "--signal=SIGINT", unit)
+        ok = rc == 0 and rc2 == 0 and _wait_gone(u["pid"])
+        end = time.monotonic() + STOP_WAIT
+        while ok and _unit_state(unit) not in ("inactive", "failed") and time.monotonic() < end:
+            time.sleep(0.2)
+        state = _unit_state(unit)
+        return ok and state in ("inactive", "failed"), out + out2 + "\nunit state: %s" % state
     if m == "emperor" and u.get("config") and os.path.exists(u["config"]):
         # The Emperor respawns a vassal that dies and stops one whose file goes away: so the
         # file goes (the caller has backed it up; rollback puts it back and the Emperor
@@ -339,7 +435,7 @@ def start_uwsgi(u):
         rc, out = host.run(["bash", u["start_script"]], timeout=60)
         return rc == 0, out
     if m == "systemd" and u.get("detail"):
-        rc, out = host.run(["systemctl", "enable", "--now", u["detail"]], timeout=90)
+        rc, out = systemctl("enable", "--now", u["detail"])
         return rc == 0, out
     if m == "emperor":
         return True, "vassal file restored: the Emperor starts it"

@@ -16,7 +16,7 @@ from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_
 WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
 BINDS = ("tcp", "unix")
 ACCESS_LOG = ("on", "off")
-MANAGERS = ("supervisor", "panel_project", "daemon")
+MANAGERS = ("supervisor", "panel_project", "systemd", "daemon")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 CONF_NAME = "gunicorn_conf.py"
 DEFAULT_USER = "www"
@@ -201,9 +201,13 @@ def choose_manager(site, requested):
             raise PlanError("no_supervisor")
         if requested == "panel_project" and site["manager"] != "panel_project":
             raise PlanError("not_project")
+        if requested == "systemd" and site["manager"] != "systemd":
+            # only where uWSGI runs as a unit is there a systemd that runs units
+            raise PlanError("opt_choice", name="manager",
+                            choices=", ".join(m for m in MANAGERS if m != "systemd"))
         return requested
-    if site["manager"] == "panel_project":
-        return "panel_project"
+    if site["manager"] in ("panel_project", "systemd"):
+        return site["manager"]
     if supervisor_installed():
         return "supervisor"
     return "daemon"

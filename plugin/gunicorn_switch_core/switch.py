@@ -62,10 +62,27 @@ def _record(plan, task_id):
         "venv": plan["venv"], "project_path": plan["project_path"],
         "gunicorn_version": plan["gunicorn_version"], "graceful_timeout": s.get("graceful_timeout"),
         "manager": plan["manager"],
-        "manager_detail": managers.program_name(site) if plan["manager"] == "supervisor" else site,
+        "manager_detail": _manager_detail(plan["manager"], site),
         "workers": s.get("workers"), "domain": plan["domain"], "nginx_addr": plan["nginx_addr"],
         "baseline_status": plan["baseline_status"], "user": plan["user"],
     }
+
+
+def _manager_detail(manager, site):
+    if manager == "supervisor":
+        return managers.program_name(site)
+    if manager == "systemd":
+        return managers.unit_name(site)
+    return site
+
+
+def _manager_files(rec):
+    """The files a Gunicorn manager registers it with (backed up before, restored after)."""
+    if rec["manager"] == "supervisor":
+        return [managers.program_file(rec["manager_detail"]), managers.supervisor_metadata_file()]
+    if rec["manager"] == "systemd":
+        return [managers.unit_file(rec["manager_detail"])]
+    return []
 
 
 def _uwsgi_info(plan):
@@ -253,10 +270,11 @@ def start_do(r):
     if holder:
         raise tasks.StepError("%s is in use by %s: Gunicorn cannot bind it. Switch again for a "
                               "new port" % (rec["bind"], holder))
-    if rec["manager"] == "supervisor":
-        _backup(r, managers.program_file(rec["manager_detail"]))
-        _backup(r, managers.supervisor_metadata_file())
-    managers.install(rec)
+    for path in _manager_files(rec):
+        _backup(r, path)
+    ok, log = managers.install(rec)
+    if not ok:
+        raise tasks.StepError("the process manager did not take Gunicorn: %s" % log.strip()[-500:])
     ok, log = managers.start(rec)
     r.log(log)
     if ok and not _listening(rec, HEALTH_DEADLINE):
@@ -274,9 +292,7 @@ def start_undo(r):
         return
     ok, log = managers.remove(rec)
     r.log(log)
-    if rec["manager"] == "supervisor":
-        _restore_group(r, [managers.program_file(rec["manager_detail"]),
-                           managers.supervisor_metadata_file()])
+    _restore_group(r, _manager_files(rec))
     if not ok:
         raise tasks.StepError("Gunicorn (pid %s) did not stop" % managers.gunicorn_pid(rec))
 
@@ -364,6 +380,11 @@ def _stop_uwsgi(r):
                               "by hand (kill -INT %s), then roll back or keep Gunicorn" % (u["pid"], u["pid"]))
     if u["manager"] == "panel_project":
         panel_db.write_pid(p["site"], managers.gunicorn_pid(rec))
+    ok, log = managers.enable(rec)
+    r.log(log)
+    if not ok:
+        raise tasks.StepError("Gunicorn serves the site but is not enabled for boot: %s"
+                              % log.strip()[-300:])
 
 
 def record_do(r):
@@ -483,9 +504,7 @@ def stop_gunicorn_do(r):
     managers.drain_nginx(r.data.get("old_nginx"), timeout=float(r.payload["drain_timeout"]))
     ok, log = managers.remove(rec)
     r.log(log)
-    if rec["manager"] == "supervisor":
-        _restore_entries(r, rec, [managers.program_file(rec["manager_detail"]),
-                                  managers.supervisor_metadata_file()])
+    _restore_entries(r, rec, _manager_files(rec))
     if rec["uwsgi"]["manager"] == "panel_project":
         _restore_entries(r, rec, [panel_db.start_script(rec["site"], "gunicorn")])
         if r.data.get("uwsgi_pid") and not os.path.exists(panel_db.pid_file(rec["site"])):

@@ -79,17 +79,37 @@ class Site:
 
 
 class Sandbox:
-    def __init__(self, root=None):
+    def __init__(self, root=None, specs=layout.SITES, ports=None):
+        """ports: {"nginx": port, site name: port} of a sandbox built before (load())."""
         self.root = Path(root or tempfile.mkdtemp(prefix="gsw-", dir="/tmp"))
         os.chmod(self.root, 0o755)
-        self.nginx_port = free_port()
+        ports = ports or {}
+        self.nginx_port = ports.get("nginx") or free_port()
         self.sites = {}
-        for spec in layout.SITES:
+        for spec in specs:
             sock = str(self.root / "www/wwwroot" / spec.name / "run" / (spec.package + ".sock"))
-            port = free_port() if spec.transport != "unix" else None
+            port = (ports.get(spec.name) or free_port()) if spec.transport != "unix" else None
             self.sites[spec.name] = Site(spec, self.root, port, sock if port is None else None)
         self.plugin_dir = self.root / "www/server/panel/plugin/gunicorn_switch"
         self.panel_python = self.root / "www/server/panel/pyenv/bin/python3"
+
+    def save(self):
+        """Write what load() needs to drive this sandbox from another process."""
+        data = {"specs": [s.spec.__dict__ for s in self.sites.values()],
+                "ports": dict({"nginx": self.nginx_port},
+                              **{s.name: s.port for s in self.sites.values()})}
+        (self.root / "sandbox.json").write_text(json.dumps(data))
+        return self
+
+    @classmethod
+    def load(cls, root):
+        data = json.loads((Path(root) / "sandbox.json").read_text())
+        sb = cls(root, [layout.SiteSpec(**d) for d in data["specs"]], data["ports"])
+        for site in sb.sites.values():
+            site.uwsgi_ini = site.project / "uwsgi.ini"
+        sb.supervisorctl = [str(sb.p("/www/server/panel/pyenv/bin/supervisorctl")), "-c",
+                            str(sb.p("/www/server/panel/plugin/supervisor/supervisord.conf"))]
+        return sb
 
     # ---- paths -------------------------------------------------------------------------
     def p(self, baota_path):
@@ -193,6 +213,11 @@ class Sandbox:
             text = layout.uwsgi_ini(spec, r, site.port, site.sock)
             if spec.shape == "emperor":
                 site.uwsgi_ini = self._write(f"{layout.EMPEROR_DIR}/{spec.name}.ini", text)
+            elif spec.shape == "systemd":
+                site.uwsgi_ini = site.project / "uwsgi.ini"
+                site.uwsgi_ini.write_text(text)
+                self._write(f"{layout.UNIT_DIR}/{layout.uwsgi_unit_name(spec)}",
+                            layout.uwsgi_unit(spec, r, site.venv))
             else:
                 ini_name = "uwsgi.ini" if spec.shape != "supervisor" else spec.package + "_uwsgi.ini"
                 site.uwsgi_ini = site.project / ini_name
@@ -282,6 +307,11 @@ class Sandbox:
             self.run([str(site.venv / "bin/uwsgi"), "--emperor", str(self.p(layout.EMPEROR_DIR)),
                       "--pidfile", str(self.p("/var/run/uwsgi-emperor.pid")),
                       "--daemonize", str(self.p("/www/wwwlogs/uwsgi-emperor.log"))])
+        elif shape == "systemd":
+            # as the tutorials have it: enabled for boot, and started (needs the private
+            # systemd: run inside its namespace)
+            self.run(["systemctl", "daemon-reload"])
+            self.run(["systemctl", "enable", "--now", layout.uwsgi_unit_name(site.spec)])
         elif shape == "supervisor":
             # supervisord starts autostart programs itself; make sure it is up.
             self.wait_for(lambda: b"RUNNING" in subprocess.run(

@@ -13,7 +13,7 @@ class SiteSpec:
     name: str         # the site's name in the panel (sites.name)
     domain: str       # its server_name / Host header
     package: str      # the Django project package
-    shape: str        # "ini_daemon" | "supervisor" | "panel_project"
+    shape: str        # "ini_daemon" | "supervisor" | "panel_project" | "emperor" | "systemd"
     transport: str    # "tcp" | "unix" | "http"
 
 
@@ -30,6 +30,34 @@ SITES = (
     SiteSpec("vassal.test", "vassal.test", "vassal", "emperor", "tcp"),
 )
 EMPEROR_DIR = "/etc/uwsgi/vassals"
+# uWSGI as an enabled systemd unit (the tutorials' shape). Not in SITES: it only runs under a
+# private systemd (tests/sandbox/systemd_ns.py), with a sandbox of its own.
+SYSTEMD_SITE = SiteSpec("unit.test", "unit.test", "unitapp", "systemd", "tcp")
+UNIT_DIR = "/etc/systemd/system"
+
+
+def uwsgi_unit_name(site):
+    return "uwsgi-%s.service" % site.package
+
+
+def uwsgi_unit(site, r, venv):
+    """The unit the tutorials give for a Django site's uWSGI."""
+    root = f"{r}/www/wwwroot/{site.name}"
+    return f"""[Unit]
+Description=uWSGI instance to serve {site.name}
+After=network.target
+
+[Service]
+User=www
+Group=www
+WorkingDirectory={root}
+ExecStart={venv}/bin/uwsgi --ini {root}/uwsgi.ini
+Restart=always
+KillSignal=SIGQUIT
+
+[Install]
+WantedBy=multi-user.target
+"""
 
 PANEL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -148,6 +176,20 @@ harakiri = 30
 uid = www
 gid = www
 env = DJANGO_SETTINGS_MODULE={site.package}.settings
+"""
+    if site.shape == "systemd":
+        # in the foreground, as systemd wants it; the unit's User= sets the user
+        return f"""[uwsgi]
+chdir = {root}
+home = {venv}
+module = {site.package}.wsgi:application
+env = DJANGO_SETTINGS_MODULE={site.package}.settings
+master = true
+processes = 2
+threads = 2
+socket = 127.0.0.1:{port}
+die-on-term = true
+vacuum = true
 """
     if site.shape == "emperor":
         return f"""[uwsgi]
@@ -274,7 +316,7 @@ def nginx_files(site, r, nginx_port, port, sock):
             f"{vhost}/rewrite/{site.name}.conf": "",
             f"{vhost}/nginx/well-known/{site.name}.conf": "",
         }
-    if site.shape == "emperor":
+    if site.shape in ("emperor", "systemd"):
         body = f"""
     #REWRITE-START URL重写规则引用,修改后将导致面板设置的伪静态规则失效
     include {r}{vhost}/rewrite/{site.name}.conf;
