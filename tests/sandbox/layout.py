@@ -435,7 +435,9 @@ def project_config(site, r, port, venv):
         "logpath": f"{r}/www/wwwlogs/python/{site.name}",
         "is_pypy": False,
         "domains": [site.domain],
-        "bind_extranet": 0,
+        # mapped to the outside (BindExtranet): nginx's proxy locations come from proxy_info
+        "bind_extranet": 1,
+        "proxy_info": [{"proxy_path": "/", "proxy_port": port, "status": 1}],
         "processes": 2,
         "threads": 2,
         "loglevel": "info",
