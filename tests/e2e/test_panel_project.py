@@ -53,6 +53,9 @@ def check_running(pp, want, port):
     assert pid, "the panel says %s is not running" % SITE
     master = psutil.Process(pid)
     assert want in " ".join(master.cmdline()) or want in master.name(), master.cmdline()
+    end = time.monotonic() + 30  # the panel's start returns before the server binds
+    while port not in listen_ports(pid) and time.monotonic() < end:
+        time.sleep(0.2)
     assert port in listen_ports(pid)
     assert master.uids().real != 0 and master.uids().effective != 0, master.uids()
     return master
