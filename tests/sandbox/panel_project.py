@@ -334,7 +334,7 @@ class PanelProjects(object):
                       before, count=1)
         wanted = {int(p["proxy_port"]): p["proxy_path"] for p in conf.get("proxy_info") or []
                   if str(p.get("proxy_port", "")).isdigit()}
-        for start, end, path_, port in reversed(locations(text)):
+        for start, end, _args, port in reversed(locations(text)):
             if port is None:
                 continue
             if port not in wanted:
