@@ -31,6 +31,12 @@ SITES = (
 )
 EMPEROR_DIR = "/etc/uwsgi/vassals"
 
+# The headers every proxy location the panel writes for a Python project has
+PROXY_HEADERS = "".join("        proxy_set_header %s;\n" % h for h in (
+    "Host $http_host", "X-Real-IP $remote_addr", "X-Real-Port $remote_port",
+    "X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme",
+    "X-Forwarded-Host $host", "X-Forwarded-Port $server_port"))
+
 PANEL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -327,14 +333,7 @@ def nginx_files(site, r, nginx_port, port, sock):
     # 项目反向代理
     location / {{
         proxy_pass http://127.0.0.1:{port};
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Real-Port $remote_port;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Forwarded-Host $host;
-        proxy_set_header X-Forwarded-Port $server_port;
-        proxy_set_header REMOTE-HOST $remote_addr;
+{PROXY_HEADERS}        proxy_set_header REMOTE-HOST $remote_addr;
         proxy_connect_timeout 60s;
         proxy_send_timeout 600s;
         proxy_read_timeout 600s;

@@ -69,18 +69,9 @@ loglevel = '{loglevel}'
 """
 
 # pynginx LocationTools.add_proxy: the headers the panel's template gives a proxy location
-PROXY_LOCATION = """    location {path} {{
-        proxy_pass http://127.0.0.1:{port};
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Real-Port $remote_port;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Forwarded-Host $host;
-        proxy_set_header X-Forwarded-Port $server_port;
-        proxy_set_header Remote-Host $remote_addr;
-    }}
-"""
+PROXY_LOCATION = ("    location {path} {{\n        proxy_pass http://127.0.0.1:{port};\n"
+                  + layout.PROXY_HEADERS.replace("{", "{{").replace("}", "}}")
+                  + "        proxy_set_header Remote-Host $remote_addr;\n    }}\n")
 
 
 class PanelProjects(object):
