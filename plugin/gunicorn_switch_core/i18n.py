@@ -36,6 +36,11 @@ MESSAGES = {
     "root_user": ("Gunicorn 的 worker 不能以 root 运行", "Gunicorn workers must not run as root"),
     "ran_as_root": ("uWSGI 以 root 运行且没有设置 uid：Gunicorn 将以 {user} 运行（可另选一个非 root 用户）",
                     "uWSGI ran as root without uid=: Gunicorn runs as {user} (you may choose another user, not root)"),
+    "project_unix_bind": ("面板 Python 项目只能用端口描述后端（project_config 的 port 与 proxy_info）：面板每次修改域名都会按它们重写 nginx，"
+                          "unix 套接字会被删掉。因此 Gunicorn 改为监听 127.0.0.1 上的一个端口",
+                          "A panel Python project knows its backend only as a port (project_config's port and proxy_info), and the "
+                          "panel rewrites nginx from them on every domain edit, which would drop a unix socket: Gunicorn binds "
+                          "a port on 127.0.0.1 instead"),
     "unsafe_path": ("{error}", "{error}"),
     "venv_place": ("虚拟环境 {venv} 不在面板使用的目录中（{places}）或项目目录下：插件不会在其中运行 pip",
                    "The virtualenv {venv} is outside the panel's places ({places}) and the project: the plugin runs no pip there"),

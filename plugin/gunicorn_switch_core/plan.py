@@ -262,6 +262,32 @@ def site_facts(name, facts=None):
     raise PlanError("unknown_site", name=name)
 
 
+def panel_project_bind(site, asked):
+    """(the bind kind, a warning or None). The panel's project manager knows a project's
+    backend only as a port (project_config.port, proxy_info[].proxy_port), and rebuilds the
+    vhost's proxy locations from those on every domain edit (notes/baota-internals.md §12):
+    a unix socket would be dropped from nginx by the panel. So a panel project gets a
+    loopback port whatever was asked."""
+    if asked == "unix" and site["manager"] == "panel_project":
+        return "tcp", i18n.t("project_unix_bind")
+    return asked, None
+
+
+def upstream_ports(upstream):
+    """The TCP ports of the site's uWSGI as nginx reached it (discovery's `upstream`:
+    'addr' or 'name -> addr, addr')."""
+    if not upstream:
+        return []
+    addrs = upstream.split(" -> ", 1)[-1].split(",")
+    out = []
+    for a in addrs:
+        a = nginx_view.normalize_address(a)
+        port = a.rpartition(":")[2]
+        if not a.startswith("unix:") and safe_text.digits(port):
+            out.append(int(port))
+    return out
+
+
 def log_dir(site):
     return paths.host("/www/wwwlogs/python/" + site["site"])
 
@@ -288,7 +314,8 @@ def make_plan(name, options, facts=None):
     check_master(master, site["venv"], user)
     manager = choose_manager(site, opts["manager"])
     rdir = runtime_dir(name)
-    bind = ("127.0.0.1:%d" % free_port()) if opts["bind"] == "tcp" else "unix:%s/gunicorn.sock" % rdir
+    bind_kind, bind_warning = panel_project_bind(site, opts["bind"])
+    bind = ("127.0.0.1:%d" % free_port()) if bind_kind == "tcp" else "unix:%s/gunicorn.sock" % rdir
     version, why = uwsgi_translate.choose_gunicorn_version(site["python"], None)
     context = {
         "site": name, "project_path": site["project_path"], "venv": site["venv"],
@@ -326,6 +353,8 @@ def make_plan(name, options, facts=None):
         warnings.append({"message": why, "origin": "gunicorn_version"})
     if user_warning:
         warnings.append({"message": user_warning, "origin": "uid"})
+    if bind_warning:
+        warnings.append({"message": bind_warning, "origin": "bind"})
     nginx_addr = nginx_listen(tree)
     domain = (site["domains"] or [name])[0]
     baseline = health.status(nginx_addr, domain)
@@ -346,6 +375,7 @@ def make_plan(name, options, facts=None):
         "uwsgi_manager": site["manager"],
         "uwsgi_manager_detail": site["manager_detail"],
         "uwsgi_pid": site["pid"],
+        "uwsgi_ports": upstream_ports(site["upstream"]),
         "uwsgi_cmdline": master["cmdline"],
         "uwsgi_cwd": master["cwd"],
         "uwsgi_config": site["uwsgi_config"],

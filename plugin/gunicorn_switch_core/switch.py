@@ -5,6 +5,7 @@ record. Before the commit point uWSGI serves the site untouched and any failure 
 everything, byte for byte; after it Gunicorn serves and a failure says what is left to do.
 Rollback: start_uwsgi → restore_nginx (commit point) → stop_gunicorn → forget.
 """
+import json
 import os
 import socket
 import subprocess
@@ -359,20 +360,7 @@ def _stop_uwsgi(r):
     if u["manager"] == "emperor" and u.get("config"):
         _backup(r, u["config"])
     if u["manager"] == "panel_project":
-        # The panel's daemon restarts a project that is not running as configured: tell it
-        # the project now runs Gunicorn before uWSGI goes away.
-        conf = panel_db.get_project_config(p["site"]) or {}
-        # kept from the first run only: a resumed step sees the config it already changed
-        r.data.setdefault("project_config", dict(conf))
-        script = panel_db.start_script(p["site"], "gunicorn")
-        _backup(r, script)
-        _backup(r, panel_db.pid_file(p["site"]))
-        host.write_atomic(script, panel_db.gunicorn_script(p["site"], rec), mode=0o755)
-        conf.update({"stype": "gunicorn"})
-        if rec["bind"].startswith("127.0.0.1:"):
-            conf["port"] = int(rec["bind"].rsplit(":", 1)[1])
-        panel_db.set_project_config(p["site"], conf)
-        r.log("panel project %s: stype=gunicorn" % p["site"])
+        _tell_panel(r, p, rec)
     ok, log = managers.stop_uwsgi(u)
     r.log(log)
     if not ok:
@@ -387,13 +375,47 @@ def _stop_uwsgi(r):
                               % log.strip()[-300:])
 
 
+def _tell_panel(r, p, rec):
+    """Make the panel's project manager see the project as the Gunicorn it now is, before
+    uWSGI goes away (its daemon restarts a project that does not run as configured): its
+    start script (the panel runs it as root; it drops to the site's user itself), and
+    project_config's stype, port and proxy_info (notes/baota-internals.md §12)."""
+    site = p["site"]
+    # kept from the first run only: a resumed step sees the config it already changed
+    original = r.data.setdefault("project_config_text", panel_db.get_project_config_text(site))
+    script = panel_db.start_script(site, "gunicorn")
+    _backup(r, script)
+    _backup(r, panel_db.pid_file(site))
+    host.write_atomic(script, panel_db.gunicorn_script(site, rec), mode=0o755)
+    try:
+        conf = json.loads(original or "")
+    except ValueError:
+        conf = None
+    if not isinstance(conf, dict):
+        r.log("panel project %s: project_config is not readable; the panel's page may still "
+              "say uWSGI" % site)
+        return
+    if rec["bind"].startswith("unix:"):
+        # plan.panel_project_bind never gives a panel project a socket; a plan from an
+        # older release might have
+        raise tasks.StepError("a panel project needs a TCP bind (its proxy_info holds ports): "
+                              "roll back and switch again")
+    port = int(rec["bind"].rsplit(":", 1)[1])
+    new, moved = panel_db.switched_config(conf, p.get("uwsgi_ports") or [], port)
+    r.data["project_config_switched"] = json.dumps(new)
+    panel_db.set_project_config_text(site, r.data["project_config_switched"])
+    r.log("panel project %s: stype=gunicorn, port=%d, proxy_info %s" % (
+        site, port, ", ".join("%s -> %d" % (m, port) for m in moved) or "has no entry for uWSGI's port"))
+
+
 def record_do(r):
     rec = dict(r.data["record"])
     rec["switched_at"] = time.time()
     rec["uwsgi"] = r.data["uwsgi"]
     rec["backups"] = _entries(r)
     rec["nginx_files"] = list(r.payload["nginx_files"])
-    rec["project_config"] = r.data.get("project_config")
+    rec["project_config_text"] = r.data.get("project_config_text")
+    rec["project_config_switched"] = r.data.get("project_config_switched")
     records.save(rec)
     r.log("recorded: rollback restores %d file(s)" % len(rec["backups"]))
 
@@ -438,8 +460,8 @@ def start_uwsgi_do(r):
         r.log("uWSGI is already running")
         return
     _restore_entries(r, rec, [p for p in _uwsgi_side_paths(rec) if not p.endswith(".pid")])
-    if u["manager"] == "panel_project" and rec.get("project_config") is not None:
-        panel_db.set_project_config(rec["site"], rec["project_config"])
+    if u["manager"] == "panel_project":
+        _restore_project_config(r, rec)
     ok, log = managers.start_uwsgi(u)
     r.log(log)
     end = time.monotonic() + HEALTH_DEADLINE
@@ -474,10 +496,21 @@ def start_uwsgi_undo(r):
         if os.path.exists(path):
             host.write_atomic(path, managers.set_autostart(host.read_text(path), False))
             managers.supervisorctl("update", u["detail"])
-    if u["manager"] == "panel_project":
-        conf = dict(rec.get("project_config") or {})
+    if u["manager"] == "panel_project" and rec.get("project_config_switched"):
+        panel_db.set_project_config_text(rec["site"], rec["project_config_switched"])
+    elif u["manager"] == "panel_project" and rec.get("project_config") is not None:
+        conf = dict(rec["project_config"])  # a record from before the text was kept
         conf["stype"] = "gunicorn"
         panel_db.set_project_config(rec["site"], conf)
+
+
+def _restore_project_config(r, rec):
+    if rec.get("project_config_switched"):
+        r.log(panel_db.restore_config(rec["site"], rec["project_config_text"],
+                                      rec["project_config_switched"]))
+    elif rec.get("project_config") is not None:
+        # a record from before the config's text was kept (it held the parsed dict)
+        panel_db.set_project_config(rec["site"], rec["project_config"])
 
 
 def restore_nginx_do(r):

@@ -59,6 +59,12 @@ KillSignal=SIGQUIT
 WantedBy=multi-user.target
 """
 
+# The headers every proxy location the panel writes for a Python project has
+PROXY_HEADERS = "".join("        proxy_set_header %s;\n" % h for h in (
+    "Host $http_host", "X-Real-IP $remote_addr", "X-Real-Port $remote_port",
+    "X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme",
+    "X-Forwarded-Host $host", "X-Forwarded-Port $server_port"))
+
 PANEL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -369,14 +375,7 @@ def nginx_files(site, r, nginx_port, port, sock):
     # 项目反向代理
     location / {{
         proxy_pass http://127.0.0.1:{port};
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Real-Port $remote_port;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Forwarded-Host $host;
-        proxy_set_header X-Forwarded-Port $server_port;
-        proxy_set_header REMOTE-HOST $remote_addr;
+{PROXY_HEADERS}        proxy_set_header REMOTE-HOST $remote_addr;
         proxy_connect_timeout 60s;
         proxy_send_timeout 600s;
         proxy_read_timeout 600s;
@@ -477,7 +476,9 @@ def project_config(site, r, port, venv):
         "logpath": f"{r}/www/wwwlogs/python/{site.name}",
         "is_pypy": False,
         "domains": [site.domain],
-        "bind_extranet": 0,
+        # mapped to the outside (BindExtranet): nginx's proxy locations come from proxy_info
+        "bind_extranet": 1,
+        "proxy_info": [{"proxy_path": "/", "proxy_port": port, "status": 1}],
         "processes": 2,
         "threads": 2,
         "loglevel": "info",
