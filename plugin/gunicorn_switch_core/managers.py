@@ -429,9 +429,11 @@ def start_uwsgi(u):
             out += out2
             state = _program_state(prog)
         return state == "RUNNING", out + "\nstate: %s" % state
-    if m == "panel_project" and u.get("start_script") and os.path.exists(u["start_script"]):
-        # the panel's own script, in the panel's root-only scripts dir: the panel runs it as
-        # root for stype uwsgi too, and uWSGI drops to its uid= itself
+    if m == "panel_project" and u.get("start_script") and os.path.exists(u["start_script"]) \
+            and respawn_user(u) is None and safe_files.root_only(u["start_script"]):
+        # the panel's own script, run as the panel runs it for stype uwsgi: as root. Only
+        # when the master ran as root from a root-only binary and the script is still
+        # root's (the panel chowns it to the run user when it starts the project itself)
         rc, out = host.run(["bash", u["start_script"]], timeout=60)
         return rc == 0, out
     if m == "systemd" and u.get("detail"):
@@ -444,6 +446,13 @@ def start_uwsgi(u):
         return False, who
     env = uwsgi_env(u.get("environ") or {}, who)
     handed = []
+    if who is not None and m == "panel_project":
+        # the panel's command line names its pid file in the panel's pids dir: the master,
+        # started as the user it ran as, must be able to write it (the panel itself leaves
+        # that dir world-writable; root makes the one file, by descriptor, for that user)
+        pid_path = panel_db.pid_file(u["detail"])
+        if not safe_files.give_to(pid_path, who.owner) and safe_files.lstat(pid_path) is None:
+            host.write_atomic(pid_path, b"", mode=0o644, owner=who.owner)
     if who is not None:
         # A master started by root opened its log as root, then dropped to its uid=: started
         # again as that user it could not open it. Only the files it had open for its
