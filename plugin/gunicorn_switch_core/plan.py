@@ -11,7 +11,7 @@ import socket
 import stat
 
 from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_translate,
-               nginx_view, paths, render, safe_files, safe_text, uwsgi_translate)
+               nginx_view, paths, plans, render, safe_files, safe_text, uwsgi_translate)
 
 WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
 BINDS = ("tcp", "unix")
@@ -360,8 +360,12 @@ def make_plan(name, options, facts=None):
     baseline = health.status(nginx_addr, domain)
     if baseline is None or baseline >= 500:
         raise PlanError("not_serving", name=name, status=baseline)
+    inputs = {"site": name, "master_pid": site["pid"], "venv": site["venv"],
+              "files": [f for f in cfg.files if f.startswith("/")] + list(files) + [conf_path]}
     return {
         "site": name,
+        "inputs": inputs,
+        "digest": plans.digest(inputs),
         "gunicorn_conf": conf_text,
         "gunicorn_conf_path": conf_path,
         "nginx_diff": nres.diffs,

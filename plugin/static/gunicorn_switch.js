@@ -870,7 +870,10 @@
     },
 
     startSwitch: function (site, opts, planIndex) {
-      var args = $.extend({site: site}, opts);
+      // the plan the user is looking at, applied as shown (the backend refuses it if the site
+      // changed since)
+      var shown = gswitch.plan && gswitch.plan.site === site ? gswitch.plan.data : {};
+      var args = $.extend({site: site}, opts, shown.plan_id ? {plan_id: shown.plan_id} : {plan_and_apply: '1'});
       gswitch.call('switch', args, function (data) {
         if (!data || !data.task_id) return layer.msg(esc(gswitch.t('err_parse')), {icon: 2});
         gswitch.saveTask(site, data.task_id, 'switch');

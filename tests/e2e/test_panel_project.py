@@ -74,7 +74,7 @@ def test_panel_edits_and_restarts_keep_the_switched_project(sandbox, plugin, pan
     assert plan["bind"].startswith("127.0.0.1:")
     assert [w for w in plan["warnings"] if w["origin"] == "bind"]
 
-    task = wait_task(plugin, panel_get, plugin.switch(panel_get(site=SITE, bind="unix"))["data"]["task_id"])
+    task = wait_task(plugin, panel_get, plugin.switch(panel_get(plan_and_apply="1", site=SITE, bind="unix"))["data"]["task_id"])
     assert task["state"] == "succeeded", task
     written = []
     try:

@@ -290,7 +290,7 @@ def test_uwsgi_refuses_to_stop(sandbox, plugin, panel_get, clean, monkeypatch):
 
 
 def again_refused(plugin, panel_get):
-    res = plugin.switch(panel_get(site=SITE))
+    res = plugin.switch(panel_get(plan_and_apply="1", site=SITE))
     return res["status"] is False and SITE in res["msg"]
 
 
