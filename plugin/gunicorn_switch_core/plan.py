@@ -31,6 +31,8 @@ STEPS = (
     ("health", "健康检查（带站点 Host 头）", "Health check with the site's Host header"),
     ("swap_nginx", "切换 nginx（nginx -t 后平滑重载）", "Swap nginx (nginx -t, graceful reload)"),
     ("stop_uwsgi", "排空并停止 uWSGI，防止被拉起", "Drain and stop uWSGI so that it stays stopped"),
+    ("crons", "把 uWSGI 的 cron 加入计划任务（以站点用户运行）",
+     "Add uWSGI's crons to the panel's cron jobs (run as the site's user)"),
     ("record", "记录切换结果，便于回滚", "Record the switch for rollback"),
 )
 COMMIT_STEP = "swap_nginx"

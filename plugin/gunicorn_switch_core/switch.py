@@ -1,9 +1,10 @@
 """The switch and the rollback, as journaled steps with an undo each (see tasks.Runner).
 
 Switch: install → write_conf → start → health → swap_nginx (commit point) → stop_uwsgi →
-record. Before the commit point uWSGI serves the site untouched and any failure undoes
+crons → record. Before the commit point uWSGI serves the site untouched and any failure undoes
 everything, byte for byte; after it Gunicorn serves and a failure says what is left to do.
-Rollback: start_uwsgi → restore_nginx (commit point) → stop_gunicorn → forget.
+Rollback: start_uwsgi → restore_nginx (commit point) → remove_carried → stop_gunicorn →
+forget.
 """
 import os
 import socket
@@ -12,13 +13,14 @@ import time
 
 import psutil
 
-from . import (backups, health, host, managers, nginx_stage, paths, panel_db, records, safe_files,
-               tasks)
+from . import (backups, health, host, managers, nginx_stage, panel_cron, paths, panel_db, records,
+               safe_files, tasks)
 from .plan import COMMIT_STEP, STEPS as SWITCH_STEPS
 
 ROLLBACK_STEPS = (
     ("start_uwsgi", "按原方式启动 uWSGI 并检查", "Start uWSGI the way it ran, and check it"),
     ("restore_nginx", "恢复 nginx 配置（逐字节）并平滑重载", "Restore nginx byte for byte, reload"),
+    ("remove_carried", "移除接管到计划任务的 cron", "Remove the crons carried over to the panel"),
     ("stop_gunicorn", "排空并停止 Gunicorn，移除进程守护", "Drain and stop Gunicorn, unregister it"),
     ("forget", "清理切换记录", "Forget the switch"),
 )
@@ -366,6 +368,36 @@ def _stop_uwsgi(r):
         panel_db.write_pid(p["site"], managers.gunicorn_pid(rec))
 
 
+def crons_do(r):
+    """After uWSGI stopped (its own crons with it), so that no minute runs a job twice."""
+    jobs = [c["job"] for c in r.payload.get("carried") or [] if c.get("kind") == "cron"]
+    if not jobs:
+        return "skipped"
+    try:
+        r.data["crons"] = panel_cron.add(jobs, r.payload["site"], r.task["id"],
+                                         host.User(r.payload["user"]), lambda p: _backup(r, p))
+    except Exception as e:
+        # Gunicorn serves the site: keep the record (as stop_uwsgi does) and leave no half of
+        # the crons behind; the error names what to add by hand.
+        try:
+            crons_undo(r)
+        finally:
+            record_do(r)
+        raise tasks.StepError("uWSGI's crons were not added to 计划任务 (%s); add them by "
+                              "hand: %s" % (e, "; ".join(j["schedule"] + " " + j["command"]
+                                                         for j in jobs)))
+    for job, echo in zip(jobs, r.data["crons"]["echoes"]):
+        r.log("计划任务 %r: %s %s (as %s)" % (job["name"], job["schedule"], panel_cron.script_path(echo),
+                                            r.payload["user"]))
+
+
+def crons_undo(r):
+    crons = r.data.get("crons")
+    if crons:
+        panel_cron.remove(crons, lambda p: _restore_group(r, [p]))
+        r.data["crons"] = None
+
+
 def record_do(r):
     rec = dict(r.data["record"])
     rec["switched_at"] = time.time()
@@ -373,6 +405,7 @@ def record_do(r):
     rec["backups"] = _entries(r)
     rec["nginx_files"] = list(r.payload["nginx_files"])
     rec["project_config"] = r.data.get("project_config")
+    rec["crons"] = r.data.get("crons")
     records.save(rec)
     r.log("recorded: rollback restores %d file(s)" % len(rec["backups"]))
 
@@ -384,6 +417,7 @@ SWITCH_TABLE = {
     "health": (health_do, _noop),
     "swap_nginx": (swap_nginx_do, swap_nginx_undo),
     "stop_uwsgi": (stop_uwsgi_do, _noop),
+    "crons": (crons_do, crons_undo),
     "record": (record_do, _noop),
 }
 
@@ -478,6 +512,15 @@ def restore_nginx_undo(r):
         r.data["old_nginx"] = nginx_reload(r)  # drained by start_uwsgi_undo
 
 
+def remove_carried_do(r):
+    """uWSGI runs its own crons again: the panel's copies go (the crontab file byte for byte)."""
+    rec = _rec(r)
+    if not rec.get("crons"):
+        return "skipped"
+    panel_cron.remove(rec["crons"], lambda p: _restore_entries(r, rec, [p]))
+    r.log("removed %d cron job(s) from 计划任务" % len(rec["crons"]["echoes"]))
+
+
 def stop_gunicorn_do(r):
     rec = _rec(r)
     managers.drain_nginx(r.data.get("old_nginx"), timeout=float(r.payload["drain_timeout"]))
@@ -505,6 +548,7 @@ def forget_do(r):
 ROLLBACK_TABLE = {
     "start_uwsgi": (start_uwsgi_do, start_uwsgi_undo),
     "restore_nginx": (restore_nginx_do, restore_nginx_undo),
+    "remove_carried": (remove_carried_do, _noop),
     "stop_gunicorn": (stop_gunicorn_do, _noop),
     "forget": (forget_do, _noop),
 }

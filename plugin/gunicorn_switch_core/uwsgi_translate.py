@@ -9,7 +9,7 @@ import glob
 import os
 import re
 
-from . import django_detect
+from . import django_detect, uwsgi_jobs
 from .uwsgi_config import atoi, atoi_rest, is_true
 
 NEWEST_GUNICORN = "27.0.1"
@@ -104,9 +104,6 @@ MANUAL = {
     "spooler": "uWSGI spooler: move the tasks to Celery/RQ or a Baota cron job",
     "spooler-processes": "uWSGI spooler: move the tasks to Celery/RQ",
     "mule": "uWSGI mules: run the code as a separate Supervisor program",
-    "cron": "uWSGI cron: recreate it as a Baota cron job (计划任务)",
-    "unique-cron": "uWSGI cron: recreate it as a Baota cron job (计划任务)",
-    "cron2": "uWSGI cron: recreate it as a Baota cron job (计划任务)",
     "attach-daemon": "attached daemon: run it as a Supervisor program",
     "attach-daemon2": "attached daemon: run it as a Supervisor program",
     "smart-attach-daemon": "attached daemon: run it as a Supervisor program",
@@ -288,6 +285,17 @@ def _int(opt, tr, minimum=0):
                 % (opt.key, opt.value, n, minimum), opt)
         return None
     return n
+
+
+def _crons(tr, every, last, site, chdir, env_map):
+    """uWSGI's crons become the panel's 计划任务 (the switch's crons step adds them)."""
+    ch = last("cron-harakiri")
+    harakiri = _int(ch, tr, 0) if ch is not None else None
+    items, problems = uwsgi_jobs.crons(every("cron", "cron2", "unique-cron"), harakiri, site,
+                                       chdir, list(env_map.items()))
+    for opt, message in problems:
+        tr.warn(message, opt)
+    tr.carried.extend(items)
 
 
 def _origin(opt):
@@ -723,6 +731,7 @@ def translate(config, context, django=None):
                                "origin": _origin(o), "where": "gunicorn_conf.py",
                                "detail": "SIG%s to the master when %s changes (uWSGI: %s)"
                                          % (sig, path, what)})
+    _crons(tr, every, last, site, chdir, env_map)
     hv = last("harakiri-verbose")
     if hv is not None and is_true(hv.value):
         hooks["harakiri_verbose"] = True

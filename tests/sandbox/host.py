@@ -259,6 +259,14 @@ class Sandbox:
                         (cur.lastrowid, spec.domain, 80, now))
         con.commit()
         con.close()
+        # the panel's 计划任务: its table (v11: a database of its own) and root's crontab dir
+        con = sqlite3.connect(str(self.p("/www/server/panel/data/db/crontab.db")))
+        con.execute(layout.CRONTAB_TABLE)
+        con.commit()
+        con.close()
+        spool = self.p("/var/spool/cron/crontabs")
+        spool.mkdir(parents=True, exist_ok=True)
+        os.chmod(spool, 0o1730)
 
     # ---- run ---------------------------------------------------------------------------
     def start(self):

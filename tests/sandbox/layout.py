@@ -132,6 +132,8 @@ uid = www
 gid = www
 pidfile = %(base)/uwsgi.pid
 daemonize = {r}/www/wwwlogs/{site.name}.uwsgi.log
+# 每小时清理一次会话（uWSGI 自带的定时任务）
+cron = 7 -1 -1 -1 -1 id -un > run/cron_ran.txt && pwd >> run/cron_ran.txt && printenv DJANGO_SETTINGS_MODULE >> run/cron_ran.txt
 """
     if site.shape == "supervisor":
         return f"""[uwsgi]
@@ -351,6 +353,20 @@ def nginx_files(site, r, nginx_port, port, sock):
         f"{vhost}/nginx/python_{site.name}.conf": conf,
         f"{vhost}/rewrite/python_{site.name}.conf": "",
     }
+
+
+# The panel's crontab table as BaoTa 11.7 creates it (aaPanel/BaoTa@f9f6845c
+# config/databases.json, "crontab").
+CRONTAB_TABLE = """CREATE TABLE "crontab" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "name" TEXT,
+    "type" TEXT, "where1" TEXT, "where_hour" INTEGER, "where_minute" INTEGER, "echo" TEXT,
+    "addtime" TEXT, "status" INTEGER DEFAULT 1, "save" INTEGER DEFAULT 3, "backupTo" TEXT
+    DEFAULT off, "sName" TEXT, "sBody" TEXT, "sType" TEXT, "urladdress" TEXT, "save_local"
+    INTEGER DEFAULT 0, "notice" INTEGER DEFAULT 0, "notice_channel" TEXT DEFAULT '',
+    `db_type` TEXT DEFAULT '', `split_type` TEXT DEFAULT '', `split_value` INTEGER DEFAULT 0,
+    `rname` TEXT DEFAULT '', `type_id` INTEGER, `backup_mode` TEXT, `db_backup_path` TEXT,
+    `time_type` TEXT, `special_time` TEXT, `flock` INTEGER DEFAULT 0, `post_param` TEXT,
+    `log_cut_path` TEXT, `user_agent` TEXT, `version` TEXT, `table_list` TEXT, `time_set` TEXT,
+    `keyword` TEXT, `result` INTEGER DEFAULT 1, `second` TEXT, `stop_site` TEXT)"""
 
 
 def supervisord_conf(r):

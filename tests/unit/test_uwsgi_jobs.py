@@ -1,0 +1,71 @@
+"""uWSGI's crons, read as uWSGI reads them and turned into the panel's 计划任务."""
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "plugin"))
+
+from gunicorn_switch_core import uwsgi_config, uwsgi_jobs, uwsgi_translate  # noqa: E402
+
+
+def translate(tmp_path, body):
+    ini = tmp_path / "u.ini"
+    ini.write_text("[uwsgi]\nchdir = /srv/app\nmodule = a.wsgi\nenv = DJANGO_SETTINGS_MODULE=a.s\n"
+                   + body)
+    return uwsgi_translate.translate(uwsgi_config.load(str(ini)), {"site": "shop.test"})
+
+
+@pytest.mark.parametrize("value,schedule,cycle", [
+    ("-1 -1 -1 -1 -1 true", "* * * * *", {"type": "minute-n", "where1": "1"}),
+    ("-5 -1 -1 -1 -1 true", "*/5 * * * *", {"type": "minute-n", "where1": "5"}),
+    ("30 -1 -1 -1 -1 true", "30 * * * *", {"type": "hour"}),
+    ("0 -3 -1 -1 -1 true", "0 */3 * * *", {"type": "hour-n", "where1": "3"}),
+    ("59 2 -1 -1 -1 /usr/bin/backup --recursive", "59 2 * * *",
+     {"type": "day", "where_hour": 2, "where_minute": 59}),
+    ("9 11 -1 -1 2 /opt/send", "9 11 * * 2", {"type": "week", "where1": "2"}),
+    ("0 5 1 -1 -1 x", "0 5 1 * *", {"type": "month", "where1": "1"}),
+    ("0 5 -1 6 -1 x", "0 5 * 6 *", None),  # no panel cycle names a month
+])
+def test_cron_schedules_and_the_panel_cycle(value, schedule, cycle):
+    job = uwsgi_jobs.parse_cron(value)
+    assert uwsgi_jobs.schedule(job) == schedule
+    got = uwsgi_jobs.panel_cycle(job)
+    if cycle is None:
+        assert got is None
+    else:
+        assert {k: got[k] for k in cycle} == cycle
+
+
+def test_cron2_keys_default_to_every_value():
+    job = uwsgi_jobs.parse_cron2("day=-5,harakiri=30,unique=1 /Kiwi/etc/analytics.sh --x")
+    assert uwsgi_jobs.schedule(job) == "* * */5 * *"
+    assert (job["unique"], job["harakiri"], job["command"]) == (True, 30, "/Kiwi/etc/analytics.sh --x")
+    assert uwsgi_jobs.parse_cron2("minute=0,hour=5,unique=0 python m.py")["unique"] is False
+
+
+@pytest.mark.parametrize("value", ["1 2 3 4 echo", "a -1 -1 -1 -1 echo", "61 -1 -1 -1 -1 x",
+                                   "-1 -1 -1 13 -1 x"])
+def test_what_uwsgi_refuses_is_a_warning_not_a_cron(tmp_path, value):
+    tr = translate(tmp_path, "cron = %s\n" % value)
+    assert [c for c in tr.carried if c["kind"] == "cron"] == []
+    assert any("not carried over" in w["message"] for w in tr.warnings)
+
+
+def test_every_cron_option_is_carried_with_its_command_user_env_and_lock(tmp_path):
+    tr = translate(tmp_path, "cron = 0 -1 -1 -1 -1 python manage.py clearsessions\n"
+                             "unique-cron = -15 -1 -1 -1 -1 ./sync.sh\n"
+                             "cron2 = minute=30,hour=4,harakiri=60 ./nightly.sh\n"
+                             "cron-harakiri = 600\n")
+    jobs = [c["job"] for c in tr.carried if c["kind"] == "cron"]
+    assert [c["option"] for c in tr.carried] == ["cron", "unique-cron", "cron2"]
+    assert [(j["name"], j["schedule"], j["unique"], j["harakiri"]) for j in jobs] == [
+        ("uWSGI cron: shop.test #1", "0 * * * *", False, 600),
+        ("uWSGI cron: shop.test #2", "*/15 * * * *", True, 600),
+        ("uWSGI cron: shop.test #3", "30 4 * * *", False, 60)]
+    assert jobs[0]["command"] == "python manage.py clearsessions"
+    assert all(j["cwd"] == "/srv/app" for j in jobs)
+    assert jobs[0]["env"] == [["DJANGO_SETTINGS_MODULE", "a.s"]]
+    # handled, not "unknown to this tool" and not the old "recreate it by hand"
+    assert not [w for w in tr.warnings if "cron" in (w["option"] or "")]
