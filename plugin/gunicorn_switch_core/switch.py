@@ -1,7 +1,7 @@
 """The switch and the rollback, as journaled steps with an undo each (see tasks.Runner).
 
-Switch: install → write_conf → start → health → swap_nginx (commit point) → stop_uwsgi →
-crons → record. Before the commit point uWSGI serves the site untouched and any failure undoes
+Switch: install → write_conf → start → health → daemons → swap_nginx (commit point) →
+stop_uwsgi → crons → record. Before the commit point uWSGI serves the site untouched and any failure undoes
 everything, byte for byte; after it Gunicorn serves and a failure says what is left to do.
 Rollback: start_uwsgi → restore_nginx (commit point) → remove_carried → stop_gunicorn →
 forget.
@@ -13,14 +13,14 @@ import time
 
 import psutil
 
-from . import (backups, health, host, managers, nginx_stage, panel_cron, paths, panel_db, records,
-               safe_files, tasks)
+from . import (backups, daemons, health, host, managers, nginx_stage, panel_cron, paths, panel_db,
+               records, safe_files, safe_text, tasks)
 from .plan import COMMIT_STEP, STEPS as SWITCH_STEPS
 
 ROLLBACK_STEPS = (
     ("start_uwsgi", "按原方式启动 uWSGI 并检查", "Start uWSGI the way it ran, and check it"),
     ("restore_nginx", "恢复 nginx 配置（逐字节）并平滑重载", "Restore nginx byte for byte, reload"),
-    ("remove_carried", "移除接管到计划任务的 cron", "Remove the crons carried over to the panel"),
+    ("remove_carried", "移除接管的计划任务和守护进程", "Remove the carried-over crons and daemons"),
     ("stop_gunicorn", "排空并停止 Gunicorn，移除进程守护", "Drain and stop Gunicorn, unregister it"),
     ("forget", "清理切换记录", "Forget the switch"),
 )
@@ -295,6 +295,32 @@ def _noop(r):
     pass
 
 
+def _jobs(r, kind):
+    return [c["job"] for c in r.payload.get("carried") or [] if c.get("kind") == kind]
+
+
+def daemons_do(r):
+    """uWSGI's attached daemons, started under Gunicorn's manager while uWSGI still runs its
+    own: the work they do (a queue, a scheduler) has no gap; uWSGI's copies stop with it."""
+    jobs = _jobs(r, "daemon")
+    if not jobs:
+        return "skipped"
+    rec = r.data["record"]
+    started = r.data.setdefault("daemons", [])
+    for job in jobs[len(started):]:
+        try:
+            started.append(daemons.install(job, rec, lambda p: _backup(r, p)))
+        except (OSError, host.HostError, safe_text.UnsafeText) as e:
+            raise tasks.StepError("%s (%s) did not start: %s" % (job["name"], job["command"], e))
+        r.log("%s: %s, as %s" % (job["name"], daemons.describe(started[-1]), rec["user"]))
+
+
+def daemons_undo(r):
+    for d in reversed(r.data.get("daemons") or []):
+        daemons.remove(d, lambda p: _restore_group(r, [p]))
+    r.data["daemons"] = []
+
+
 def swap_nginx_do(r):
     p = r.payload
     new_files = {path: text.encode("utf-8", "surrogateescape") for path, text in p["nginx_files"].items()}
@@ -370,7 +396,7 @@ def _stop_uwsgi(r):
 
 def crons_do(r):
     """After uWSGI stopped (its own crons with it), so that no minute runs a job twice."""
-    jobs = [c["job"] for c in r.payload.get("carried") or [] if c.get("kind") == "cron"]
+    jobs = _jobs(r, "cron")
     if not jobs:
         return "skipped"
     try:
@@ -406,6 +432,7 @@ def record_do(r):
     rec["nginx_files"] = list(r.payload["nginx_files"])
     rec["project_config"] = r.data.get("project_config")
     rec["crons"] = r.data.get("crons")
+    rec["daemons"] = r.data.get("daemons") or []
     records.save(rec)
     r.log("recorded: rollback restores %d file(s)" % len(rec["backups"]))
 
@@ -415,6 +442,7 @@ SWITCH_TABLE = {
     "write_conf": (write_conf_do, write_conf_undo),
     "start": (start_do, start_undo),
     "health": (health_do, _noop),
+    "daemons": (daemons_do, daemons_undo),
     "swap_nginx": (swap_nginx_do, swap_nginx_undo),
     "stop_uwsgi": (stop_uwsgi_do, _noop),
     "crons": (crons_do, crons_undo),
@@ -513,12 +541,18 @@ def restore_nginx_undo(r):
 
 
 def remove_carried_do(r):
-    """uWSGI runs its own crons again: the panel's copies go (the crontab file byte for byte)."""
+    """uWSGI runs its own crons and daemons again: the plugin's copies go (the crontab file
+    and program files byte for byte)."""
     rec = _rec(r)
-    if not rec.get("crons"):
+    if not rec.get("crons") and not rec.get("daemons"):
         return "skipped"
-    panel_cron.remove(rec["crons"], lambda p: _restore_entries(r, rec, [p]))
-    r.log("removed %d cron job(s) from 计划任务" % len(rec["crons"]["echoes"]))
+    if rec.get("crons"):
+        panel_cron.remove(rec["crons"], lambda p: _restore_entries(r, rec, [p]))
+        r.log("removed %d cron job(s) from 计划任务" % len(rec["crons"]["echoes"]))
+    # uWSGI, started again, runs its own daemons: the plugin's copies go
+    for d in reversed(rec.get("daemons") or []):
+        daemons.remove(d, lambda p: _restore_entries(r, rec, [p]))
+        r.log("stopped %s (%s)" % (d["name"], daemons.describe(d)))
 
 
 def stop_gunicorn_do(r):

@@ -148,3 +148,74 @@ def crons(options, cron_harakiri, site, cwd, env):
                     "env": [[k, v] for k, v in env if ENV_KEY.match(k)], "cycle": cycle},
         })
     return items, problems
+
+
+# ---- attached daemons -----------------------------------------------------------------------
+# uWSGI (core/daemons.c) runs each through /bin/sh -c in the master's working directory and
+# environment, as the master's user, restarts it when it dies, and stops it (SIGTERM unless
+# attach-daemon2 says stopsignal=) when the master stops.
+PLAIN_DAEMONS = ("attach-daemon", "attach-control-daemon", "legacy-attach-daemon")
+SMART_DAEMONS = ("smart-attach-daemon", "smart-attach-daemon2")
+DAEMON_OPTIONS = PLAIN_DAEMONS + SMART_DAEMONS + ("attach-daemon2", "mule")
+
+
+def _kv(value):
+    """attach-daemon2's key=value list (uwsgi_kvlist_parse: ',' between pairs)."""
+    out = {}
+    for pair in value.split(","):
+        key, eq, val = pair.partition("=")
+        if eq:
+            out[key.strip()] = val
+    return out
+
+
+def daemons(options, site, cwd, env, python):
+    """Carried items for the daemons uWSGI ran besides the app, and (option, message) for
+    those the switch does not carry. ``python``: the venv's interpreter, for a mule script."""
+    items, problems = [], []
+    for opt in options:
+        key, value = opt.key, opt.value.strip()
+        pidfile, stopsignal = None, "TERM"
+        if key in PLAIN_DAEMONS:
+            command = value
+        elif key == "attach-daemon2":
+            kv = _kv(value)
+            command, pidfile = kv.get("cmd") or kv.get("exec") or "", kv.get("pidfile")
+            stopsignal = {"15": "TERM", "2": "INT", "3": "QUIT", "9": "KILL", "1": "HUP"}.get(
+                kv.get("stopsignal", "15"), None)
+            if stopsignal is None:
+                problems.append((opt, "%s: stopsignal=%s is not one the plugin maps; not carried "
+                                      "over" % (key, kv.get("stopsignal"))))
+                continue
+        elif key == "mule":
+            if not value.endswith(".py"):
+                problems.append((opt, "mule = %s: a mule without a script runs the app's own "
+                                      "mule code (uwsgi.mule_msg...), which Gunicorn has not; "
+                                      "move that work to a separate worker" % value))
+                continue
+            command = "%s %s" % (python, value)
+        else:
+            pidfile = True
+            command = ""
+        if pidfile:
+            problems.append((opt, "%s = %s: a daemon that keeps its own pidfile is not carried "
+                                  "over yet; run it as a Supervisor program (进程守护管理器) "
+                                  "before switching" % (key, value)))
+            continue
+        if not command:
+            problems.append((opt, "%s = %s: no command; not carried over" % (key, value)))
+            continue
+        n = len(items) + 1
+        items.append({
+            "kind": "daemon", "option": key, "value": opt.value, "origin": opt.describe(),
+            "where": "Gunicorn's process manager", "detail": "%s (as the site's user, in %s; "
+            "started before uWSGI stops, uWSGI's copy stops with uWSGI)" % (command, cwd or "/"),
+            "job": {"n": n, "name": "uWSGI daemon: %s #%d" % (site, n), "command": command,
+                    "cwd": cwd or "/", "stopsignal": stopsignal,
+                    "env": [[k, v] for k, v in env if ENV_KEY.match(k)]},
+        })
+        if key == "mule":
+            problems.append((opt, "mule = %s runs as a plain Python process now: code that "
+                                  "calls uwsgi.mule_get_msg() or other uwsgi functions fails "
+                                  "there" % value))
+    return items, problems

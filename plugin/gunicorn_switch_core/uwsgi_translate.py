@@ -103,10 +103,6 @@ RESOLVED_BY_PARSER = frozenset([
 MANUAL = {
     "spooler": "uWSGI spooler: move the tasks to Celery/RQ or a Baota cron job",
     "spooler-processes": "uWSGI spooler: move the tasks to Celery/RQ",
-    "mule": "uWSGI mules: run the code as a separate Supervisor program",
-    "attach-daemon": "attached daemon: run it as a Supervisor program",
-    "attach-daemon2": "attached daemon: run it as a Supervisor program",
-    "smart-attach-daemon": "attached daemon: run it as a Supervisor program",
     "cache2": "uWSGI cache: use Django's cache framework (redis/memcached/locmem)",
     "cache": "uWSGI cache: use Django's cache framework (redis/memcached/locmem)",
     "sharedarea": "uWSGI sharedarea has no Gunicorn equivalent",
@@ -287,12 +283,19 @@ def _int(opt, tr, minimum=0):
     return n
 
 
-def _crons(tr, every, last, site, chdir, env_map):
-    """uWSGI's crons become the panel's 计划任务 (the switch's crons step adds them)."""
+def _crons(tr, every, last, site, chdir, env_map, ctx):
+    """uWSGI's crons become the panel's 计划任务 (the switch's crons step adds them), its
+    daemons programs of Gunicorn's process manager (the daemons step)."""
     ch = last("cron-harakiri")
     harakiri = _int(ch, tr, 0) if ch is not None else None
     items, problems = uwsgi_jobs.crons(every("cron", "cron2", "unique-cron"), harakiri, site,
                                        chdir, list(env_map.items()))
+    for opt, message in problems:
+        tr.warn(message, opt)
+    tr.carried.extend(items)
+    python = os.path.join(ctx.venv, "bin", "python") if ctx.venv else "python3"
+    items, problems = uwsgi_jobs.daemons(every(*uwsgi_jobs.DAEMON_OPTIONS), site, chdir,
+                                         list(env_map.items()), python)
     for opt, message in problems:
         tr.warn(message, opt)
     tr.carried.extend(items)
@@ -731,7 +734,7 @@ def translate(config, context, django=None):
                                "origin": _origin(o), "where": "gunicorn_conf.py",
                                "detail": "SIG%s to the master when %s changes (uWSGI: %s)"
                                          % (sig, path, what)})
-    _crons(tr, every, last, site, chdir, env_map)
+    _crons(tr, every, last, site, chdir, env_map, ctx)
     hv = last("harakiri-verbose")
     if hv is not None and is_true(hv.value):
         hooks["harakiri_verbose"] = True

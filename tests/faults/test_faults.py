@@ -296,8 +296,8 @@ def again_refused(plugin, panel_get):
 
 # ---- the runner is SIGKILLed at every step boundary ---------------------------------------------------
 
-SWITCH_STEPS = ["install", "write_conf", "start", "health", "swap_nginx", "stop_uwsgi", "crons",
-                "record"]
+SWITCH_STEPS = ["install", "write_conf", "start", "health", "daemons", "swap_nginx", "stop_uwsgi",
+                "crons", "record"]
 ROLLBACK_STEPS = ["start_uwsgi", "restore_nginx", "remove_carried", "stop_gunicorn", "forget"]
 
 

@@ -185,6 +185,8 @@ class Sandbox:
             make_project(site.project, spec.package)
             (site.project / "static" / "site.webmanifest").write_text('{"name": "%s"}\n' % spec.name)
             (site.project / "run").mkdir(exist_ok=True)
+            if spec.shape == "ini_daemon":
+                (site.project / "queue_worker.py").write_text(layout.QUEUE_WORKER)
             venvs.make_venv(site.venv, venvs.SITE_PACKAGES)
             if spec.shape != "ini_daemon":
                 # As Baota's project manager leaves it: the site's user owns its venv. The

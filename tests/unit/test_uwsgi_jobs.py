@@ -69,3 +69,47 @@ def test_every_cron_option_is_carried_with_its_command_user_env_and_lock(tmp_pat
     assert jobs[0]["env"] == [["DJANGO_SETTINGS_MODULE", "a.s"]]
     # handled, not "unknown to this tool" and not the old "recreate it by hand"
     assert not [w for w in tr.warnings if "cron" in (w["option"] or "")]
+
+
+def test_daemons_are_carried_and_what_cannot_be_is_said(tmp_path):
+    tr = translate(tmp_path, "attach-daemon = celery -A a worker -l info\n"
+                             "attach-daemon2 = cmd=./beat.sh,stopsignal=2\n"
+                             "legacy-attach-daemon = ./old.sh\n"
+                             "smart-attach-daemon = /tmp/memcached.pid memcached -d -P /tmp/memcached.pid\n"
+                             "mule = tasks/mule.py\n"
+                             "mule = 1\n"
+                             "spooler = /srv/app/spool\n")
+    jobs = [c["job"] for c in tr.carried if c["kind"] == "daemon"]
+    assert [(j["command"], j["stopsignal"], j["cwd"]) for j in jobs] == [
+        ("celery -A a worker -l info", "TERM", "/srv/app"), ("./beat.sh", "INT", "/srv/app"),
+        ("./old.sh", "TERM", "/srv/app"), ("python3 tasks/mule.py", "TERM", "/srv/app")]
+    assert jobs[0]["env"] == [["DJANGO_SETTINGS_MODULE", "a.s"]]
+    text = " | ".join(w["message"] for w in tr.warnings)
+    assert "keeps its own pidfile is not carried" in text  # smart-attach-daemon
+    assert "mule without a script" in text and "uwsgi.mule_get_msg" in text
+    assert "spooler" in text
+
+
+def test_a_daemon_program_runs_the_command_through_sh_as_the_site_user():
+    from gunicorn_switch_core import daemons, host, managers, safe_text
+    user = host.User("root" if not _has("www") else "www")
+    job = {"n": 1, "name": "uWSGI daemon: s #1", "command": "celery -A a worker --x=100%",
+           "cwd": "/srv/app", "stopsignal": "INT", "env": [["K", "v w"]]}
+    text = daemons.supervisor_text(job, "gunicorn_s_daemon1", user)
+    assert "command=/bin/sh -c 'celery -A a worker --x=100%%'\n" in text
+    assert "stopsignal=INT\n" in text and "stopasgroup=true\n" in text
+    assert "user=%s\n" % user.name in text and ',K="v w"' in text
+    for bad in ("a ; b", "a # b", 'say "hi"'):
+        with pytest.raises(safe_text.UnsafeText):
+            daemons.supervisor_text(dict(job, command=bad), "p", user)
+    with pytest.raises(safe_text.UnsafeText):
+        managers.supervisor_value("x\ny", "env")
+
+
+def _has(name):
+    import pwd
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
