@@ -104,6 +104,9 @@ def switch(args):
         p = planning.make_plan(site["site"], args, facts=facts)
     except planning.PlanError as e:
         raise BadInput(str(e))
+    if p.get("blockers") and str(args.get("confirm_blockers", "")).lower() not in ("1", "true", "yes"):
+        raise BadInput(i18n.t("blockers", name=site["site"],
+                              what="; ".join(b["message"] for b in p["blockers"])))
     try:
         return {"task_id": switching.start_switch(p)["id"]}
     except tasks.Busy:  # another call won the race since _refuse_if_busy

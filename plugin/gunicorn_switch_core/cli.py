@@ -296,7 +296,8 @@ def _cmd_switch(args):
         if not args.json:
             _show_plan(p)
         _confirm("confirm_switch", site, args.yes)
-    task = _run_task(args, "switch", site=site, **options)
+    # the plan shown (and its warnings) was confirmed, or --yes said not to ask
+    task = _run_task(args, "switch", site=site, confirm_blockers="1", **options)
     rec = records.load(site)
     serving, detail = _serving_gunicorn(rec) if rec else (False, "no record")
     result = _result(site, "switch", True, task, serving, "gunicorn" if serving else None)

@@ -340,6 +340,7 @@ def make_plan(name, options, facts=None):
         "steps": [{"name": n, "title": zh, "title_en": en} for n, zh, en in STEPS],
         "warnings": warnings,
         "carried": list(tr.carried),
+        "blockers": list(tr.blockers),
         "settings": {k: v["value"] for k, v in tr.as_dict()["settings"].items()},
         "bind": bind,
         "manager": manager,

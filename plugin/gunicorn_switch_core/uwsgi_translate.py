@@ -231,6 +231,8 @@ class Translation(object):
         }
         # what uWSGI ran besides the app and where the switch puts it (the plan lists it)
         self.carried = []
+        # what would break the site under Gunicorn: the switch wants the user's confirmation
+        self.blockers = []
         self.gunicorn_version = None
         self.run_as = None  # the user the process manager starts the master as
         self.python_version = None
@@ -259,6 +261,7 @@ class Translation(object):
             "nginx": self.nginx,
             "hooks": self.hooks,
             "carried": list(self.carried),
+            "blockers": list(self.blockers),
             "gunicorn_version": self.gunicorn_version,
             "python_version": self.python_version,
             "site": self.site,
@@ -851,9 +854,19 @@ def _find_app(config, tr, last, chdir, project, env_map, ctx, django):
     elif project and django is not None:
         tr.django = django
     if tr.django:
+        crash = set(tr.django.get("uwsgi_imports_at_import") or [])
         for where in tr.django.get("uwsgi_imports") or []:
-            tr.warn("%s imports uWSGI's own API (uwsgi/uwsgidecorators), which does not "
-                    "exist under Gunicorn" % where, option="import uwsgi")
+            if where in crash:
+                message = ("%s imports uWSGI's own API (uwsgi/uwsgidecorators) when the module "
+                           "loads: under Gunicorn that raises ImportError and the code that "
+                           "imports this module fails. Guard it (try: import uwsgi / except "
+                           "ImportError) or move it into the function that needs it; the switch "
+                           "asks you to confirm" % where)
+                tr.blockers.append({"message": message, "origin": where, "option": "import uwsgi"})
+            else:
+                message = ("%s imports uWSGI's own API (uwsgi/uwsgidecorators), which does not "
+                           "exist under Gunicorn: that code fails when it runs" % where)
+            tr.warn(message, option="import uwsgi")
         if tr.django.get("asgi") and not ctx.worker_class:
             tr.warn("the project has ASGI indicators (Channels/ASGI_APPLICATION); it runs as "
                     "WSGI as under uWSGI. Choose worker_class=asgi for WebSockets",

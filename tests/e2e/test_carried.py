@@ -180,3 +180,17 @@ def test_an_attached_daemon_keeps_consuming_through_the_switch_and_back(
     assert max_heartbeat_gap(site, since, until) < 5.0
     print("daemon (%s): %d jobs, each done once; longest heartbeat gap %.2f s"
           % (manager, len(done), max_heartbeat_gap(site, since, until)))
+
+
+def test_a_module_that_imports_uwsgi_when_it_loads_needs_a_confirmed_switch(sandbox, plugin, panel_get):
+    hook = sandbox.sites[SITE].project / "shop" / "uwsgi_hooks.py"
+    hook.write_text("import uwsgi\n\nuwsgi.register_signal(99, '', print)\n")
+    try:
+        plan = plugin.plan(panel_get(site=SITE))
+        assert plan["status"], plan
+        assert [b["origin"].rsplit("/", 1)[1] for b in plan["data"]["blockers"]] == ["uwsgi_hooks.py:1"]
+        refused = plugin.switch(panel_get(site=SITE))
+        assert refused["status"] is False and "confirm_blockers" in refused["msg"], refused
+        assert [s for s in plugin.get_sites(panel_get())["data"] if s["site"] == SITE][0]["server"] == "uwsgi"
+    finally:
+        hook.unlink()

@@ -1,4 +1,5 @@
 """uWSGI's crons, read as uWSGI reads them and turned into the panel's 计划任务."""
+import os
 import sys
 from pathlib import Path
 
@@ -113,3 +114,23 @@ def _has(name):
         return True
     except KeyError:
         return False
+
+
+def test_an_import_of_uwsgi_that_runs_when_the_module_loads_is_a_blocker(tmp_path):
+    from gunicorn_switch_core import django_detect
+    (tmp_path / "loads.py").write_text("import os\nif os.name:\n    import uwsgi\n")
+    (tmp_path / "guarded.py").write_text("try:\n    import uwsgi\nexcept ImportError:\n"
+                                         "    uwsgi = None\n")
+    (tmp_path / "lazy.py").write_text("def f():\n    from uwsgidecorators import timer\n")
+    (tmp_path / "cls.py").write_text("class A:\n    import uwsgidecorators\n")
+    at_import = []
+    found = django_detect.scan_uwsgi_imports(str(tmp_path), at_import)
+    assert sorted(os.path.basename(f) for f in found) == [
+        "cls.py:2", "guarded.py:2", "lazy.py:2", "loads.py:3"]
+    assert sorted(os.path.basename(f) for f in at_import) == ["cls.py:2", "loads.py:3"]
+    ini = tmp_path / "u.ini"
+    ini.write_text("[uwsgi]\nchdir = %s\nmodule = a.wsgi\n" % tmp_path)
+    tr = uwsgi_translate.translate(uwsgi_config.load(str(ini)), {"site": "a"},
+                                   django={"uwsgi_imports": found, "uwsgi_imports_at_import": at_import})
+    assert sorted(b["origin"] for b in tr.blockers) == sorted(at_import)
+    assert len([w for w in tr.warnings if w["option"] == "import uwsgi"]) == 4
