@@ -118,6 +118,9 @@ def switch(args):
             raise BadInput(str(e))
     else:
         raise BadInput(i18n.t("plan_first"))
+    if p.get("blockers") and str(args.get("confirm_blockers", "")).lower() not in ("1", "true", "yes"):
+        raise BadInput(i18n.t("blockers", name=site["site"],
+                              what="; ".join(b["message"] for b in p["blockers"])))
     try:
         task = switching.start_switch(p)
     except tasks.Busy:  # another call won the race since _refuse_if_busy

@@ -25,6 +25,8 @@ MESSAGES = {
     "bad_value": ("参数 {name} 的值不合法", "Invalid value for {name}"),
     "unknown_method": ("不支持的操作：{name}", "Unsupported action: {name}"),
     "site_busy": ("站点 {name} 正在切换或回滚，请稍候", "A switch or rollback of {name} is running"),
+    "blockers": ("站点 {name} 在 Gunicorn 下可能无法运行：{what}。确认后再切换（confirm_blockers=1）",
+                 "{name} may not run under Gunicorn: {what}. Confirm to switch anyway (confirm_blockers=1)"),
     "already_switched": ("站点 {name} 已由本插件切换到 Gunicorn", "{name} was already switched to Gunicorn by this plugin"),
     "not_switched": ("站点 {name} 不是由本插件切换的，无法回滚", "{name} was not switched by this plugin; nothing to roll back"),
     "bad_task": ("任务编号不合法或不存在", "No such task"),

@@ -37,6 +37,16 @@ def get_project_config(name):
     return None
 
 
+def panel_orm():
+    """The panel's ``public`` module (its ORM, public.M) when the plugin runs inside the
+    panel on a real server; None in the sandbox and on the command line."""
+    try:
+        import public  # the panel's module: present only when running inside the panel
+    except ImportError:
+        return None
+    return public if paths.root() == "/" else None
+
+
 def get_project_config_text(name):
     """project_config as the panel stored it, its text untouched (rollback puts these very
     bytes back), or None."""
@@ -49,11 +59,8 @@ def set_project_config(name, conf):
 
 
 def set_project_config_text(name, text):
-    try:
-        import public  # the panel's module: present only when running inside the panel
-    except ImportError:
-        public = None
-    if public is not None and paths.root() == "/":
+    public = panel_orm()
+    if public is not None:
         public.M("sites").where("name=? AND project_type=?", (name, "Python")).setField(
             "project_config", text)
         return
@@ -153,8 +160,7 @@ def gunicorn_script(name, record):
         "PATH=%s" % host.SAFE_PATH,
         "export BT_PYTHON_SERVICE_SID=%s" % sid(name),
         "cd %s || exit 1" % safe_text.sh(record["project_path"], "project_path"),
-        "drop=(setpriv --reuid=%d --regid=%d --init-groups --)" % (user.uid, user.gid),
-        "command -v setpriv >/dev/null 2>&1 || drop=(runuser -u %s --)" % user.name,
+    ] + drop_lines(user) + [
         "nohup \"${drop[@]}\" %s </dev/null >/dev/null 2>&1 &" % run,
         # The panel makes its pids dir 0777 on every start: root only unlinks there (rm
         # does not follow a planted link); the site's user writes the pid.
@@ -162,6 +168,17 @@ def gunicorn_script(name, record):
         "\"${drop[@]}\" /bin/sh -c 'echo \"$1\" > \"$2\"' sh \"$!\" %s" % pid,
         "",
     ])
+
+
+def drop_lines(user):
+    """bash lines that set ``drop`` to the command prefix that runs the rest as ``user``
+    (a host.User): setpriv where util-linux has it (CentOS 7 and later), runuser otherwise.
+    For scripts root runs (the panel's start buttons, its cron) that must run nothing of the
+    site's as root."""
+    return [
+        "drop=(setpriv --reuid=%d --regid=%d --init-groups --)" % (user.uid, user.gid),
+        "command -v setpriv >/dev/null 2>&1 || drop=(runuser -u %s --)" % shlex.quote(user.name),
+    ]
 
 
 def write_pid(name, pid):

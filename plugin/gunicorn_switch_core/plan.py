@@ -29,8 +29,12 @@ STEPS = (
     ("write_conf", "写入 gunicorn_conf.py 并检查配置", "Write gunicorn_conf.py and check it"),
     ("start", "在新地址上启动 Gunicorn", "Start Gunicorn on a new bind"),
     ("health", "健康检查（带站点 Host 头）", "Health check with the site's Host header"),
+    ("daemons", "在 uWSGI 停止前启动它附带的守护进程（以站点用户运行）",
+     "Start uWSGI's attached daemons before uWSGI stops (as the site's user)"),
     ("swap_nginx", "切换 nginx（nginx -t 后平滑重载）", "Swap nginx (nginx -t, graceful reload)"),
     ("stop_uwsgi", "排空并停止 uWSGI，防止被拉起", "Drain and stop uWSGI so that it stays stopped"),
+    ("crons", "把 uWSGI 的 cron 加入计划任务（以站点用户运行）",
+     "Add uWSGI's crons to the panel's cron jobs (run as the site's user)"),
     ("record", "记录切换结果，便于回滚", "Record the switch for rollback"),
 )
 COMMIT_STEP = "swap_nginx"
@@ -373,6 +377,7 @@ def make_plan(name, options, facts=None):
         "steps": [{"name": n, "title": zh, "title_en": en} for n, zh, en in STEPS],
         "warnings": warnings,
         "carried": list(tr.carried),
+        "blockers": list(tr.blockers),
         "settings": {k: v["value"] for k, v in tr.as_dict()["settings"].items()},
         "bind": bind,
         "manager": manager,

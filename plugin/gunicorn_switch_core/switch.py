@@ -1,9 +1,10 @@
 """The switch and the rollback, as journaled steps with an undo each (see tasks.Runner).
 
-Switch: install → write_conf → start → health → swap_nginx (commit point) → stop_uwsgi →
-record. Before the commit point uWSGI serves the site untouched and any failure undoes
+Switch: install → write_conf → start → health → daemons → swap_nginx (commit point) →
+stop_uwsgi → crons → record. Before the commit point uWSGI serves the site untouched and any failure undoes
 everything, byte for byte; after it Gunicorn serves and a failure says what is left to do.
-Rollback: start_uwsgi → restore_nginx (commit point) → stop_gunicorn → forget.
+Rollback: start_uwsgi → restore_nginx (commit point) → remove_carried → stop_gunicorn →
+forget.
 """
 import json
 import os
@@ -13,13 +14,14 @@ import time
 
 import psutil
 
-from . import (backups, health, host, managers, nginx_stage, paths, panel_db, records, safe_files,
-               tasks)
+from . import (backups, daemons, health, host, managers, nginx_stage, panel_cron, paths, panel_db,
+               records, safe_files, safe_text, tasks)
 from .plan import COMMIT_STEP, STEPS as SWITCH_STEPS
 
 ROLLBACK_STEPS = (
     ("start_uwsgi", "按原方式启动 uWSGI 并检查", "Start uWSGI the way it ran, and check it"),
     ("restore_nginx", "恢复 nginx 配置（逐字节）并平滑重载", "Restore nginx byte for byte, reload"),
+    ("remove_carried", "移除接管的计划任务和守护进程", "Remove the carried-over crons and daemons"),
     ("stop_gunicorn", "排空并停止 Gunicorn，移除进程守护", "Drain and stop Gunicorn, unregister it"),
     ("forget", "清理切换记录", "Forget the switch"),
 )
@@ -310,6 +312,32 @@ def _noop(r):
     pass
 
 
+def _jobs(r, kind):
+    return [c["job"] for c in r.payload.get("carried") or [] if c.get("kind") == kind]
+
+
+def daemons_do(r):
+    """uWSGI's attached daemons, started under Gunicorn's manager while uWSGI still runs its
+    own: the work they do (a queue, a scheduler) has no gap; uWSGI's copies stop with it."""
+    jobs = _jobs(r, "daemon")
+    if not jobs:
+        return "skipped"
+    rec = r.data["record"]
+    started = r.data.setdefault("daemons", [])
+    for job in jobs[len(started):]:
+        try:
+            started.append(daemons.install(job, rec, lambda p: _backup(r, p)))
+        except (OSError, host.HostError, safe_text.UnsafeText) as e:
+            raise tasks.StepError("%s (%s) did not start: %s" % (job["name"], job["command"], e))
+        r.log("%s: %s, as %s" % (job["name"], daemons.describe(started[-1]), rec["user"]))
+
+
+def daemons_undo(r):
+    for d in reversed(r.data.get("daemons") or []):
+        daemons.remove(d, lambda p: _restore_group(r, [p]))
+    r.data["daemons"] = []
+
+
 def swap_nginx_do(r):
     p = r.payload
     new_files = {path: text.encode("utf-8", "surrogateescape") for path, text in p["nginx_files"].items()}
@@ -408,6 +436,36 @@ def _tell_panel(r, p, rec):
         site, port, ", ".join("%s -> %d" % (m, port) for m in moved) or "has no entry for uWSGI's port"))
 
 
+def crons_do(r):
+    """After uWSGI stopped (its own crons with it), so that no minute runs a job twice."""
+    jobs = _jobs(r, "cron")
+    if not jobs:
+        return "skipped"
+    try:
+        r.data["crons"] = panel_cron.add(jobs, r.payload["site"], r.task["id"],
+                                         host.User(r.payload["user"]), lambda p: _backup(r, p))
+    except Exception as e:
+        # Gunicorn serves the site: keep the record (as stop_uwsgi does) and leave no half of
+        # the crons behind; the error names what to add by hand.
+        try:
+            crons_undo(r)
+        finally:
+            record_do(r)
+        raise tasks.StepError("uWSGI's crons were not added to 计划任务 (%s); add them by "
+                              "hand: %s" % (e, "; ".join(j["schedule"] + " " + j["command"]
+                                                         for j in jobs)))
+    for job, echo in zip(jobs, r.data["crons"]["echoes"]):
+        r.log("计划任务 %r: %s %s (as %s)" % (job["name"], job["schedule"], panel_cron.script_path(echo),
+                                            r.payload["user"]))
+
+
+def crons_undo(r):
+    crons = r.data.get("crons")
+    if crons:
+        panel_cron.remove(crons, lambda p: _restore_group(r, [p]))
+        r.data["crons"] = None
+
+
 def record_do(r):
     rec = dict(r.data["record"])
     rec["switched_at"] = time.time()
@@ -416,6 +474,8 @@ def record_do(r):
     rec["nginx_files"] = list(r.payload["nginx_files"])
     rec["project_config_text"] = r.data.get("project_config_text")
     rec["project_config_switched"] = r.data.get("project_config_switched")
+    rec["crons"] = r.data.get("crons")
+    rec["daemons"] = r.data.get("daemons") or []
     records.save(rec)
     r.log("recorded: rollback restores %d file(s)" % len(rec["backups"]))
 
@@ -425,8 +485,10 @@ SWITCH_TABLE = {
     "write_conf": (write_conf_do, write_conf_undo),
     "start": (start_do, start_undo),
     "health": (health_do, _noop),
+    "daemons": (daemons_do, daemons_undo),
     "swap_nginx": (swap_nginx_do, swap_nginx_undo),
     "stop_uwsgi": (stop_uwsgi_do, _noop),
+    "crons": (crons_do, crons_undo),
     "record": (record_do, _noop),
 }
 
@@ -532,6 +594,21 @@ def restore_nginx_undo(r):
         r.data["old_nginx"] = nginx_reload(r)  # drained by start_uwsgi_undo
 
 
+def remove_carried_do(r):
+    """uWSGI runs its own crons and daemons again: the plugin's copies go (the crontab file
+    and program files byte for byte)."""
+    rec = _rec(r)
+    if not rec.get("crons") and not rec.get("daemons"):
+        return "skipped"
+    if rec.get("crons"):
+        panel_cron.remove(rec["crons"], lambda p: _restore_entries(r, rec, [p]))
+        r.log("removed %d cron job(s) from 计划任务" % len(rec["crons"]["echoes"]))
+    # uWSGI, started again, runs its own daemons: the plugin's copies go
+    for d in reversed(rec.get("daemons") or []):
+        daemons.remove(d, lambda p: _restore_entries(r, rec, [p]))
+        r.log("stopped %s (%s)" % (d["name"], daemons.describe(d)))
+
+
 def stop_gunicorn_do(r):
     rec = _rec(r)
     managers.drain_nginx(r.data.get("old_nginx"), timeout=float(r.payload["drain_timeout"]))
@@ -557,6 +634,7 @@ def forget_do(r):
 ROLLBACK_TABLE = {
     "start_uwsgi": (start_uwsgi_do, start_uwsgi_undo),
     "restore_nginx": (restore_nginx_do, restore_nginx_undo),
+    "remove_carried": (remove_carried_do, _noop),
     "stop_gunicorn": (stop_gunicorn_do, _noop),
     "forget": (forget_do, _noop),
 }

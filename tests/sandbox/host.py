@@ -205,6 +205,8 @@ class Sandbox:
             make_project(site.project, spec.package)
             (site.project / "static" / "site.webmanifest").write_text('{"name": "%s"}\n' % spec.name)
             (site.project / "run").mkdir(exist_ok=True)
+            if spec.shape == "ini_daemon":
+                (site.project / "queue_worker.py").write_text(layout.QUEUE_WORKER)
             venvs.make_venv(site.venv, venvs.SITE_PACKAGES)
             if spec.shape != "ini_daemon":
                 # As Baota's project manager leaves it: the site's user owns its venv. The
@@ -284,6 +286,14 @@ class Sandbox:
                         (cur.lastrowid, spec.domain, 80, now))
         con.commit()
         con.close()
+        # the panel's 计划任务: its table (v11: a database of its own) and root's crontab dir
+        con = sqlite3.connect(str(self.p("/www/server/panel/data/db/crontab.db")))
+        con.execute(layout.CRONTAB_TABLE)
+        con.commit()
+        con.close()
+        spool = self.p("/var/spool/cron/crontabs")
+        spool.mkdir(parents=True, exist_ok=True)
+        os.chmod(spool, 0o1730)
 
     # ---- run ---------------------------------------------------------------------------
     def start(self):
