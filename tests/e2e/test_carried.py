@@ -47,7 +47,7 @@ def test_a_uwsgi_cron_becomes_a_panel_cron_job_run_as_the_site_user(sandbox, plu
     crons = [c for c in plan["data"]["carried"] if c["kind"] == "cron"]
     assert [(c["option"], c["job"]["schedule"]) for c in crons] == [("cron", "7 * * * *")]
 
-    task = wait_task(plugin, panel_get, plugin.switch(panel_get(site=SITE))["data"]["task_id"])
+    task = wait_task(plugin, panel_get, plugin.switch(panel_get(plan_and_apply="1", site=SITE))["data"]["task_id"])
     try:
         assert task["state"] == "succeeded", task
         rows = [r for r in cron_rows(sandbox) if r not in rows_before]
@@ -144,7 +144,7 @@ def test_an_attached_daemon_keeps_consuming_through_the_switch_and_back(
     since = time.time()
     try:
         task, load = under_load(sandbox, SITE, lambda: wait_task(
-            plugin, panel_get, plugin.switch(panel_get(site=SITE, manager=manager))["data"]["task_id"]))
+            plugin, panel_get, plugin.switch(panel_get(plan_and_apply="1", site=SITE, manager=manager))["data"]["task_id"]))
         record_load("%s switch with a daemon (%s)" % (SITE, manager), load)
         assert task["state"] == "succeeded", task
         assert load["total"] > 50 and load["failed"] == 0, load
@@ -189,7 +189,7 @@ def test_a_module_that_imports_uwsgi_when_it_loads_needs_a_confirmed_switch(sand
         plan = plugin.plan(panel_get(site=SITE))
         assert plan["status"], plan
         assert [b["origin"].rsplit("/", 1)[1] for b in plan["data"]["blockers"]] == ["uwsgi_hooks.py:1"]
-        refused = plugin.switch(panel_get(site=SITE))
+        refused = plugin.switch(panel_get(site=SITE, plan_id=plan["data"]["plan_id"]))
         assert refused["status"] is False and "confirm_blockers" in refused["msg"], refused
         assert [s for s in plugin.get_sites(panel_get())["data"] if s["site"] == SITE][0]["server"] == "uwsgi"
     finally:
