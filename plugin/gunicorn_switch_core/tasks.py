@@ -142,8 +142,12 @@ def spawn(task_id):
     env = dict(os.environ)
     env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     log = os.path.join(_dir("logs"), "tasks.log")
+    # Inside the panel sys.executable is the panel's own Python. The sandbox's tests call the
+    # plugin in-process on another one and name the panel's here, so that every switch step
+    # runs on the interpreter a server has (3.7 on BaoTa).
+    python = os.environ.get("GUNICORN_SWITCH_RUNNER_PYTHON") or sys.executable
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn_switch_core", "run-task", task_id],
+        proc = subprocess.Popen([python, "-m", "gunicorn_switch_core", "run-task", task_id],
                                 cwd=pkg_parent, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     return proc.pid

@@ -130,7 +130,7 @@ def test_switch_serve_rollback_switch_again(sandbox, plugin, panel_get, site):
 
     # -- switch again, then back, so that the sandbox is as the other tests expect -------
     for action in (plugin.switch, plugin.rollback):
-        task = wait_task(plugin, panel_get, action(panel_get(site=site))["data"]["task_id"])
+        task = wait_task(plugin, panel_get, action(panel_get(site=site, plan_and_apply="1"))["data"]["task_id"])
         assert task["state"] == "succeeded", task
         assert statuses(sandbox, site) == before_status
     assert config_snapshot(sandbox) == before_files

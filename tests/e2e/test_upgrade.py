@@ -136,7 +136,7 @@ def test_upgrade_without_restart(sandbox, releases):
         assert CORE + ".only_in_n" in info["modules"]
 
         # A switch under release N, held by its runner (a separate process) half way.
-        task_id = panel.call("switch", site=SITE)["task_id"]
+        task_id = panel.call("switch", site=SITE, plan_and_apply="1")["task_id"]
         switched = True
         runner = wait_stopped(sandbox, task_id)
 

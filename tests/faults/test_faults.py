@@ -74,7 +74,8 @@ def test_app_needs_uwsgi(sandbox, plugin, panel_get, clean, where, step, word):
     path.write_bytes(old + b"\nimport uwsgi  # noqa: the app uses uWSGI's API\n")
     try:
         before, fams = config_snapshot(sandbox), fl.families(sandbox)
-        task, load = run_switch_with(sandbox, plugin, panel_get)
+        # the plan names the import as a blocker; the user switches anyway
+        task, load = run_switch_with(sandbox, plugin, panel_get, confirm_blockers="1")
         assert_rolled_back(sandbox, task, load, before, fams, step, word)
     finally:
         path.write_bytes(old)
@@ -435,7 +436,7 @@ def test_panel_restarts_mid_switch(sandbox, plugin, panel_get, clean):
     load = fl.start_load(sandbox, SITE)
     panel = DevPanelProcess(sandbox)
     try:
-        res = panel.call("switch", site=SITE)
+        res = panel.call("switch", site=SITE, plan_and_apply="1")
         assert res["status"], res
         task_id = res["data"]["task_id"]
         runner_pid = fl.task_file(sandbox, task_id)["pid"]

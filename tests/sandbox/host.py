@@ -123,6 +123,9 @@ class Sandbox:
         otherwise win over the venvs' pip.conf)."""
         e = {"GUNICORN_SWITCH_ROOT": str(self.root), "PIP_FIND_LINKS": str(venvs.wheelhouse()),
              "PIP_NO_INDEX": "1"}
+        if self.panel_python.exists():
+            # the switch and rollback steps run on the panel's own Python (3.7, as BaoTa's)
+            e["GUNICORN_SWITCH_RUNNER_PYTHON"] = str(self.panel_python)
         return e
 
     def activate(self):
