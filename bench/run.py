@@ -20,6 +20,9 @@ What each section measures:
 3. req/s and p50/p99 latency (wrk -c50 through nginx) of the same site on uWSGI and on the
    Gunicorn config the plugin generated, for a fast view, a sqlite view and a sleeping view.
 4. bench/status_cost.py: the stats hooks' throughput cost, and get_status CPU vs `ps aux`.
+5. Failed requests under the same load during every operation of the status page (reload,
+   add/remove a worker, restart), a max_requests recycle storm and a worker killed by its
+   timeout, for gthread and sync (tests/sandbox/ops_load.py, shared with the e2e test).
 """
 import argparse
 import contextlib
@@ -44,14 +47,12 @@ for _p in (str(REPO / "bench"), str(REPO), str(REPO / "plugin")):
 import loadgen  # noqa: E402
 import psutil  # noqa: E402
 
-from gunicorn_switch_core import api  # noqa: E402
+from tests.sandbox import ops_load  # noqa: E402
 from tests.sandbox.host import Sandbox  # noqa: E402
-from tests.sandbox.load import Load  # noqa: E402
 
 SITE = "shop.test"  # 2 processes x 2 threads, uwsgi_pass over TCP: the notes' measured shape
 VIEWS = (("fast view", "/"), ("sqlite view", "/db/"), ("slow I/O view", "/slow/?s=0.05"))
-LOAD_PATHS = ["/", "/db/", "/static/css/app.css"]
-CONNS = 50
+CONNS = ops_load.CONNS
 ROOT_ENV = "GUNICORN_SWITCH_ROOT"
 
 
@@ -59,29 +60,10 @@ def log(msg):
     print("bench: " + msg, flush=True)
 
 
-# ---- the plugin, through its API --------------------------------------------------------
+# ---- the plugin, through its API (tests/sandbox/ops_load: shared with the e2e tests) -----
 
-def call(method, **args):
-    res = api.call(method, {k: str(v) for k, v in args.items()})
-    if not res["status"]:
-        raise RuntimeError("%s(%s): %s" % (method, args, res["msg"]))
-    return res["data"]
-
-
-def run_task(method, site, timeout=300):
-    """Start a switch/rollback and wait for it: (task view, seconds from the call to done)."""
-    t0 = time.monotonic()
-    task_id = call(method, site=site)["task_id"]
-    end = t0 + timeout
-    while time.monotonic() < end:
-        task = call("get_task", task_id=task_id)
-        if task["state"] not in ("pending", "running"):
-            took = time.monotonic() - t0
-            if task["state"] != "succeeded":
-                raise RuntimeError("%s of %s: %s %s" % (method, site, task["state"], task["error"]))
-            return task, took
-        time.sleep(0.05)
-    raise RuntimeError("%s of %s did not finish in %d s" % (method, site, timeout))
+call, run_task = ops_load.call, ops_load.run_task
+serves, wait_serving, under_load = ops_load.serves, ops_load.wait_serving, ops_load.under_load
 
 
 def first_plan(site, timeout=30.0):
@@ -99,41 +81,6 @@ def first_plan(site, timeout=30.0):
 def step_times(task):
     return {s["name"]: round((s["finished"] or 0) - (s["started"] or 0), 2)
             for s in task["steps"] if s.get("started")}
-
-
-# ---- load windows --------------------------------------------------------------------------
-
-def serves(sb, site, want=200):
-    try:
-        return sb.get(site, "/", timeout=2)[0] == want
-    except OSError:
-        return False
-
-
-def wait_serving(sb, site, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if serves(sb, site):
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def under_load(sb, site, action):
-    """Run ``action`` under CONNS concurrent clients through nginx; the window closes 0.5 s
-    after the site answers through nginx again. Returns (action's result, load result)."""
-    load = Load(sb.nginx_port, sb.sites[site].domain, paths=LOAD_PATHS, concurrency=CONNS,
-                max_seconds=300).start()
-    time.sleep(0.5)
-    t0 = time.monotonic()
-    try:
-        out = action()
-        wait_serving(sb, site)
-    finally:
-        time.sleep(0.5)
-        res = load.stop()
-    res["window"] = time.monotonic() - t0 + 0.5
-    return out, res
 
 
 # ---- the naive cut-over ---------------------------------------------------------------------
@@ -269,6 +216,35 @@ def server_of(sb, site):
     return json.loads(sb.get(site, "/whoami/")[1])["server"] or "uWSGI"
 
 
+# ---- every operation of the page under load (tests/sandbox/ops_load) ---------------------------
+
+OPS_RUNS = (("gthread", {"manager": "daemon", "worker_class": "gthread"}),
+            ("sync", {"manager": "daemon", "worker_class": "sync", "threads": 1}))
+
+
+def ops_section(sb, quick, site=SITE):
+    """Each worker class under the daemon manager (restart by USR2), then a restart under the
+    sandbox's default manager, Supervisor (stop-then-start: the row shows its gap)."""
+    out = {}
+    for kind, opts in OPS_RUNS:
+        run_task("switch", site, **opts)
+        try:
+            out[kind] = ops_load.operations(sb, site, storm_seconds=3 if quick else 10)
+        finally:
+            run_task("rollback", site)
+        log("operations, %s: %s" % (kind, ", ".join("%s %d/%d" % (op, v["failed"], v["total"])
+                                                       for op, v in out[kind].items())))
+    run_task("switch", site)
+    try:
+        manager = ops_load.records.load(site)["manager"]
+        answer, res = under_load(sb, site, lambda: ops_load.control.control(site, "restart"))
+        res["op"] = answer
+        out["manager"] = {"manager": manager, "restart": res}
+    finally:
+        run_task("rollback", site)
+    return out
+
+
 # ---- status page costs (bench/status_cost.py) -----------------------------------------------------
 
 @contextlib.contextmanager
@@ -391,6 +367,8 @@ def render(r):
         add("")
         add("Runs with non-2xx responses or socket errors: %s." % ", ".join("%s %s" % b for b in bad))
     add("")
+    if r.get("ops"):
+        render_ops(r["ops"], add)
     add("## 4. Status page costs (bench/status_cost.py)")
     add("")
     s = r["status"]
@@ -417,6 +395,52 @@ def render(r):
                 row["ps"] * 1000))
     add("")
     return "\n".join(L)
+
+
+def _op_note(op, res):
+    o = res.get("op") or {}
+    if op == "restart":
+        return "%s, master %s → %s" % (o.get("method") or "stop, then start through the manager",
+                                        o.get("master_before"), o.get("master_after"))
+    if op == "max_requests storm":
+        return "max_requests %d: %d workers recycled" % (ops_load.STORM_MAX_REQUESTS, o["recycled"])
+    if op == "timeout kill":
+        return "timeout %d s, a %d s request: %d worker(s) killed, that request got %s" % (
+            ops_load.TIMEOUT, ops_load.TIMEOUT * 3, o["killed"], o["slow_request"])
+    return "done" if o.get("done") else "not seen done in %.0f s" % ops_load.control.WAIT
+
+
+def _failed_cell(res):
+    kinds = dict(res["errors"], **{str(k): v for k, v in res["statuses"].items() if int(k) >= 500})
+    return "%d / %d%s" % (res["failed"], res["total"], (" %s" % json.dumps(kinds)) if kinds else "")
+
+
+def render_ops(ops, add):
+    add("## 5. Every operation of the status page under load (%d concurrent connections "
+        "through nginx, one connection per request)" % CONNS)
+    add("")
+    add("shop.test switched by the plugin with manager=daemon (restart is Gunicorn's USR2 "
+        "upgrade there), 2 workers; sync with threads = 1. Each window ends 0.5 s after the "
+        "operation has returned and the site answers.")
+    add("")
+    add("| operation | failed gthread | failed sync | failed / total gthread | failed / total "
+        "sync | what happened (gthread; sync) |")
+    add("|---|---:|---:|---:|---:|---|")
+    for op in ops["gthread"]:
+        g, s = ops["gthread"][op], ops["sync"][op]
+        add("| %s | %.2f%% | %.2f%% | %s | %s | %s; %s |" % (
+            op, 100.0 * g["failed"] / max(g["total"], 1), 100.0 * s["failed"] / max(s["total"], 1),
+            _failed_cell(g), _failed_cell(s), _op_note(op, g), _op_note(op, s)))
+    m = ops["manager"]
+    res = m["restart"]
+    add("| restart under %s | %.2f%% | - | %s | - | the default manager, generated conf: %s |" % (
+        m["manager"], 100.0 * res["failed"] / max(res["total"], 1), _failed_cell(res),
+        _op_note("restart", res)))
+    add("")
+    add("The timeout row's slow request is the one the timeout is there to kill; the failed "
+        "column counts the load's requests only. A gthread worker's timeout watches its main "
+        "loop, which a request in a thread does not block, so nothing is killed there.")
+    add("")
 
 
 # ---- the run ---------------------------------------------------------------------------------------
@@ -510,6 +534,8 @@ def main(argv=None, sandbox=None):
             saved = sb.activate()
         r = bench_sandbox(sb, tmp, args.quick)
         r["uwsgi_shape"] = "daemonized `uwsgi --ini`, uwsgi_pass over TCP"
+        log("every page operation under load...")
+        r["ops"] = ops_section(sb, args.quick)
         if own:
             sb.deactivate(saved)
             sb.destroy()

@@ -66,6 +66,8 @@
       task_switch_title: '切换到 Gunicorn：{site}', task_rollback_title: '回滚到 uWSGI：{site}',
       task_log: '步骤日志：{step}', task_log_empty: '（暂无输出）',
       task_pending: '等待开始…', task_running: '正在执行，可以关闭此窗口，任务会在后台继续',
+      task_serving_gunicorn: '{site} 已由 Gunicorn 提供服务（{secs} 秒），正在收尾：停止 uWSGI…',
+      task_serving_uwsgi: '{site} 已由 uWSGI 提供服务（{secs} 秒），正在收尾：停止 Gunicorn…',
       task_ok_switch: '切换成功：{site} 现在由 Gunicorn 运行',
       task_ok_rollback: '回滚成功：{site} 已恢复为 uWSGI 运行',
       task_rolled_back: '失败，已全部恢复原状，站点保持原样运行。原因：{error}',
@@ -149,6 +151,8 @@
       task_switch_title: 'Switch to Gunicorn: {site}', task_rollback_title: 'Roll back to uWSGI: {site}',
       task_log: 'Step log: {step}', task_log_empty: '(no output yet)',
       task_pending: 'Waiting to start…', task_running: 'Running. You may close this window: the task goes on in the background',
+      task_serving_gunicorn: '{site} is serving on Gunicorn ({secs} s); finishing: stopping uWSGI…',
+      task_serving_uwsgi: '{site} is serving on uWSGI ({secs} s); finishing: stopping Gunicorn…',
       task_ok_switch: 'Switched: {site} now runs on Gunicorn',
       task_ok_rollback: 'Rolled back: {site} runs on uWSGI again',
       task_rolled_back: 'Failed, and everything was restored: the site runs as before. Reason: {error}',
@@ -1079,6 +1083,12 @@
         msg = gswitch.t('task_pending');
         extra = '';
         cls += ' gswitch-note-run';
+      } else if (data.serving_since) {
+        // past the commit point nginx sends the site to the new server: the user sees that
+        // moment, while the old server's exit finishes in the background
+        cls += ' gswitch-note-run';
+        msg = gswitch.t(task.kind === 'rollback' ? 'task_serving_uwsgi' : 'task_serving_gunicorn',
+          {site: task.site, secs: (data.serving_since - data.created).toFixed(1)});
       } else {
         cls += ' gswitch-note-run';
         msg = gswitch.t('task_running');

@@ -21,7 +21,7 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
     r, text = bench.main(["--quick", "--out", str(out)], sandbox=sandbox)
     assert out.read_text() == text + "\n"
     for heading in ("## 1. Failed requests", "## 2. Confirm to done", "## 3. Throughput",
-                    "## 4. Status page costs"):
+                    "## 4. Status page costs", "## 5. Every operation"):
         assert heading in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     for label in ("gunicorn_switch: switch", "naive cut-over: switch", "gunicorn_switch: rollback",
@@ -31,6 +31,13 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
                   "the hooks' own code"):
         assert sum(label in row for row in rows) == 1, label
     assert len([row for row in rows if row.startswith("| get_status CPU")]) == 3
+    for op in ("reload", "add_worker", "remove_worker", "restart", "max_requests storm",
+               "timeout kill", "restart under supervisor"):
+        assert len([row for row in rows if row.startswith("| %s |" % op)]) == 1, op
+    # the operations the page offers lose nothing, for both worker classes
+    for kind in ("gthread", "sync"):
+        for op, res in r["ops"][kind].items():
+            assert res["total"] > 0 and res["failed"] == 0, (kind, op, res)
     # every data row has numbers, not placeholders, where the pieces ran
     assert all(re.search(r"\d", row) for row in rows if not row.startswith("| what")
                and not row.startswith("| view") and not row.startswith("| procedure"))
