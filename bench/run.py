@@ -51,7 +51,9 @@ from tests.sandbox import ops_load  # noqa: E402
 from tests.sandbox.host import Sandbox  # noqa: E402
 
 SITE = "shop.test"  # 2 processes x 2 threads, uwsgi_pass over TCP: the notes' measured shape
-VIEWS = (("fast view", "/"), ("sqlite view", "/db/"), ("slow I/O view", "/slow/?s=0.05"))
+VIEWS = (("fast view", "/"), ("sqlite view", "/db/"), ("slow I/O view", "/slow/?s=0.05"),
+         ("realistic page", "/page/"))  # a template that extends a base, 50 ORM rows
+HTTP_SITE = "api"  # the panel's Python project: uWSGI in its default `http=` mode, proxy_pass
 CONNS = ops_load.CONNS
 ROOT_ENV = "GUNICORN_SWITCH_ROOT"
 
@@ -200,13 +202,20 @@ def server_pid(site):
     return next(s["pid"] for s in call("get_sites") if s["site"] == site)
 
 
+def warm(sb, site):
+    """A second of each view but the sleeping one: Django and the views load lazily."""
+    url = "http://127.0.0.1:%d" % sb.nginx_port
+    for _name, path in VIEWS:
+        if not path.startswith("/slow/"):
+            loadgen.wrk(url + path, 1, 8, host=sb.sites[site].domain)
+
+
 def measure_views(sb, site, seconds, pid=None):
     """wrk through nginx on each view, with the CPU per request of the master ``pid`` and its
     workers (by default the master discovery says serves the site)."""
     host = sb.sites[site].domain
     url = "http://127.0.0.1:%d" % sb.nginx_port
-    for _name, path in VIEWS[:2]:  # warm the workers (Django loads lazily)
-        loadgen.wrk(url + path, 1, 8, host=host)
+    warm(sb, site)
     pid = pid or server_pid(site)
     return {name: loadgen.wrk_with_cpu(url + path, seconds, CONNS, pid, host=host)
             for name, path in VIEWS}
@@ -214,6 +223,61 @@ def measure_views(sb, site, seconds, pid=None):
 
 def server_of(sb, site):
     return json.loads(sb.get(site, "/whoami/")[1])["server"] or "uWSGI"
+
+
+# ---- Baota's default shape, and memory -----------------------------------------------------------
+
+def http_shape_section(sb, quick, site=HTTP_SITE):
+    """The four views on the panel project's `http=` uWSGI and on the Gunicorn the plugin
+    switches it to, alternated like section 3."""
+    rounds, seconds = (1, 1) if quick else (3, 5)
+    first_plan(site)
+    out = {"rounds": rounds, "seconds": seconds, "uwsgi": {n: [] for n, _ in VIEWS},
+           "gunicorn": {n: [] for n, _ in VIEWS}}
+    for _ in range(rounds):
+        for kind in ("uwsgi", "gunicorn"):
+            if kind == "gunicorn":
+                run_task("switch", site)
+            try:
+                for name, v in measure_views(sb, site, seconds).items():
+                    out[kind][name].append(v)
+            finally:
+                if kind == "gunicorn":
+                    run_task("rollback", site)
+        log("%s: %s" % (site, "  ".join("%s %.0f / %.0f req/s" % (
+            n, out["uwsgi"][n][-1]["rps"], out["gunicorn"][n][-1]["rps"]) for n, _ in VIEWS)))
+    return out
+
+
+def _requests(sb, site, n):
+    """Exactly ``n`` requests through nginx (the load's mix), bounded in time."""
+    load = ops_load.Load(sb.nginx_port, sb.sites[site].domain, paths=ops_load.LOAD_PATHS + ["/page/"],
+                         concurrency=CONNS, max_seconds=600, max_requests=n).start()
+    for th in load.threads:
+        th.join(660)
+    return load.stop()
+
+
+def memory_section(sb, quick, site=SITE):
+    """The server tree's RSS and PSS after warm-up and after ``n`` more requests, uWSGI
+    then the generated Gunicorn (same workers and threads)."""
+    n = 1000 if quick else 10000
+    out = {"requests": n}
+    for kind in ("uwsgi", "gunicorn"):
+        if kind == "gunicorn":
+            run_task("switch", site)
+        try:
+            pid = server_pid(site)
+            warm(sb, site)
+            before = loadgen.tree_memory(pid)
+            res = _requests(sb, site, n)
+            out[kind] = {"warm": before, "after": loadgen.tree_memory(pid), "load": res}
+        finally:
+            if kind == "gunicorn":
+                run_task("rollback", site)
+        log("memory %s: PSS %.1f -> %.1f MiB" % (kind, out[kind]["warm"]["pss"] / 2.0 ** 20,
+                                                 out[kind]["after"]["pss"] / 2.0 ** 20))
+    return out
 
 
 # ---- every operation of the page under load (tests/sandbox/ops_load) ---------------------------
@@ -326,6 +390,9 @@ def render(r):
     sw, boot = statistics.median(t["switch"]), statistics.median(t["boot"])
     add("| gunicorn_switch switch: confirm → done | %s | %.2f | %s |"
         % (_ratio(sw, boot), sw, " ".join("%.2f" % x for x in t["switch"])))
+    sv = statistics.median(t["serving"])
+    add("| gunicorn_switch switch: confirm → serving on Gunicorn (the page says so) | %s | %.2f | %s |"
+        % (_ratio(sv, boot), sv, " ".join("%.2f" % x for x in t["serving"])))
     tk = statistics.median(t["task"])
     add("| of which the switch task itself (created → finished) | %s | %.2f | %s |"
         % (_ratio(tk, boot), tk, " ".join("%.2f" % x for x in t["task"])))
@@ -347,20 +414,8 @@ def render(r):
             "an upstream with keepalive (HTTP/1.1)" if r.get("nginx_upstream")
             else "a new connection per request"))
     add("")
-    add("| view | Gunicorn / uWSGI req/s | uWSGI req/s | Gunicorn req/s | server CPU µs per "
-        "request uWSGI / Gunicorn | p50 ms uWSGI / Gunicorn | p99 ms uWSGI / Gunicorn "
-        "| req/s per run uWSGI; Gunicorn |")
-    add("|---|---:|---:|---:|---:|---:|---:|---|")
-    for name, path in VIEWS:
-        u, g = tp["uwsgi"][name], tp["gunicorn"][name]
-        med = {k: {m: statistics.median([x[m] or 0 for x in v])
-                   for m in ("rps", "p50", "p99", "us_per_req")}
-               for k, v in (("u", u), ("g", g))}
-        add("| %s `%s` | %s | %.0f | %.0f | %.0f / %.0f | %s / %s | %s / %s | %s; %s |" % (
-            name, path, _ratio(med["g"]["rps"], med["u"]["rps"]), med["u"]["rps"], med["g"]["rps"],
-            med["u"]["us_per_req"], med["g"]["us_per_req"],
-            _f(med["u"]["p50"]), _f(med["g"]["p50"]), _f(med["u"]["p99"]), _f(med["g"]["p99"]),
-            " ".join("%.0f" % x["rps"] for x in u), " ".join("%.0f" % x["rps"] for x in g)))
+    add(VIEW_HEAD)
+    _view_rows(tp, add)
     bad = [(k, n) for k in ("uwsgi", "gunicorn") for n, _ in VIEWS
            if any(x["non2xx"] or x["socket_errors"] for x in tp[k][n])]
     if bad:
@@ -369,6 +424,10 @@ def render(r):
     add("")
     if r.get("ops"):
         render_ops(r["ops"], add)
+    if r.get("http_shape"):
+        render_http_shape(r["http_shape"], add)
+    if r.get("memory"):
+        render_memory(r["memory"], add)
     add("## 4. Status page costs (bench/status_cost.py)")
     add("")
     s = r["status"]
@@ -395,6 +454,60 @@ def render(r):
                 row["ps"] * 1000))
     add("")
     return "\n".join(L)
+
+
+def _view_rows(tp, add):
+    """The throughput table's rows: medians of alternated runs, ratios first."""
+    for name, path in VIEWS:
+        u, g = tp["uwsgi"][name], tp["gunicorn"][name]
+        med = {k: {m: statistics.median([x[m] or 0 for x in v])
+                   for m in ("rps", "p50", "p99", "us_per_req")}
+               for k, v in (("u", u), ("g", g))}
+        add("| %s `%s` | %s | %.0f | %.0f | %.0f / %.0f | %s / %s | %s / %s | %s; %s |" % (
+            name, path, _ratio(med["g"]["rps"], med["u"]["rps"]), med["u"]["rps"], med["g"]["rps"],
+            med["u"]["us_per_req"], med["g"]["us_per_req"],
+            _f(med["u"]["p50"]), _f(med["g"]["p50"]), _f(med["u"]["p99"]), _f(med["g"]["p99"]),
+            " ".join("%.0f" % x["rps"] for x in u), " ".join("%.0f" % x["rps"] for x in g)))
+
+
+VIEW_HEAD = ("| view | Gunicorn / uWSGI req/s | uWSGI req/s | Gunicorn req/s | server CPU µs per "
+             "request uWSGI / Gunicorn | p50 ms uWSGI / Gunicorn | p99 ms uWSGI / Gunicorn "
+             "| req/s per run uWSGI; Gunicorn |\n|---|---:|---:|---:|---:|---:|---:|---|")
+
+
+def render_http_shape(hs, add):
+    add("## 6. Baota's default uWSGI shape: the panel's Python project (`%s`), uWSGI `http=` "
+        "behind proxy_pass" % HTTP_SITE)
+    add("")
+    add("wrk -t2 -c%d through nginx, %d s per run, %d alternated round(s), medians. uWSGI's CPU "
+        "includes its HTTP router process (a child of its master)." % (CONNS, hs["seconds"], hs["rounds"]))
+    add("")
+    add(VIEW_HEAD)
+    _view_rows(hs, add)
+    add("")
+
+
+def render_memory(mem, add):
+    add("## 7. Memory of the whole server tree (master and workers), `/proc/<pid>/smaps_rollup`")
+    add("")
+    add("%s, same workers and threads; after warm-up (a second of wrk on each view), then "
+        "after %d more requests through nginx." % (SITE, mem["requests"]))
+    add("")
+    add("| when | PSS Gunicorn / uWSGI | RSS Gunicorn / uWSGI | PSS MiB uWSGI / Gunicorn | "
+        "RSS MiB uWSGI / Gunicorn | processes uWSGI / Gunicorn |")
+    add("|---|---:|---:|---:|---:|---:|")
+    mib = 2.0 ** 20
+    for when, label in (("warm", "memory after warm-up"),
+                        ("after", "memory after %d requests" % mem["requests"])):
+        u, g = mem["uwsgi"][when], mem["gunicorn"][when]
+        add("| %s | %s | %s | %.1f / %.1f | %.1f / %.1f | %d / %d |" % (
+            label, _ratio(g["pss"], u["pss"]), _ratio(g["rss"], u["rss"]), u["pss"] / mib,
+            g["pss"] / mib, u["rss"] / mib, g["rss"] / mib, u["processes"], g["processes"]))
+    add("")
+    add("Failed requests during the counted load: uWSGI %d / %d, Gunicorn %d / %d." % (
+        mem["uwsgi"]["load"]["failed"], mem["uwsgi"]["load"]["total"],
+        mem["gunicorn"]["load"]["failed"], mem["gunicorn"]["load"]["total"]))
+    add("")
 
 
 def _op_note(op, res):
@@ -445,10 +558,20 @@ def render_ops(ops, add):
 
 # ---- the run ---------------------------------------------------------------------------------------
 
+def record_timing(r, task, took):
+    t = r["timing"]
+    t["switch"].append(took)
+    # get_task's serving_since is the commit point (nginx sends the site to Gunicorn): the
+    # page shows it while uWSGI's exit finishes; wall clock, so measured back from the end
+    t["serving"].append(took - (task["finished"] - task["serving_since"]))
+    t["task"].append(task["finished"] - task["created"])
+    t["steps"] = step_times(task)
+
+
 def bench_sandbox(sb, tmp, quick, site=SITE):
     rounds = 1 if quick else 3
     seconds = 1 if quick else 5
-    r = {"cutover": {}, "timing": {"switch": [], "task": [], "boot": []},
+    r = {"cutover": {}, "timing": {"switch": [], "serving": [], "task": [], "boot": []},
          "throughput": {"rounds": rounds, "seconds": seconds, "uwsgi": {}, "gunicorn": {}}}
     for k in ("uwsgi", "gunicorn"):
         r["throughput"][k] = {name: [] for name, _ in VIEWS}
@@ -474,9 +597,7 @@ def bench_sandbox(sb, tmp, quick, site=SITE):
             log("switch: %d failed of %d" % (res["failed"], res["total"]))
         else:
             task, took = run_task("switch", site)
-            r["timing"]["switch"].append(took)
-            r["timing"]["task"].append(task["finished"] - task["created"])
-            r["timing"]["steps"] = step_times(task)
+            record_timing(r, task, took)
             log("switch, confirm to done: %.2f s (task %.2f s)" % (took, r["timing"]["task"][-1]))
         assert server_of(sb, site).startswith("gunicorn/")
         record("gunicorn", measure_views(sb, site, seconds))
@@ -489,11 +610,16 @@ def bench_sandbox(sb, tmp, quick, site=SITE):
             run_task("rollback", site)
     if not r["timing"]["switch"]:  # quick mode: one quiet switch for the timing
         task, took = run_task("switch", site)
-        r["timing"]["switch"].append(took)
-        r["timing"]["task"].append(task["finished"] - task["created"])
-        r["timing"]["steps"] = step_times(task)
+        record_timing(r, task, took)
         run_task("rollback", site)
 
+    # before the runs below start Gunicorn as root by hand on the site's files
+    log("every page operation under load...")
+    r["ops"] = ops_section(sb, quick, site)
+    log("Baota's default shape (%s) on the four views..." % HTTP_SITE)
+    r["http_shape"] = http_shape_section(sb, quick)
+    log("memory...")
+    r["memory"] = memory_section(sb, quick, site)
     plan = call("plan", site=site)  # uWSGI serves again: its pid changed
     for _ in range(1 if quick else 3):
         r["timing"]["boot"].append(gunicorn_boot(plan, tmp))
@@ -534,8 +660,6 @@ def main(argv=None, sandbox=None):
             saved = sb.activate()
         r = bench_sandbox(sb, tmp, args.quick)
         r["uwsgi_shape"] = "daemonized `uwsgi --ini`, uwsgi_pass over TCP"
-        log("every page operation under load...")
-        r["ops"] = ops_section(sb, args.quick)
         if own:
             sb.deactivate(saved)
             sb.destroy()

@@ -20,7 +20,11 @@ def test_every_page_operation_under_load_fails_nothing(sandbox, worker_class):
     opts = {"manager": "daemon", "worker_class": worker_class}
     if worker_class == "sync":
         opts["threads"] = 1  # Gunicorn runs gthread for sync with threads > 1
-    ops_load.run_task("switch", SITE, **opts)
+    task, _took = ops_load.run_task("switch", SITE, **opts)
+    # the page's "serving on Gunicorn": the commit point, before uWSGI's exit is waited for
+    steps = {s["name"]: s for s in task["steps"]}
+    assert task["serving_since"] == steps["swap_nginx"]["finished"]
+    assert task["serving_since"] <= steps["stop_uwsgi"]["started"] <= task["finished"]
     try:
         assert json.loads(sandbox.get(SITE, "/whoami/")[1])["server"].startswith("gunicorn/")
         conf = records.load(SITE)["gunicorn_conf"]
