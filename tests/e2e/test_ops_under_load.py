@@ -52,7 +52,7 @@ def test_every_page_operation_under_load_fails_nothing(sandbox, worker_class):
     assert r["max_requests storm"]["op"]["recycled"] >= 2
     if worker_class == "sync":
         kill = r["timeout kill"]["op"]
-        assert kill["killed"] >= 1 and kill["slow_request"] in (502, 504), kill
+        assert kill["killed"] >= 1 and kill["slow_request"] in (500, 502, 504), kill
     # the storm and the timeout put the conf back; only the workers line moved (add, remove)
     assert conf1 == conf0.replace(b"workers = 2", b"workers = 2", 1) or \
         [a for a, b in zip(conf0.splitlines(), conf1.splitlines()) if a != b] == \

@@ -131,7 +131,7 @@ def _slow_request(sb, site, seconds, out):
 
 def timeout_kill(sb, site):
     """One request that sleeps past ``timeout`` beside the load: a sync worker is killed by
-    its master (the slow request itself is lost, as it is with uWSGI's harakiri); the
+    its master (the slow request itself gets an error, as it does with uWSGI's harakiri); the
     load's requests must not be. A gthread worker's timeout watches its main loop, which a
     request in a thread does not block: there nothing is killed, and the row says so."""
     saved = _with_conf(site, "timeout = %d" % TIMEOUT)
@@ -143,7 +143,14 @@ def timeout_kill(sb, site):
             t = threading.Thread(target=_slow_request, args=(sb, site, TIMEOUT * 3, slow))
             t.start()
             t.join(TIMEOUT * 3 + 40)
-            return set(status.worker_pids(_master_pid(site), site))
+            # the aborted worker answers its request (500) before it exits and is reaped
+            end = time.monotonic() + 10
+            while time.monotonic() < end:
+                now = set(status.worker_pids(_master_pid(site), site))
+                if before - now:
+                    break
+                time.sleep(0.1)
+            return now
 
         after, res = under_load(sb, site, action)
     finally:
