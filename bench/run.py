@@ -422,12 +422,6 @@ def render(r):
         add("")
         add("Runs with non-2xx responses or socket errors: %s." % ", ".join("%s %s" % b for b in bad))
     add("")
-    if r.get("ops"):
-        render_ops(r["ops"], add)
-    if r.get("http_shape"):
-        render_http_shape(r["http_shape"], add)
-    if r.get("memory"):
-        render_memory(r["memory"], add)
     add("## 4. Status page costs (bench/status_cost.py)")
     add("")
     s = r["status"]
@@ -453,6 +447,12 @@ def render(r):
                 _ratio(row["steady"], row["ps"]), row["steady"] * 1000, row["first"] * 1000,
                 row["ps"] * 1000))
     add("")
+    if r.get("ops"):
+        render_ops(r["ops"], add)
+    if r.get("http_shape"):
+        render_http_shape(r["http_shape"], add)
+    if r.get("memory"):
+        render_memory(r["memory"], add)
     return "\n".join(L)
 
 
