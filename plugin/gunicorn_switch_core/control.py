@@ -170,7 +170,7 @@ def scale(site, rec, master_pid, delta):
 # they started: when it exits after a USR2, Supervisor restarts a master that cannot bind
 # (the orphan holds the port) and systemd kills the unit's cgroup, new master included. So
 # there the manager restarts it, and the page says the restart is not lossless.
-REEXEC_MANAGERS = ("daemon", "panel_project")
+REEXEC_MANAGERS = status.RESTART_BY_USR2
 
 
 def reexec(site, rec, old, target):

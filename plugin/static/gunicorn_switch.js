@@ -95,6 +95,7 @@
       op_done_remove_worker: '已减少 1 个 worker，共 {n} 个', op_done_restart: '已重启，主进程 PID {pid}',
       op_done_start: '已启动，主进程 PID {pid}', op_partial: '操作已发出，但在等待时间内没有看到全部生效，请稍后查看',
       restart_confirm: '确定重启站点 {site} 的 Gunicorn 吗？重启期间会有短暂的请求失败；平滑重载不会。',
+      restart_confirm_lossless: '确定重启站点 {site} 的 Gunicorn 吗？新的主进程在同一个监听套接字上启动（Gunicorn 的 USR2 升级），就绪后旧的主进程才平滑退出，请求不会失败。',
       charts_title: '最近几分钟（每个 worker 一条线）', chart_rps: '请求/秒', chart_cpu: 'CPU %', chart_rss: '内存 MB',
       charts_missing: '图表组件 echarts 未加载，只显示表格。',
       updated: '更新于 {time}', unmanaged_note: '该站点不是本插件切换的：只能平滑重载',
@@ -180,6 +181,7 @@
       op_done_remove_worker: 'Removed a worker: {n} now', op_done_restart: 'Restarted, master PID {pid}',
       op_done_start: 'Started, master PID {pid}', op_partial: 'Sent, but the whole effect was not seen in time; check again shortly',
       restart_confirm: 'Restart Gunicorn of {site}? Some requests fail while it restarts; a graceful reload does not.',
+      restart_confirm_lossless: 'Restart Gunicorn of {site}? A new master starts on the same listening socket (Gunicorn\'s USR2 upgrade) and the old one drains only once it is up: no request fails.',
       charts_title: 'Last minutes (one line per worker)', chart_rps: 'Req/s', chart_cpu: 'CPU %', chart_rss: 'RSS MB',
       charts_missing: 'The echarts library is not loaded: tables only.',
       updated: 'Updated {time}', unmanaged_note: 'The plugin did not switch this site: reload only',
@@ -1404,7 +1406,8 @@
         });
       }
       if (op === 'restart') {
-        var index = layer.confirm(esc(gswitch.t('restart_confirm', {site: site})), {
+        var lossless = !!(gswitch.status.data && gswitch.status.data.restart_lossless);
+        var index = layer.confirm(esc(gswitch.t(lossless ? 'restart_confirm_lossless' : 'restart_confirm', {site: site})), {
           title: esc(gswitch.t('btn_restart')), icon: 3, closeBtn: 2,
           btn: [gswitch.t('btn_restart'), gswitch.t('cancel')],
           end: function () { delete gswitch.layers.confirm; }
