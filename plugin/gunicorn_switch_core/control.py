@@ -14,7 +14,7 @@ import time
 
 import psutil
 
-from . import host, i18n, paths, records, safe_files, status
+from . import host, i18n, panel_db, paths, records, safe_files, status
 
 OPS = ("reload", "add_worker", "remove_worker", "restart", "stop", "start")
 WAIT = 20.0  # seconds an action waits to see its effect; the page shows the rest
@@ -206,6 +206,10 @@ def reexec(site, rec, old, target):
             status.gunicorn_master(old["pid"], uids) is None
     # the old master drains its workers for up to graceful_timeout before it exits
     done = _wait(promoted, timeout=WAIT + float(rec.get("graceful_timeout") or 30))
+    if done and rec.get("manager") == "panel_project":
+        # the panel's project daemon starts a project whose pid file names no live process:
+        # it must name the new master, as the switch made it name the first one
+        panel_db.write_pid(site, new["pid"])
     return {"op": "restart", "method": "USR2", "master_before": old["pid"],
             "master_after": new["pid"], "workers": _workers(new["pid"], site),
             "done": bool(done), "waited": round(time.monotonic() - started, 2),

@@ -58,3 +58,25 @@ def test_every_page_operation_under_load_fails_nothing(sandbox, worker_class):
         [a for a, b in zip(conf0.splitlines(), conf1.splitlines()) if a != b] == \
         [line for line in conf0.splitlines() if line.startswith(b"workers =")]
     assert json.loads(sandbox.get(SITE, "/whoami/")[1])["server"] == ""
+
+
+def test_restart_of_a_panel_project_under_load_fails_nothing(sandbox):
+    """The panel's Python project (`api`, uWSGI http= before): restart by USR2, and the
+    panel's pid file follows the new master, or its daemon would start the project again."""
+    site = "api"
+    ops_load.run_task("switch", site)
+    try:
+        rec = records.load(site)
+        assert rec["manager"] == "panel_project"
+        answer, res = ops_load.under_load(sandbox, site, lambda: ops_load.control.control(site, "restart"))
+        pid_file = sandbox.p("/www/server/python_project/vhost/pids/%s.pid" % site)
+        panel_pid = int(pid_file.read_text().strip())
+        restarted_by_panel = sandbox.panel_daemon_tick()
+        still = ops_load._master_pid(site)
+    finally:
+        ops_load.run_task("rollback", site)
+    assert res["total"] > 50 and res["failed"] == 0, res
+    assert answer["done"] and answer["method"] == "USR2", answer
+    assert answer["master_after"] != answer["master_before"]
+    assert panel_pid == answer["master_after"] == still
+    assert restarted_by_panel == []
