@@ -227,7 +227,7 @@ def managed(site, rec, op):
         target = conf_workers(host.read_text(rec.get("gunicorn_conf"))) or 1
     except (OSError, TypeError, host.HostError):
         target = 1
-    if op == "restart" and before and rec.get("manager") in REEXEC_MANAGERS:
+    if op == "restart" and before and rec.get("pidfile") and rec.get("manager") in REEXEC_MANAGERS:
         return reexec(site, rec, before, target)
     ok, log = getattr(managers, op)(rec)
     if not ok:

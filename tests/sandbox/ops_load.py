@@ -30,6 +30,8 @@ def call(method, **args):
 def run_task(method, site, timeout=300, **opts):
     """Start a switch/rollback and wait for it: (task view, seconds from the call to done)."""
     t0 = time.monotonic()
+    if method == "switch":
+        opts.setdefault("plan_and_apply", 1)  # plan and apply in one call, as the CLI's --yes
     task_id = call(method, site=site, **opts)["task_id"]
     end = t0 + timeout
     while time.monotonic() < end:
