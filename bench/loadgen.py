@@ -76,3 +76,27 @@ def wrk_with_cpu(url, seconds, conns, pid, host=None):
     n = res["rps"] * seconds
     res["us_per_req"] = used / n * 1e6 if n else None
     return res
+
+
+def tree_memory(pid):
+    """{"rss", "pss"} in bytes of a process and its descendants, from /proc/<pid>/smaps_rollup:
+    PSS shares the pages the workers inherited from their master (copy-on-write) among them,
+    so the tree's PSS is what the site costs the machine, where RSS counts those pages in
+    every process."""
+    try:
+        root = psutil.Process(pid)
+        pids = [pid] + [c.pid for c in root.children(recursive=True)]
+    except psutil.Error:
+        return {"rss": 0, "pss": 0, "processes": 0}
+    out = {"rss": 0, "pss": 0, "processes": 0}
+    for p in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        out["processes"] += 1
+        for key in ("rss", "pss"):
+            m = re.search(r"^%s:\s+(\d+) kB" % key.capitalize(), text, re.M)
+            out[key] += int(m.group(1)) * 1024 if m else 0
+    return out

@@ -20,6 +20,9 @@ What each section measures:
 3. req/s and p50/p99 latency (wrk -c50 through nginx) of the same site on uWSGI and on the
    Gunicorn config the plugin generated, for a fast view, a sqlite view and a sleeping view.
 4. bench/status_cost.py: the stats hooks' throughput cost, and get_status CPU vs `ps aux`.
+5. Failed requests under the same load during every operation of the status page (reload,
+   add/remove a worker, restart), a max_requests recycle storm and a worker killed by its
+   timeout, for gthread and sync (tests/sandbox/ops_load.py, shared with the e2e test).
 """
 import argparse
 import contextlib
@@ -44,14 +47,14 @@ for _p in (str(REPO / "bench"), str(REPO), str(REPO / "plugin")):
 import loadgen  # noqa: E402
 import psutil  # noqa: E402
 
-from gunicorn_switch_core import api  # noqa: E402
+from tests.sandbox import ops_load  # noqa: E402
 from tests.sandbox.host import Sandbox  # noqa: E402
-from tests.sandbox.load import Load  # noqa: E402
 
 SITE = "shop.test"  # 2 processes x 2 threads, uwsgi_pass over TCP: the notes' measured shape
-VIEWS = (("fast view", "/"), ("sqlite view", "/db/"), ("slow I/O view", "/slow/?s=0.05"))
-LOAD_PATHS = ["/", "/db/", "/static/css/app.css"]
-CONNS = 50
+VIEWS = (("fast view", "/"), ("sqlite view", "/db/"), ("slow I/O view", "/slow/?s=0.05"),
+         ("realistic page", "/page/"))  # a template that extends a base, 50 ORM rows
+HTTP_SITE = "api"  # the panel's Python project: uWSGI in its default `http=` mode, proxy_pass
+CONNS = ops_load.CONNS
 ROOT_ENV = "GUNICORN_SWITCH_ROOT"
 
 
@@ -59,29 +62,10 @@ def log(msg):
     print("bench: " + msg, flush=True)
 
 
-# ---- the plugin, through its API --------------------------------------------------------
+# ---- the plugin, through its API (tests/sandbox/ops_load: shared with the e2e tests) -----
 
-def call(method, **args):
-    res = api.call(method, {k: str(v) for k, v in args.items()})
-    if not res["status"]:
-        raise RuntimeError("%s(%s): %s" % (method, args, res["msg"]))
-    return res["data"]
-
-
-def run_task(method, site, timeout=300):
-    """Start a switch/rollback and wait for it: (task view, seconds from the call to done)."""
-    t0 = time.monotonic()
-    task_id = call(method, site=site)["task_id"]
-    end = t0 + timeout
-    while time.monotonic() < end:
-        task = call("get_task", task_id=task_id)
-        if task["state"] not in ("pending", "running"):
-            took = time.monotonic() - t0
-            if task["state"] != "succeeded":
-                raise RuntimeError("%s of %s: %s %s" % (method, site, task["state"], task["error"]))
-            return task, took
-        time.sleep(0.05)
-    raise RuntimeError("%s of %s did not finish in %d s" % (method, site, timeout))
+call, run_task = ops_load.call, ops_load.run_task
+serves, wait_serving, under_load = ops_load.serves, ops_load.wait_serving, ops_load.under_load
 
 
 def first_plan(site, timeout=30.0):
@@ -99,41 +83,6 @@ def first_plan(site, timeout=30.0):
 def step_times(task):
     return {s["name"]: round((s["finished"] or 0) - (s["started"] or 0), 2)
             for s in task["steps"] if s.get("started")}
-
-
-# ---- load windows --------------------------------------------------------------------------
-
-def serves(sb, site, want=200):
-    try:
-        return sb.get(site, "/", timeout=2)[0] == want
-    except OSError:
-        return False
-
-
-def wait_serving(sb, site, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if serves(sb, site):
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def under_load(sb, site, action):
-    """Run ``action`` under CONNS concurrent clients through nginx; the window closes 0.5 s
-    after the site answers through nginx again. Returns (action's result, load result)."""
-    load = Load(sb.nginx_port, sb.sites[site].domain, paths=LOAD_PATHS, concurrency=CONNS,
-                max_seconds=300).start()
-    time.sleep(0.5)
-    t0 = time.monotonic()
-    try:
-        out = action()
-        wait_serving(sb, site)
-    finally:
-        time.sleep(0.5)
-        res = load.stop()
-    res["window"] = time.monotonic() - t0 + 0.5
-    return out, res
 
 
 # ---- the naive cut-over ---------------------------------------------------------------------
@@ -253,13 +202,20 @@ def server_pid(site):
     return next(s["pid"] for s in call("get_sites") if s["site"] == site)
 
 
+def warm(sb, site):
+    """A second of each view but the sleeping one: Django and the views load lazily."""
+    url = "http://127.0.0.1:%d" % sb.nginx_port
+    for _name, path in VIEWS:
+        if not path.startswith("/slow/"):
+            loadgen.wrk(url + path, 1, 8, host=sb.sites[site].domain)
+
+
 def measure_views(sb, site, seconds, pid=None):
     """wrk through nginx on each view, with the CPU per request of the master ``pid`` and its
     workers (by default the master discovery says serves the site)."""
     host = sb.sites[site].domain
     url = "http://127.0.0.1:%d" % sb.nginx_port
-    for _name, path in VIEWS[:2]:  # warm the workers (Django loads lazily)
-        loadgen.wrk(url + path, 1, 8, host=host)
+    warm(sb, site)
     pid = pid or server_pid(site)
     return {name: loadgen.wrk_with_cpu(url + path, seconds, CONNS, pid, host=host)
             for name, path in VIEWS}
@@ -267,6 +223,90 @@ def measure_views(sb, site, seconds, pid=None):
 
 def server_of(sb, site):
     return json.loads(sb.get(site, "/whoami/")[1])["server"] or "uWSGI"
+
+
+# ---- Baota's default shape, and memory -----------------------------------------------------------
+
+def http_shape_section(sb, quick, site=HTTP_SITE):
+    """The four views on the panel project's `http=` uWSGI and on the Gunicorn the plugin
+    switches it to, alternated like section 3."""
+    rounds, seconds = (1, 1) if quick else (3, 5)
+    first_plan(site)
+    out = {"rounds": rounds, "seconds": seconds, "uwsgi": {n: [] for n, _ in VIEWS},
+           "gunicorn": {n: [] for n, _ in VIEWS}}
+    for _ in range(rounds):
+        for kind in ("uwsgi", "gunicorn"):
+            if kind == "gunicorn":
+                run_task("switch", site)
+            try:
+                for name, v in measure_views(sb, site, seconds).items():
+                    out[kind][name].append(v)
+            finally:
+                if kind == "gunicorn":
+                    run_task("rollback", site)
+        log("%s: %s" % (site, "  ".join("%s %.0f / %.0f req/s" % (
+            n, out["uwsgi"][n][-1]["rps"], out["gunicorn"][n][-1]["rps"]) for n, _ in VIEWS)))
+    return out
+
+
+def _requests(sb, site, n):
+    """Exactly ``n`` requests through nginx (the load's mix), bounded in time."""
+    load = ops_load.Load(sb.nginx_port, sb.sites[site].domain, paths=ops_load.LOAD_PATHS + ["/page/"],
+                         concurrency=CONNS, max_seconds=600, max_requests=n).start()
+    for th in load.threads:
+        th.join(660)
+    return load.stop()
+
+
+def memory_section(sb, quick, site=SITE):
+    """The server tree's RSS and PSS after warm-up and after ``n`` more requests, uWSGI
+    then the generated Gunicorn (same workers and threads)."""
+    n = 1000 if quick else 10000
+    out = {"requests": n}
+    for kind in ("uwsgi", "gunicorn"):
+        if kind == "gunicorn":
+            run_task("switch", site)
+        try:
+            pid = server_pid(site)
+            warm(sb, site)
+            before = loadgen.tree_memory(pid)
+            res = _requests(sb, site, n)
+            out[kind] = {"warm": before, "after": loadgen.tree_memory(pid), "load": res}
+        finally:
+            if kind == "gunicorn":
+                run_task("rollback", site)
+        log("memory %s: PSS %.1f -> %.1f MiB" % (kind, out[kind]["warm"]["pss"] / 2.0 ** 20,
+                                                 out[kind]["after"]["pss"] / 2.0 ** 20))
+    return out
+
+
+# ---- every operation of the page under load (tests/sandbox/ops_load) ---------------------------
+
+OPS_RUNS = (("gthread", {"manager": "daemon", "worker_class": "gthread"}),
+            ("sync", {"manager": "daemon", "worker_class": "sync", "threads": 1}))
+
+
+def ops_section(sb, quick, site=SITE):
+    """Each worker class under the daemon manager (restart by USR2), then a restart under the
+    sandbox's default manager, Supervisor (stop-then-start: the row shows its gap)."""
+    out = {}
+    for kind, opts in OPS_RUNS:
+        run_task("switch", site, **opts)
+        try:
+            out[kind] = ops_load.operations(sb, site, storm_seconds=3 if quick else 10)
+        finally:
+            run_task("rollback", site)
+        log("operations, %s: %s" % (kind, ", ".join("%s %d/%d" % (op, v["failed"], v["total"])
+                                                       for op, v in out[kind].items())))
+    run_task("switch", site)
+    try:
+        manager = ops_load.records.load(site)["manager"]
+        answer, res = under_load(sb, site, lambda: ops_load.control.control(site, "restart"))
+        res["op"] = answer
+        out["manager"] = {"manager": manager, "restart": res}
+    finally:
+        run_task("rollback", site)
+    return out
 
 
 # ---- status page costs (bench/status_cost.py) -----------------------------------------------------
@@ -350,6 +390,9 @@ def render(r):
     sw, boot = statistics.median(t["switch"]), statistics.median(t["boot"])
     add("| gunicorn_switch switch: confirm → done | %s | %.2f | %s |"
         % (_ratio(sw, boot), sw, " ".join("%.2f" % x for x in t["switch"])))
+    sv = statistics.median(t["serving"])
+    add("| gunicorn_switch switch: confirm → serving on Gunicorn (the page says so) | %s | %.2f | %s |"
+        % (_ratio(sv, boot), sv, " ".join("%.2f" % x for x in t["serving"])))
     tk = statistics.median(t["task"])
     add("| of which the switch task itself (created → finished) | %s | %.2f | %s |"
         % (_ratio(tk, boot), tk, " ".join("%.2f" % x for x in t["task"])))
@@ -371,20 +414,8 @@ def render(r):
             "an upstream with keepalive (HTTP/1.1)" if r.get("nginx_upstream")
             else "a new connection per request"))
     add("")
-    add("| view | Gunicorn / uWSGI req/s | uWSGI req/s | Gunicorn req/s | server CPU µs per "
-        "request uWSGI / Gunicorn | p50 ms uWSGI / Gunicorn | p99 ms uWSGI / Gunicorn "
-        "| req/s per run uWSGI; Gunicorn |")
-    add("|---|---:|---:|---:|---:|---:|---:|---|")
-    for name, path in VIEWS:
-        u, g = tp["uwsgi"][name], tp["gunicorn"][name]
-        med = {k: {m: statistics.median([x[m] or 0 for x in v])
-                   for m in ("rps", "p50", "p99", "us_per_req")}
-               for k, v in (("u", u), ("g", g))}
-        add("| %s `%s` | %s | %.0f | %.0f | %.0f / %.0f | %s / %s | %s / %s | %s; %s |" % (
-            name, path, _ratio(med["g"]["rps"], med["u"]["rps"]), med["u"]["rps"], med["g"]["rps"],
-            med["u"]["us_per_req"], med["g"]["us_per_req"],
-            _f(med["u"]["p50"]), _f(med["g"]["p50"]), _f(med["u"]["p99"]), _f(med["g"]["p99"]),
-            " ".join("%.0f" % x["rps"] for x in u), " ".join("%.0f" % x["rps"] for x in g)))
+    add(VIEW_HEAD)
+    _view_rows(tp, add)
     bad = [(k, n) for k in ("uwsgi", "gunicorn") for n, _ in VIEWS
            if any(x["non2xx"] or x["socket_errors"] for x in tp[k][n])]
     if bad:
@@ -416,15 +447,131 @@ def render(r):
                 _ratio(row["steady"], row["ps"]), row["steady"] * 1000, row["first"] * 1000,
                 row["ps"] * 1000))
     add("")
+    if r.get("ops"):
+        render_ops(r["ops"], add)
+    if r.get("http_shape"):
+        render_http_shape(r["http_shape"], add)
+    if r.get("memory"):
+        render_memory(r["memory"], add)
     return "\n".join(L)
+
+
+def _view_rows(tp, add):
+    """The throughput table's rows: medians of alternated runs, ratios first."""
+    for name, path in VIEWS:
+        u, g = tp["uwsgi"][name], tp["gunicorn"][name]
+        med = {k: {m: statistics.median([x[m] or 0 for x in v])
+                   for m in ("rps", "p50", "p99", "us_per_req")}
+               for k, v in (("u", u), ("g", g))}
+        add("| %s `%s` | %s | %.0f | %.0f | %.0f / %.0f | %s / %s | %s / %s | %s; %s |" % (
+            name, path, _ratio(med["g"]["rps"], med["u"]["rps"]), med["u"]["rps"], med["g"]["rps"],
+            med["u"]["us_per_req"], med["g"]["us_per_req"],
+            _f(med["u"]["p50"]), _f(med["g"]["p50"]), _f(med["u"]["p99"]), _f(med["g"]["p99"]),
+            " ".join("%.0f" % x["rps"] for x in u), " ".join("%.0f" % x["rps"] for x in g)))
+
+
+VIEW_HEAD = ("| view | Gunicorn / uWSGI req/s | uWSGI req/s | Gunicorn req/s | server CPU µs per "
+             "request uWSGI / Gunicorn | p50 ms uWSGI / Gunicorn | p99 ms uWSGI / Gunicorn "
+             "| req/s per run uWSGI; Gunicorn |\n|---|---:|---:|---:|---:|---:|---:|---|")
+
+
+def render_http_shape(hs, add):
+    add("## 6. Baota's default uWSGI shape: the panel's Python project (`%s`), uWSGI `http=` "
+        "behind proxy_pass" % HTTP_SITE)
+    add("")
+    add("wrk -t2 -c%d through nginx, %d s per run, %d alternated round(s), medians. uWSGI's CPU "
+        "includes its HTTP router process (a child of its master)." % (CONNS, hs["seconds"], hs["rounds"]))
+    add("")
+    add(VIEW_HEAD)
+    _view_rows(hs, add)
+    add("")
+
+
+def render_memory(mem, add):
+    add("## 7. Memory of the whole server tree (master and workers), `/proc/<pid>/smaps_rollup`")
+    add("")
+    add("%s, same workers and threads; after warm-up (a second of wrk on each view), then "
+        "after %d more requests through nginx." % (SITE, mem["requests"]))
+    add("")
+    add("| when | PSS Gunicorn / uWSGI | RSS Gunicorn / uWSGI | PSS MiB uWSGI / Gunicorn | "
+        "RSS MiB uWSGI / Gunicorn | processes uWSGI / Gunicorn |")
+    add("|---|---:|---:|---:|---:|---:|")
+    mib = 2.0 ** 20
+    for when, label in (("warm", "memory after warm-up"),
+                        ("after", "memory after %d requests" % mem["requests"])):
+        u, g = mem["uwsgi"][when], mem["gunicorn"][when]
+        add("| %s | %s | %s | %.1f / %.1f | %.1f / %.1f | %d / %d |" % (
+            label, _ratio(g["pss"], u["pss"]), _ratio(g["rss"], u["rss"]), u["pss"] / mib,
+            g["pss"] / mib, u["rss"] / mib, g["rss"] / mib, u["processes"], g["processes"]))
+    add("")
+    add("Failed requests during the counted load: uWSGI %d / %d, Gunicorn %d / %d." % (
+        mem["uwsgi"]["load"]["failed"], mem["uwsgi"]["load"]["total"],
+        mem["gunicorn"]["load"]["failed"], mem["gunicorn"]["load"]["total"]))
+    add("")
+
+
+def _op_note(op, res):
+    o = res.get("op") or {}
+    if op == "restart":
+        return "%s, master %s → %s" % (o.get("method") or "stop, then start through the manager",
+                                        o.get("master_before"), o.get("master_after"))
+    if op == "max_requests storm":
+        return "max_requests %d: %d workers recycled" % (ops_load.STORM_MAX_REQUESTS, o["recycled"])
+    if op == "timeout kill":
+        return "timeout %d s, a %d s request: %d worker(s) killed, that request got %s" % (
+            ops_load.TIMEOUT, ops_load.TIMEOUT * 3, o["killed"], o["slow_request"])
+    return "done" if o.get("done") else "not seen done in %.0f s" % ops_load.control.WAIT
+
+
+def _failed_cell(res):
+    kinds = dict(res["errors"], **{str(k): v for k, v in res["statuses"].items() if int(k) >= 500})
+    return "%d / %d%s" % (res["failed"], res["total"], (" %s" % json.dumps(kinds)) if kinds else "")
+
+
+def render_ops(ops, add):
+    add("## 5. Every operation of the status page under load (%d concurrent connections "
+        "through nginx, one connection per request)" % CONNS)
+    add("")
+    add("shop.test switched by the plugin with manager=daemon (restart is Gunicorn's USR2 "
+        "upgrade there), 2 workers; sync with threads = 1. Each window ends 0.5 s after the "
+        "operation has returned and the site answers.")
+    add("")
+    add("| operation | failed gthread | failed sync | failed / total gthread | failed / total "
+        "sync | what happened (gthread; sync) |")
+    add("|---|---:|---:|---:|---:|---|")
+    for op in ops["gthread"]:
+        g, s = ops["gthread"][op], ops["sync"][op]
+        add("| %s | %.2f%% | %.2f%% | %s | %s | %s; %s |" % (
+            op, 100.0 * g["failed"] / max(g["total"], 1), 100.0 * s["failed"] / max(s["total"], 1),
+            _failed_cell(g), _failed_cell(s), _op_note(op, g), _op_note(op, s)))
+    m = ops["manager"]
+    res = m["restart"]
+    add("| restart under %s | %.2f%% | - | %s | - | the default manager, generated conf: %s |" % (
+        m["manager"], 100.0 * res["failed"] / max(res["total"], 1), _failed_cell(res),
+        _op_note("restart", res)))
+    add("")
+    add("The timeout row's slow request is the one the timeout is there to kill; the failed "
+        "column counts the load's requests only. A gthread worker's timeout watches its main "
+        "loop, which a request in a thread does not block, so nothing is killed there.")
+    add("")
 
 
 # ---- the run ---------------------------------------------------------------------------------------
 
+def record_timing(r, task, took):
+    t = r["timing"]
+    t["switch"].append(took)
+    # get_task's serving_since is the commit point (nginx sends the site to Gunicorn): the
+    # page shows it while uWSGI's exit finishes; wall clock, so measured back from the end
+    t["serving"].append(took - (task["finished"] - task["serving_since"]))
+    t["task"].append(task["finished"] - task["created"])
+    t["steps"] = step_times(task)
+
+
 def bench_sandbox(sb, tmp, quick, site=SITE):
     rounds = 1 if quick else 3
     seconds = 1 if quick else 5
-    r = {"cutover": {}, "timing": {"switch": [], "task": [], "boot": []},
+    r = {"cutover": {}, "timing": {"switch": [], "serving": [], "task": [], "boot": []},
          "throughput": {"rounds": rounds, "seconds": seconds, "uwsgi": {}, "gunicorn": {}}}
     for k in ("uwsgi", "gunicorn"):
         r["throughput"][k] = {name: [] for name, _ in VIEWS}
@@ -450,9 +597,7 @@ def bench_sandbox(sb, tmp, quick, site=SITE):
             log("switch: %d failed of %d" % (res["failed"], res["total"]))
         else:
             task, took = run_task("switch", site)
-            r["timing"]["switch"].append(took)
-            r["timing"]["task"].append(task["finished"] - task["created"])
-            r["timing"]["steps"] = step_times(task)
+            record_timing(r, task, took)
             log("switch, confirm to done: %.2f s (task %.2f s)" % (took, r["timing"]["task"][-1]))
         assert server_of(sb, site).startswith("gunicorn/")
         record("gunicorn", measure_views(sb, site, seconds))
@@ -465,11 +610,16 @@ def bench_sandbox(sb, tmp, quick, site=SITE):
             run_task("rollback", site)
     if not r["timing"]["switch"]:  # quick mode: one quiet switch for the timing
         task, took = run_task("switch", site)
-        r["timing"]["switch"].append(took)
-        r["timing"]["task"].append(task["finished"] - task["created"])
-        r["timing"]["steps"] = step_times(task)
+        record_timing(r, task, took)
         run_task("rollback", site)
 
+    # before the runs below start Gunicorn as root by hand on the site's files
+    log("every page operation under load...")
+    r["ops"] = ops_section(sb, quick, site)
+    log("Baota's default shape (%s) on the four views..." % HTTP_SITE)
+    r["http_shape"] = http_shape_section(sb, quick)
+    log("memory...")
+    r["memory"] = memory_section(sb, quick, site)
     plan = call("plan", site=site)  # uWSGI serves again: its pid changed
     for _ in range(1 if quick else 3):
         r["timing"]["boot"].append(gunicorn_boot(plan, tmp))

@@ -12,7 +12,9 @@ import re
 import signal
 import time
 
-from . import host, i18n, paths, records, safe_files, status
+import psutil
+
+from . import host, i18n, panel_db, paths, records, safe_files, status
 
 OPS = ("reload", "add_worker", "remove_worker", "restart", "stop", "start")
 WAIT = 20.0  # seconds an action waits to see its effect; the page shows the rest
@@ -158,6 +160,62 @@ def scale(site, rec, master_pid, delta):
             "done": len(now) == after}
 
 
+# Restart without a refused connection where the manager follows the pidfile (the plain
+# daemon, the panel's project manager): Gunicorn's documented upgrade. USR2 makes the master
+# exec a new master (same command, conf and code read afresh) that inherits the listening
+# sockets and writes <pidfile>.2; once its workers are up, TERM drains the old master, and
+# the new one, orphaned, renames its pidfile to <pidfile>. The listening socket is never
+# closed, so nginx never meets a refused connect: stop-then-start closes it for the whole
+# boot of the new master (the 502s the bench saw). Supervisor and systemd watch the pid
+# they started: when it exits after a USR2, Supervisor restarts a master that cannot bind
+# (the orphan holds the port) and systemd kills the unit's cgroup, new master included. So
+# there the manager restarts it, and the page says the restart is not lossless.
+REEXEC_MANAGERS = status.RESTART_BY_USR2
+
+
+def reexec(site, rec, old, target):
+    """USR2 to the verified master ``old``, then TERM to it once the new master it execs
+    has ``target`` workers. If the new master does not come up, the old one keeps serving."""
+    uids = status.record_uids(rec)
+    pidfile = rec.get("pidfile")
+    started = time.monotonic()
+    _signal(old["pid"], signal.SIGUSR2)
+
+    def new_master():
+        for path in (pidfile + ".2", pidfile):
+            m = status.gunicorn_master(status.read_pidfile(path), uids)
+            # the pidfiles are the site user's to write: only a child of the master root
+            # signalled is the one it execed
+            try:
+                if m and m["pid"] != old["pid"] and m["proc"].ppid() == old["pid"]:
+                    return m if len(_workers(m["pid"], site)) >= target else None
+            except psutil.Error:
+                continue
+        return None
+
+    new = _wait(new_master)
+    if new is None:
+        return {"op": "restart", "method": "USR2", "master_before": old["pid"],
+                "master_after": old["pid"], "workers": _workers(old["pid"], site),
+                "done": False, "log": "the new master did not start %d workers in %.0f s: the "
+                "old one still serves (see the error log)" % (target, WAIT)}
+    _signal(old["pid"], signal.SIGTERM)
+
+    def promoted():
+        return status.read_pidfile(pidfile) == new["pid"] and \
+            status.gunicorn_master(old["pid"], uids) is None
+    # the old master drains its workers for up to graceful_timeout before it exits
+    done = _wait(promoted, timeout=WAIT + float(rec.get("graceful_timeout") or 30))
+    if done and rec.get("manager") == "panel_project":
+        # the panel's project daemon starts a project whose pid file names no live process:
+        # it must name the new master, as the switch made it name the first one
+        panel_db.write_pid(site, new["pid"])
+    return {"op": "restart", "method": "USR2", "master_before": old["pid"],
+            "master_after": new["pid"], "workers": _workers(new["pid"], site),
+            "done": bool(done), "waited": round(time.monotonic() - started, 2),
+            "log": "USR2 %d, new master %d, TERM %d" % (old["pid"], new["pid"], old["pid"])}
+
+
 def managed(site, rec, op):
     """restart/stop/start through the process manager the site runs under."""
     try:
@@ -169,6 +227,8 @@ def managed(site, rec, op):
         target = conf_workers(host.read_text(rec.get("gunicorn_conf"))) or 1
     except (OSError, TypeError, host.HostError):
         target = 1
+    if op == "restart" and before and rec.get("pidfile") and rec.get("manager") in REEXEC_MANAGERS:
+        return reexec(site, rec, before, target)
     ok, log = getattr(managers, op)(rec)
     if not ok:
         raise ControlError(log or op)

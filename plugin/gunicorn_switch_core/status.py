@@ -234,6 +234,11 @@ def _proc(pid):
         return None
 
 
+# The managers under which control's restart is Gunicorn's USR2 upgrade (control.reexec says
+# why not under Supervisor and systemd).
+RESTART_BY_USR2 = ("daemon", "panel_project")
+
+
 def record_uids(record):
     """The uids a site's recorded master may run as: its user (root for a site switched
     before the master ran as the site's user)."""
@@ -429,6 +434,8 @@ def get_status(site, info=None):
         "site": site,
         "running": True,
         "managed": record is not None,
+        # the page's restart warning: only these managers restart without a failed request
+        "restart_lossless": (record or {}).get("manager") in RESTART_BY_USR2,
         "master": {
             "pid": master["pid"], "started": master["started"],
             "age": round(now - master["started"], 1), "rss": master["rss"], "cpu": m_cpu,

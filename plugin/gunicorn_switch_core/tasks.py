@@ -176,7 +176,9 @@ def view(task):
     """What get_task shows: no payload, no internal data."""
     return {"id": task["id"], "kind": task["kind"], "site": task["site"], "state": task["state"],
             "committed": task["committed"], "error": task["error"], "created": task["created"],
-            "finished": task["finished"],
+            "finished": task["finished"], # the commit point: from then on the new server answers the site (a switch:
+            # Gunicorn), while the steps after it (stopping the old server) still run
+            "serving_since": task.get("committed_at"),
             "steps": [{k: s[k] for k in ("name", "title", "title_en", "state", "started",
                                          "finished", "log")} for s in task["steps"]]}
 
@@ -273,6 +275,7 @@ class Runner(object):
             self._set(st, "skipped" if result == "skipped" else "done")
             if st["name"] == self.commit:
                 task["committed"] = True
+                task["committed_at"] = st["finished"]
                 save(task)
             _test_fault("after", st["name"])
         return self._finish("succeeded", None)

@@ -67,6 +67,8 @@
       task_switch_title: '切换到 Gunicorn：{site}', task_rollback_title: '回滚到 uWSGI：{site}',
       task_log: '步骤日志：{step}', task_log_empty: '（暂无输出）',
       task_pending: '等待开始…', task_running: '正在执行，可以关闭此窗口，任务会在后台继续',
+      task_serving_gunicorn: '{site} 已由 Gunicorn 提供服务（{secs} 秒），正在收尾：停止 uWSGI…',
+      task_serving_uwsgi: '{site} 已由 uWSGI 提供服务（{secs} 秒），正在收尾：停止 Gunicorn…',
       task_ok_switch: '切换成功：{site} 现在由 Gunicorn 运行',
       task_ok_rollback: '回滚成功：{site} 已恢复为 uWSGI 运行',
       task_rolled_back: '失败，已全部恢复原状，站点保持原样运行。原因：{error}',
@@ -94,6 +96,7 @@
       op_done_remove_worker: '已减少 1 个 worker，共 {n} 个', op_done_restart: '已重启，主进程 PID {pid}',
       op_done_start: '已启动，主进程 PID {pid}', op_partial: '操作已发出，但在等待时间内没有看到全部生效，请稍后查看',
       restart_confirm: '确定重启站点 {site} 的 Gunicorn 吗？重启期间会有短暂的请求失败；平滑重载不会。',
+      restart_confirm_lossless: '确定重启站点 {site} 的 Gunicorn 吗？新的主进程在同一个监听套接字上启动（Gunicorn 的 USR2 升级），就绪后旧的主进程才平滑退出，请求不会失败。',
       charts_title: '最近几分钟（每个 worker 一条线）', chart_rps: '请求/秒', chart_cpu: 'CPU %', chart_rss: '内存 MB',
       charts_missing: '图表组件 echarts 未加载，只显示表格。',
       updated: '更新于 {time}', unmanaged_note: '该站点不是本插件切换的：只能平滑重载',
@@ -151,6 +154,8 @@
       task_switch_title: 'Switch to Gunicorn: {site}', task_rollback_title: 'Roll back to uWSGI: {site}',
       task_log: 'Step log: {step}', task_log_empty: '(no output yet)',
       task_pending: 'Waiting to start…', task_running: 'Running. You may close this window: the task goes on in the background',
+      task_serving_gunicorn: '{site} is serving on Gunicorn ({secs} s); finishing: stopping uWSGI…',
+      task_serving_uwsgi: '{site} is serving on uWSGI ({secs} s); finishing: stopping Gunicorn…',
       task_ok_switch: 'Switched: {site} now runs on Gunicorn',
       task_ok_rollback: 'Rolled back: {site} runs on uWSGI again',
       task_rolled_back: 'Failed, and everything was restored: the site runs as before. Reason: {error}',
@@ -178,6 +183,7 @@
       op_done_remove_worker: 'Removed a worker: {n} now', op_done_restart: 'Restarted, master PID {pid}',
       op_done_start: 'Started, master PID {pid}', op_partial: 'Sent, but the whole effect was not seen in time; check again shortly',
       restart_confirm: 'Restart Gunicorn of {site}? Some requests fail while it restarts; a graceful reload does not.',
+      restart_confirm_lossless: 'Restart Gunicorn of {site}? A new master starts on the same listening socket (Gunicorn\'s USR2 upgrade) and the old one drains only once it is up: no request fails.',
       charts_title: 'Last minutes (one line per worker)', chart_rps: 'Req/s', chart_cpu: 'CPU %', chart_rss: 'RSS MB',
       charts_missing: 'The echarts library is not loaded: tables only.',
       updated: 'Updated {time}', unmanaged_note: 'The plugin did not switch this site: reload only',
@@ -1095,6 +1101,12 @@
         msg = gswitch.t('task_pending');
         extra = '';
         cls += ' gswitch-note-run';
+      } else if (data.serving_since) {
+        // past the commit point nginx sends the site to the new server: the user sees that
+        // moment, while the old server's exit finishes in the background
+        cls += ' gswitch-note-run';
+        msg = gswitch.t(task.kind === 'rollback' ? 'task_serving_uwsgi' : 'task_serving_gunicorn',
+          {site: task.site, secs: (data.serving_since - data.created).toFixed(1)});
       } else {
         cls += ' gswitch-note-run';
         msg = gswitch.t('task_running');
@@ -1410,7 +1422,8 @@
         });
       }
       if (op === 'restart') {
-        var index = layer.confirm(esc(gswitch.t('restart_confirm', {site: site})), {
+        var lossless = !!(gswitch.status.data && gswitch.status.data.restart_lossless);
+        var index = layer.confirm(esc(gswitch.t(lossless ? 'restart_confirm_lossless' : 'restart_confirm', {site: site})), {
           title: esc(gswitch.t('btn_restart')), icon: 3, closeBtn: 2,
           btn: [gswitch.t('btn_restart'), gswitch.t('cancel')],
           end: function () { delete gswitch.layers.confirm; }

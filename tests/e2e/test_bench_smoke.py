@@ -21,19 +21,37 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
     r, text = bench.main(["--quick", "--out", str(out)], sandbox=sandbox)
     assert out.read_text() == text + "\n"
     for heading in ("## 1. Failed requests", "## 2. Confirm to done", "## 3. Throughput",
-                    "## 4. Status page costs"):
+                    "## 4. Status page costs", "## 5. Every operation", "## 6. Baota's default uWSGI shape",
+                    "## 7. Memory"):
         assert heading in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     for label in ("gunicorn_switch: switch", "naive cut-over: switch", "gunicorn_switch: rollback",
-                  "naive cut-over: rollback", "confirm → done", "the switch task itself", "Gunicorn alone",
-                  "fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
+                  "naive cut-over: rollback", "confirm → done", "confirm → serving on Gunicorn", "the switch task itself", "Gunicorn alone",
+                  "memory after warm-up", "memory after 1000 requests",
                   "stats hooks on / off: throughput", "stats hooks on / off: server CPU",
                   "the hooks' own code"):
         assert sum(label in row for row in rows) == 1, label
     assert len([row for row in rows if row.startswith("| get_status CPU")]) == 3
+    # the four views, on shop.test (section 3) and on the panel project's http= shape (6)
+    for view in ("fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
+                 "realistic page `/page/`"):
+        assert len([row for row in rows if row.startswith("| %s |" % view)]) == 2, view
+    for kind in ("uwsgi", "gunicorn"):
+        mem = r["memory"][kind]
+        assert mem["warm"]["pss"] > 0 and mem["after"]["processes"] >= 3, mem
+        assert mem["load"]["total"] == 1000 and mem["load"]["failed"] == 0, mem["load"]
+        for name, runs in r["http_shape"][kind].items():
+            assert runs and all(x["rps"] > 0 and not x["non2xx"] for x in runs), (kind, name)
+    for op in ("reload", "add_worker", "remove_worker", "restart", "max_requests storm",
+               "timeout kill", "restart under supervisor"):
+        assert len([row for row in rows if row.startswith("| %s |" % op)]) == 1, op
+    # the operations the page offers lose nothing, for both worker classes
+    for kind in ("gthread", "sync"):
+        for op, res in r["ops"][kind].items():
+            assert res["total"] > 0 and res["failed"] == 0, (kind, op, res)
     # every data row has numbers, not placeholders, where the pieces ran
     assert all(re.search(r"\d", row) for row in rows if not row.startswith("| what")
-               and not row.startswith("| view") and not row.startswith("| procedure"))
+               and not row.startswith(("| view", "| procedure", "| operation", "| when")))
     # the bench leaves the sandbox as it found it: the site on uWSGI, answering
     assert sandbox.get("shop.test", "/")[0] == 200
     assert json.loads(sandbox.get("shop.test", "/whoami/")[1])["server"] == ""

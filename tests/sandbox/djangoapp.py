@@ -2,8 +2,10 @@
 
 Views cover what a switch must keep working: a plain page, a page that reads sqlite, a slow
 (I/O-waiting) page, a page that echoes what Django sees of the proxy (scheme, host, client
-address), a CSRF-protected form, and static files.
+address), a CSRF-protected form, static files, and a typical list page (`/page/`: a template
+that extends a base, a loop over 50 rows read through the ORM from sqlite).
 """
+import sqlite3
 from pathlib import Path
 
 MANAGE = '''#!/usr/bin/env python
@@ -25,6 +27,7 @@ ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
+    "{name}",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -32,7 +35,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
 ]
 ROOT_URLCONF = "{name}.urls"
-TEMPLATES = []
+TEMPLATES = [{{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [],
+    "APP_DIRS": True,
+    "OPTIONS": {{"context_processors": ["django.template.context_processors.request"]}},
+}}]
 WSGI_APPLICATION = "{name}.wsgi.application"
 DATABASES = {{
     "default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
@@ -94,6 +102,15 @@ def form(request):
     return JsonResponse({{"csrf": get_token(request)}})
 
 
+def page(request):
+    from django.shortcuts import render
+
+    from .models import Item
+    items = list(Item.objects.order_by("-created", "id")[:50])
+    return render(request, "catalog/list.html", {{
+        "title": "Catalogue", "items": items, "total": sum(i.price for i in items)}})
+
+
 def boom(request):
     raise RuntimeError("deliberate error")
 
@@ -105,6 +122,7 @@ urlpatterns = [
     path("whoami/", whoami),
     path("form/", form),
     path("boom/", boom),
+    path("page/", page, name="page"),
 ]
 '''
 
@@ -122,6 +140,39 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{name}.settings")
 application = get_asgi_application()
+'''
+
+MODELS = '''from django.db import models
+
+
+class Item(models.Model):
+    name = models.CharField(max_length=100)
+    description = models.TextField()
+    price = models.DecimalField(max_digits=8, decimal_places=2)
+    created = models.DateTimeField()
+    in_stock = models.BooleanField(default=True)
+
+    class Meta:
+        db_table = "catalog_item"
+'''
+
+BASE_HTML = '''<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{% block title %}}{name}{{% endblock %}}</title>
+<link rel="stylesheet" href="/static/css/app.css"></head>
+<body><header><nav><a href="{{% url 'page' %}}">{name}</a> | {{{{ request.path }}}}</nav></header>
+<main>{{% block content %}}{{% endblock %}}</main>
+<footer>{{% block footer %}}{{{{ items|length }}}} items{{% endblock %}}</footer></body></html>
+'''
+
+LIST_HTML = '''{{% extends "catalog/base.html" %}}
+{{% block title %}}{{{{ title }}}} - {{{{ block.super }}}}{{% endblock %}}
+{{% block content %}}<h1>{{{{ title|upper }}}}</h1>
+<table>{{% for item in items %}}
+<tr class="{{% cycle 'odd' 'even' %}}{{% if not item.in_stock %}} out{{% endif %}}">
+<td>{{{{ forloop.counter }}}}</td><td>{{{{ item.name|title }}}}</td>
+<td>{{{{ item.description|truncatewords:8 }}}}</td><td>{{{{ item.price|floatformat:2 }}}}</td>
+<td>{{{{ item.created|date:"Y-m-d H:i" }}}}</td></tr>{{% empty %}}<tr><td>none</td></tr>{{% endfor %}}
+</table><p>total {{{{ total|floatformat:2 }}}}</p>{{% endblock %}}
 '''
 
 CSS = "/* static file of {name} */\nbody {{ font-family: sans-serif; }}\n"
@@ -143,9 +194,33 @@ def make_project(dest, name):
         pkg / "urls.py": URLS,
         pkg / "wsgi.py": WSGI,
         pkg / "asgi.py": ASGI,
+        pkg / "models.py": MODELS,
+        pkg / "templates" / "catalog" / "base.html": BASE_HTML,
+        pkg / "templates" / "catalog" / "list.html": LIST_HTML,
         dest / "static" / "css" / "app.css": CSS,
     }
     for p, text in files.items():
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text.format(name=name))
+    _catalog(dest / "db.sqlite3")
     return dest
+
+
+def _catalog(db):
+    """The list page's 50 rows, written with sqlite3 (what `migrate` and a fixture would
+    leave), so no Django command runs to build the sandbox."""
+    con = sqlite3.connect(str(db))
+    try:
+        con.execute("create table if not exists catalog_item (id integer primary key "
+                    "autoincrement, name varchar(100) not null, description text not null, "
+                    "price decimal not null, created datetime not null, in_stock bool not null)")
+        if not con.execute("select count(*) from catalog_item").fetchone()[0]:
+            con.executemany(
+                "insert into catalog_item (name, description, price, created, in_stock) "
+                "values (?, ?, ?, ?, ?)",
+                [("item number %d" % i, "a product described in a few more words than "
+                  "the list shows, number %d of the catalogue" % i, "%d.%02d" % (i * 3, i),
+                  "2026-11-%02d 10:%02d:00" % (1 + i % 28, i), i % 7 != 0) for i in range(60)])
+        con.commit()
+    finally:
+        con.close()
