@@ -177,13 +177,18 @@ def test_digits_is_ascii_only():
 
 # ---- configs read with the site user's rights -----------------------------------------------
 
-def test_at_file_of_a_root_only_file_is_refused(tmp_path, www):
-    os.chmod(tmp_path, 0o755)
-    secret = tmp_path / "secret"
-    secret.write_text("hunter2")
+def root_only_and_ini(d, secret_text, ini_text):
+    """A 0600 root file and an ini naming it (``{}`` in ini_text), in a directory www reaches."""
+    secret = d / "secret"
+    secret.write_text(secret_text)
     os.chmod(secret, 0o600)
-    ini = tmp_path / "uwsgi.ini"
-    ini.write_text("[uwsgi]\nenv = DB_PASSWORD=@(%s)\nprocesses = 2\n" % secret)
+    ini = d / "uwsgi.ini"
+    ini.write_text(ini_text.format(secret))
+    return secret, ini
+
+
+def test_at_file_of_a_root_only_file_is_refused(tmp_path, www):
+    secret, ini = root_only_and_ini(tmp_path, "hunter2", "[uwsgi]\nenv = DB_PASSWORD=@({})\nprocesses = 2\n")
     cfg = uwsgi_config.load(str(ini), user=www)
     assert "hunter2" not in cfg.value("env")
     assert any("@(" in str(w) and "refused" in str(w) for w in cfg.warnings)
@@ -192,12 +197,7 @@ def test_at_file_of_a_root_only_file_is_refused(tmp_path, www):
 
 
 def test_an_include_www_cannot_read_is_refused(tmp_path, www):
-    os.chmod(tmp_path, 0o755)
-    inc = tmp_path / "root.ini"
-    inc.write_text("[uwsgi]\nprocesses = 9\n")
-    os.chmod(inc, 0o600)
-    ini = tmp_path / "uwsgi.ini"
-    ini.write_text("[uwsgi]\nini = %s\n" % inc)
+    _inc, ini = root_only_and_ini(tmp_path, "[uwsgi]\nprocesses = 9\n", "[uwsgi]\nini = {}\n")
     with pytest.raises(uwsgi_config.UwsgiConfigError) as e:
         uwsgi_config.load(str(ini), user=www)
     assert "cannot be read by the site's user" in str(e.value)
