@@ -9,16 +9,25 @@ and updates in place per request: a file write per request halves throughput, an
 store into a mapped page does not (notes/environment.md). ``seq`` is bumped before and after
 every update (odd = update in progress), so a reader can retry a torn read.
 
+Behind the fixed fields lie ``HIST_WINDOWS`` latency histograms, one per 10-second window
+(ring by window number): each a window stamp and ``HIST_BUCKETS`` counters on a log scale of
+``HIST_PER_OCTAVE`` buckets per doubling of microseconds. A request adds 1 to one counter of
+the current window, so the cost does not depend on the traffic and nothing is allocated; the
+reader sums the windows of the last minute. Eight buckets an octave put any latency within
+4.4 % of its bucket's geometric middle, which is what the percentiles report.
+
 Exits go to ``<stats_dir>/exits``: fixed-size records appended with one ``write`` each
 (atomic for O_APPEND on a local file system); the master trims it to the last ``EXITS_KEEP``.
 """
+import math
 import os
 import struct
+import time
 
 from . import safe_files
 
 MAGIC = b"GSW1"
-VERSION = 1
+VERSION = 2  # 2: latency histograms, slot capacity
 
 # (name, struct code). Little-endian, no padding: the same bytes for every Python.
 LAYOUT = (
@@ -35,12 +44,23 @@ LAYOUT = (
     ("in_flight", "I"),      # requests in progress (gthread/gevent may have several)
     ("retire_at", "d"),      # wall clock after which the worker retires (0 = never)
     ("exit_flags", "H"),     # bit 0: retiring after this request (rss / lifetime limit)
+    ("capacity", "H"),       # requests the worker serves at once (threads / connections)
     ("cur_method", "8s"),
     ("cur_path", "256s"),    # truncated, UTF-8
 )
 FORMAT = "<" + "".join(code for _, code in LAYOUT)
 FIELDS = tuple(name for name, _ in LAYOUT)
-SLOT_SIZE = struct.calcsize(FORMAT)
+HEAD_SIZE = struct.calcsize(FORMAT)
+
+HIST_WINDOW_S = 10
+HIST_WINDOWS = 7           # the current window and the six before it: the last minute
+HIST_PER_OCTAVE = 8
+HIST_BUCKETS = 27 * HIST_PER_OCTAVE  # 1 us .. 2**27 us (134 s); the last one takes the rest
+# Counters are native unsigned ints through a memoryview in the hooks: little-endian hosts
+# only (x86, arm64, what the panels run on); the hooks skip the histograms elsewhere.
+HIST_OFFSET = (HEAD_SIZE + 7) // 8 * 8
+HIST_WINDOW_SIZE = 4 * (1 + HIST_BUCKETS)  # stamp (window number) + counters
+SLOT_SIZE = HIST_OFFSET + HIST_WINDOWS * HIST_WINDOW_SIZE
 # name -> (byte offset, single-field struct format) for in-place updates by the hooks.
 OFFSETS = {}
 _pos = 0
@@ -78,14 +98,69 @@ SLOT_SUFFIX = ".slot"
 EXITS_NAME = "exits"
 
 
-def read_slot(data):
-    """Decode one slot. Returns a dict, or None for a short/foreign/torn buffer."""
+def bucket_of(us):
+    """The histogram bucket of a duration in microseconds (what the hooks compute)."""
+    if us < 1:
+        return 0
+    return min(int(math.log2(us) * HIST_PER_OCTAVE), HIST_BUCKETS - 1)
+
+
+def bucket_value_ms(i):
+    """The geometric middle of bucket ``i`` in milliseconds."""
+    return 2.0 ** ((i + 0.5) / HIST_PER_OCTAVE) / 1000.0
+
+
+def read_hist(data, now, windows=HIST_WINDOWS - 1):
+    """The counters of the windows of a slot that are at most ``windows``
+    windows older than the window of ``now``, summed: a list of HIST_BUCKETS ints."""
+    cur = int(now // HIST_WINDOW_S)
+    out = [0] * HIST_BUCKETS
+    fmt = "<%dI" % (1 + HIST_BUCKETS)
+    for w in range(HIST_WINDOWS):
+        values = struct.unpack_from(fmt, data, HIST_OFFSET + w * HIST_WINDOW_SIZE)
+        if 0 <= cur - values[0] <= windows:
+            for i, n in enumerate(values[1:]):
+                if n:
+                    out[i] += n
+    return out
+
+
+def merge_hists(hists):
+    out = [0] * HIST_BUCKETS
+    for h in hists:
+        for i, n in enumerate(h):
+            if n:
+                out[i] += n
+    return out
+
+
+def percentiles(hist, qs=(50, 95, 99)):
+    """{"p50": ms, ...} of a histogram (None when it is empty), and "count"."""
+    total = sum(hist)
+    out = {"count": total}
+    for q in qs:
+        out["p%d" % q] = None
+        if not total:
+            continue
+        need, acc = total * q / 100.0, 0
+        for i, n in enumerate(hist):
+            acc += n
+            if n and acc >= need:
+                out["p%d" % q] = round(bucket_value_ms(i), 2)
+                break
+    return out
+
+
+def read_slot(data, now=None):
+    """Decode one slot. Returns a dict, or None for a short/foreign/torn buffer. ``hist`` is
+    the latency histogram of the last minute (before ``now``)."""
     if len(data) < SLOT_SIZE:
         return None
     values = struct.unpack_from(FORMAT, data)
     slot = dict(zip(FIELDS, values))
-    if slot["magic"] != MAGIC or slot["seq"] % 2:
+    if slot["magic"] != MAGIC or slot["version"] != VERSION or slot["seq"] % 2:
         return None
+    slot["hist"] = read_hist(data, time.time() if now is None else now)
     slot["cur_method"] = slot["cur_method"].rstrip(b"\0").decode("ascii", "replace")
     slot["cur_path"] = slot["cur_path"].rstrip(b"\0").decode("utf-8", "replace")
     slot["busy"] = slot["in_flight"] > 0

@@ -20,7 +20,7 @@ import time
 
 import psutil
 
-from . import host, i18n, paths, processes, records, safe_files, stats_layout
+from . import host, i18n, paths, processes, records, safe_files, saturation, stats_layout
 
 # Samples closer than this give noisy rates: keep the older one and report cumulative values.
 MIN_INTERVAL = 0.25
@@ -382,6 +382,7 @@ def get_status(site, info=None):
     procs = {str(master["pid"]): [master["started"], master["cpu_s"], None]}
     m_cpu, _ = rates(prev, now, master["pid"], master["started"], master["cpu_s"], None)
     workers = []
+    hists = []
     for pid in worker_pids(master["pid"], site):
         w = _worker_proc(pid)
         # setproctitle also sets the kernel's 15-character name: "gunicorn: dirty".
@@ -396,8 +397,12 @@ def get_status(site, info=None):
         if slot and slot["busy"] and slot["cur_start"]:
             current = {"method": slot["cur_method"], "path": slot["cur_path"],
                        "seconds": round(max(0.0, now - slot["cur_start"]), 3)}
+        if slot:
+            hists.append(slot["hist"])
         workers.append({
             "pid": pid, "started": w["started"], "age": round(now - w["started"], 1),
+            "latency": stats_layout.percentiles(slot["hist"]) if slot else None,
+            "capacity": slot["capacity"] if slot else None,
             "rss": w["rss"], "cpu": cpu, "requests": requests, "rps": rps,
             "avg_ms": round(slot["avg_ms"], 2) if slot else None,
             "busy": slot["busy"] if slot else None,
@@ -415,14 +420,22 @@ def get_status(site, info=None):
             next(w for w in workers if w["pid"] == pid)["last_exit"] = {
                 "pid": e["pid"], "time": e["time"], "cause": e["cause"]}
 
+    bind = (record or {}).get("bind") or next(iter((info or {}).get("listen") or []), None)
+    sat = _saturation(workers, bind, (prev or {}).get("queue_since"), now)
     dt = now - (prev or {}).get("t", 0)
     if prev is None or dt >= SAMPLE_REFRESH or dt < 0:
-        _save_sample(site, sample_path(site, record), {"t": now, "procs": procs})
+        _save_sample(site, sample_path(site, record),
+                     {"t": now, "procs": procs, "queue_since": sat["queue_since"]})
+    elif sat["queue_since"] != prev.get("queue_since"):
+        # the rates keep their older sample; when the queue filled or emptied is news
+        _save_sample(site, sample_path(site, record), dict(prev, queue_since=sat["queue_since"]))
 
     if record is not None and workers and all(w["requests"] is None for w in workers):
         hints.append(i18n.t("status_no_stats", dir=stats_dir or "-"))
     _exit_hints(recent, now, hints)
     known = [w for w in workers if w["requests"] is not None]
+    latency = stats_layout.percentiles(stats_layout.merge_hists(hists)) if hists else None
+    _saturation_hints(sat, workers, recent, latency, (record or {}).get("backlog"), now, hints)
     rps_known = [w["rps"] for w in workers if w["rps"] is not None]
     cmdline = master["cmdline"]
     return {
@@ -445,9 +458,50 @@ def get_status(site, info=None):
             "rps": round(sum(rps_known), 2) if rps_known else None,
             "rss": master["rss"] + sum(w["rss"] for w in workers),
             "busy": sum(1 for w in known if w["busy"]) if known else None,
+            # the last minute, all live workers' histograms together
+            "latency": latency,
         },
+        "saturation": sat,
         "hints": hints,
     }
+
+
+def _saturation(workers, bind, prev_since, now):
+    """The listen queue, the busy ratio and whether the site is saturated."""
+    listen = saturation.listen_queue(bind)
+    with_slots = [w for w in workers if w["capacity"]]
+    slots = sum(w["capacity"] for w in with_slots)
+    busy = sum(w["in_flight"] or 0 for w in with_slots)
+    since = saturation.queue_since(prev_since, (listen or {}).get("queue"), now)
+    return {"listen": listen, "slots": slots or None, "busy_slots": busy if slots else None,
+            "busy_ratio": round(min(busy, slots) / float(slots), 3) if slots else None,
+            "queue_since": since,
+            "saturated": since is not None and now - since >= saturation.SATURATED_AFTER,
+            "advice": None}
+
+
+# Gunicorn's own default when the conf sets no backlog.
+GUNICORN_BACKLOG = 2048
+
+
+def _saturation_hints(sat, workers, recent, latency, backlog, now, hints):
+    listen = sat["listen"] or {}
+    cap = listen.get("somaxconn")
+    if cap and (backlog or GUNICORN_BACKLOG) > cap:
+        hints.append(i18n.t("status_somaxconn", backlog=backlog or GUNICORN_BACKLOG, cap=cap))
+    if not sat["saturated"]:
+        return
+    timeouts = sum(1 for e in recent if e["cause"] == "timeout" and e["time"] and
+                   now - e["time"] < 600)
+    try:
+        available = psutil.virtual_memory().available
+    except (psutil.Error, OSError):
+        available = None
+    kind, values = saturation.advice(workers, sat["slots"] or len(workers), listen["queue"],
+                                     timeouts, available, latency)
+    sat["advice"] = i18n.t("advice_" + kind, **values)
+    hints.append(i18n.t("status_saturated", queue=listen["queue"],
+                        seconds=int(now - sat["queue_since"])) + " " + sat["advice"])
 
 
 def _exit_hints(recent, now, hints):

@@ -80,7 +80,8 @@
       m_master: '主进程', m_version: '版本', m_bind: '监听', m_age: '运行时长', m_workers: '工作进程',
       m_requests: '请求总数', m_rps: '请求/秒', m_rss: '内存合计', m_busy: '忙碌', m_config: '配置',
       col_pid: 'PID', col_age: '运行时长', col_cpu: 'CPU', col_rss: '内存', col_requests: '请求数',
-      col_rps: '请求/秒', col_avg: '平均耗时', col_state: '状态', col_current: '当前请求',
+      m_queue: '监听队列 / 上限', m_busy_ratio: '忙碌率', sat_badge: '已饱和',
+      col_rps: '请求/秒', col_avg: '平均耗时', col_pct: 'P50 / P95 / P99（1 分钟）', m_pct: '耗时 P50 / P95 / P99（近 1 分钟）', col_state: '状态', col_current: '当前请求',
       w_busy: '忙碌', w_idle: '空闲', w_exiting: '退出中', w_replaced: '替换了 {pid}（{cause}）',
       exits_title: '最近退出的工作进程', exit_time: '时间', exit_cause: '原因', exit_detail: '详情',
       cause_timeout: '超时', cause_oom: '内存不足', cause_max_requests: '达到 max_requests',
@@ -163,7 +164,8 @@
       m_master: 'Master', m_version: 'Version', m_bind: 'Bind', m_age: 'Up', m_workers: 'Workers',
       m_requests: 'Requests', m_rps: 'Req/s', m_rss: 'Memory', m_busy: 'Busy', m_config: 'Config',
       col_pid: 'PID', col_age: 'Age', col_cpu: 'CPU', col_rss: 'RSS', col_requests: 'Requests',
-      col_rps: 'Req/s', col_avg: 'Avg', col_state: 'State', col_current: 'Current request',
+      m_queue: 'Listen queue / backlog', m_busy_ratio: 'Busy ratio', sat_badge: 'saturated',
+      col_rps: 'Req/s', col_avg: 'Avg', col_pct: 'P50 / P95 / P99 (1 min)', m_pct: 'Latency P50 / P95 / P99 (last minute)', col_state: 'State', col_current: 'Current request',
       w_busy: 'busy', w_idle: 'idle', w_exiting: 'exiting', w_replaced: 'replaced {pid} ({cause})',
       exits_title: 'Recent worker exits', exit_time: 'Time', exit_cause: 'Cause', exit_detail: 'Detail',
       cause_timeout: 'timeout', cause_oom: 'out of memory', cause_max_requests: 'max_requests',
@@ -1224,6 +1226,16 @@
           ['m_age', duration(m.age)], ['m_workers', t.workers], ['m_busy', t.busy === null || t.busy === undefined ? '-' : t.busy],
           ['m_requests', num(t.requests)], ['m_rps', num(t.rps)], ['m_rss', mb(t.rss)]
         ];
+        if (t.latency) kv.push(['m_pct', gswitch.pctText(t.latency)]);
+        var sat = data.saturation || {};
+        if (sat.busy_ratio !== null && sat.busy_ratio !== undefined) {
+          kv.push(['m_busy_ratio', Math.round(sat.busy_ratio * 100) + '% (' + sat.busy_slots + ' / ' + sat.slots + ')']);
+        }
+        if (sat.listen) kv.push(['m_queue', sat.listen.queue + ' / ' + (sat.listen.backlog === null ? '-' : sat.listen.backlog)]);
+        if (sat.saturated) {
+          html += '<div class="gswitch-note gswitch-note-error gswitch-saturated"><b>' + esc(gswitch.t('sat_badge')) + '</b> ' +
+            esc(sat.advice || '') + '</div>';
+        }
         html += '<div class="gswitch-master">';
         for (var k = 0; k < kv.length; k++) {
           html += '<span class="gswitch-master-item"><span class="c9">' + esc(gswitch.t(kv[k][0])) + '</span> <b>' +
@@ -1263,8 +1275,15 @@
         (disabled ? ' disabled' : '') + '>' + esc(gswitch.t(label)) + '</button> ';
     },
 
+    /* "12 / 80 / 310 ms" for a {p50, p95, p99} in ms; "-" without requests in the minute. */
+    pctText: function (p) {
+      if (!p || p.p50 === null || p.p50 === undefined) return '-';
+      return num(p.p50, p.p50 < 10 ? 1 : 0) + ' / ' + num(p.p95, p.p95 < 10 ? 1 : 0) + ' / ' +
+        num(p.p99, p.p99 < 10 ? 1 : 0) + ' ms';
+    },
+
     workersHtml: function (workers) {
-      var cols = ['col_pid', 'col_age', 'col_cpu', 'col_rss', 'col_requests', 'col_rps', 'col_avg', 'col_state', 'col_current'];
+      var cols = ['col_pid', 'col_age', 'col_cpu', 'col_rss', 'col_requests', 'col_rps', 'col_avg', 'col_pct', 'col_state', 'col_current'];
       var html = '<div class="divtable gswitch-workers"><table class="table table-hover"><thead><tr>';
       for (var c = 0; c < cols.length; c++) html += '<th>' + esc(gswitch.t(cols[c])) + '</th>';
       html += '</tr></thead><tbody>';
@@ -1289,9 +1308,10 @@
           '<td>' + pidCell + '</td><td>' + esc(duration(w.age)) + '</td><td>' + esc(num(w.cpu, 1)) + '%</td>' +
           '<td>' + esc(mb(w.rss)) + '</td><td class="gswitch-requests">' + esc(num(w.requests)) + '</td>' +
           '<td>' + esc(num(w.rps, 2)) + '</td><td>' + esc(w.avg_ms === null || w.avg_ms === undefined ? '-' : num(w.avg_ms, 1) + ' ms') + '</td>' +
+          '<td class="gswitch-pct">' + esc(gswitch.pctText(w.latency)) + '</td>' +
           '<td class="gswitch-state">' + esc(state) + '</td><td class="gswitch-mono gswitch-ellipsis" title="' + esc(cur) + '">' + esc(cur || '-') + '</td></tr>';
       }
-      if (!workers.length) html += '<tr><td colspan="9" class="gswitch-empty">-</td></tr>';
+      if (!workers.length) html += '<tr><td colspan="10" class="gswitch-empty">-</td></tr>';
       return html + '</tbody></table></div>';
     },
 

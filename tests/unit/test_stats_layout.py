@@ -11,10 +11,11 @@ from gunicorn_switch_core import stats_layout as L  # noqa: E402
 def slot(**kw):
     values = dict(magic=L.MAGIC, version=L.VERSION, last_status=200, pid=42, seq=2,
                   boot_time=1.0, last_end=2.0, requests=4, total_us=8000, cur_start=0.0,
-                  in_flight=0, retire_at=0.0, exit_flags=0, cur_method=b"GET",
+                  in_flight=0, retire_at=0.0, exit_flags=0, capacity=1, cur_method=b"GET",
                   cur_path="/é".encode())
     values.update(kw)
-    return struct.pack(L.FORMAT, *(values[f] for f in L.FIELDS))
+    head = struct.pack(L.FORMAT, *(values[f] for f in L.FIELDS))
+    return head + bytes(L.SLOT_SIZE - len(head))
 
 
 def test_offsets_match_format():
@@ -22,7 +23,8 @@ def test_offsets_match_format():
     off, fmt = L.OFFSETS["requests"]
     struct.pack_into(fmt, buf, off, 10)
     assert L.read_slot(bytes(buf))["requests"] == 10
-    assert L.SLOT_SIZE == struct.calcsize(L.FORMAT) == len(buf)
+    assert L.HEAD_SIZE == struct.calcsize(L.FORMAT) <= L.HIST_OFFSET
+    assert L.SLOT_SIZE == len(buf) == L.HIST_OFFSET + L.HIST_WINDOWS * L.HIST_WINDOW_SIZE
 
 
 def test_read_slot():
@@ -60,3 +62,42 @@ def test_span_refuses_a_reversed_run():
     import pytest
     with pytest.raises(ValueError):
         L.span("in_flight", "last_end")
+
+
+def put_window(buf, k, stamp, counts):
+    base = L.HIST_OFFSET + k * L.HIST_WINDOW_SIZE
+    struct.pack_into("<I", buf, base, stamp)
+    for i, n in counts.items():
+        struct.pack_into("<I", buf, base + 4 * (1 + i), n)
+
+
+def test_buckets_are_within_five_percent_of_their_middle():
+    for ms in (0.05, 0.9, 3.3, 100.0, 250.0, 1234.5, 29000.0):
+        got = L.bucket_value_ms(L.bucket_of(ms * 1000))
+        assert abs(got - ms) / ms < 0.045, (ms, got)
+    assert L.bucket_of(0) == 0 and L.bucket_of(10 ** 12) == L.HIST_BUCKETS - 1
+
+
+def test_the_last_minute_is_summed_and_older_windows_left_out():
+    now = 1000005.0
+    cur = int(now // L.HIST_WINDOW_S)
+    buf = bytearray(slot())
+    b100, b300 = L.bucket_of(100000), L.bucket_of(300000)
+    put_window(buf, cur % L.HIST_WINDOWS, cur, {b100: 80})
+    put_window(buf, (cur - 6) % L.HIST_WINDOWS, cur - 6, {b300: 20})
+    # a window of 80 s ago whose place was not reused since (no request then): left out
+    put_window(buf, (cur - 8) % L.HIST_WINDOWS, cur - 8, {b300: 50})
+    s = L.read_slot(bytes(buf), now)
+    assert s["hist"][b100] == 80 and s["hist"][b300] == 20 and sum(s["hist"]) == 100
+    p = L.percentiles(s["hist"])
+    assert p["count"] == 100
+    assert abs(p["p50"] - 100) < 5 and abs(p["p95"] - 300) < 14 and p["p99"] == p["p95"]
+    later = L.read_slot(bytes(buf), now + 20)  # the window of cur - 6 has left the minute
+    assert sum(later["hist"]) == 80
+    assert L.percentiles([0] * L.HIST_BUCKETS)["p95"] is None
+    merged = L.merge_hists([s["hist"], later["hist"]])
+    assert merged[b100] == 160
+
+
+def test_a_slot_of_the_previous_layout_is_not_read():
+    assert L.read_slot(slot(version=1)) is None
