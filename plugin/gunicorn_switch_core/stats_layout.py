@@ -18,7 +18,10 @@ reader sums the windows of the last minute. Eight buckets an octave put any late
 
 Exits go to ``<stats_dir>/exits``: fixed-size records appended with one ``write`` each
 (atomic for O_APPEND on a local file system); the master trims it to the last ``EXITS_KEEP``.
+A worker killed for timeout also leaves ``<pid>.abort``: the request it was serving and the
+stack of each of its threads (``read_abort``).
 """
+import json
 import math
 import os
 import struct
@@ -86,8 +89,8 @@ SPANS = {"seq": ("seq", "seq"), "begin": ("cur_start", "in_flight"),
          "current": ("cur_method", "cur_path"), "done": ("last_end", "in_flight"),
          "status": ("last_status", "last_status")}
 
-EXIT_FORMAT = "<IdQdii16s"
-EXIT_FIELDS = ("pid", "time", "requests", "age", "exitcode", "signal", "cause")
+EXIT_FORMAT = "<IdQdii16sQ"
+EXIT_FIELDS = ("pid", "time", "requests", "age", "exitcode", "signal", "cause", "rss")
 EXIT_SIZE = struct.calcsize(EXIT_FORMAT)
 EXITS_KEEP = 200
 MAX_EXITS_BYTES = 4 * EXITS_KEEP * EXIT_SIZE  # trimmed at twice EXITS_KEEP; a margin more
@@ -95,7 +98,14 @@ MAX_EXITS_BYTES = 4 * EXITS_KEEP * EXIT_SIZE  # trimmed at twice EXITS_KEEP; a m
 CAUSES = ("exit", "max_requests", "timeout", "reload_on_rss", "max_lifetime", "killed",
           "boot_error")
 SLOT_SUFFIX = ".slot"
-EXITS_NAME = "exits"
+# v2 records carry the RSS: a new name, so that records of an older conf's hooks still
+# running are never read with this layout
+EXITS_NAME = "exits.v2"
+# What worker_abort leaves of a timed-out worker: <pid>.abort, JSON, at most ABORT_MAX bytes;
+# the master keeps the newest ABORT_KEEP.
+ABORT_SUFFIX = ".abort"
+ABORT_MAX = 8192
+ABORT_KEEP = 20
 
 
 def bucket_of(us):
@@ -216,3 +226,20 @@ def read_exits_file(stats_dir):
                                                 MAX_EXITS_BYTES)[:MAX_EXITS_BYTES])
     except OSError:
         return []
+
+
+def read_abort(stats_dir, pid):
+    """What worker_abort recorded for ``pid``: {time, method, path, elapsed, stacks:
+    [{thread, stack}]}, or None."""
+    try:
+        data = safe_files.read_bytes(os.path.join(stats_dir, "%d%s" % (pid, ABORT_SUFFIX)),
+                                     ABORT_MAX)[:ABORT_MAX]
+        rec = json.loads(data.decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("pid") != pid:
+        return None
+    stacks = [{"thread": str(s.get("thread", ""))[:100], "stack": str(s.get("stack", ""))}
+              for s in rec.get("stacks") or [] if isinstance(s, dict)]
+    return {"time": rec.get("time"), "method": str(rec.get("method") or ""),
+            "path": str(rec.get("path") or ""), "elapsed": rec.get("elapsed"), "stacks": stacks}

@@ -122,7 +122,8 @@ def merge_exits(exit_records, evidence, limit=RECENT_EXITS):
             rec["exitcode"] if rec["exitcode"] >= 0 else None)
         out.append({"pid": rec["pid"], "time": rec["time"], "cause": cause, "code": code,
                     "signal": sig or None, "requests": rec["requests"],
-                    "age": rec["age"], "detail": _detail(rec["cause"], ev)})
+                    "age": rec["age"], "detail": _detail(rec["cause"], ev),
+                    "rss": rec.get("rss") or None})
     for pid, ev in evidence.items():
         if pid in seen:
             continue
@@ -130,7 +131,7 @@ def merge_exits(exit_records, evidence, limit=RECENT_EXITS):
         if cause == "exit":
             continue
         out.append({"pid": pid, "time": ev["time"], "cause": cause, "code": ev["code"],
-                    "signal": ev["signal"],
+                    "signal": ev["signal"], "rss": None,
                     "requests": None, "age": None, "detail": _detail(None, ev)})
     out.sort(key=lambda e: e["time"] or 0, reverse=True)
     return out[:limit]
@@ -379,6 +380,7 @@ def get_status(site, info=None):
         return _not_running(site, record, recent, hints)
 
     prev = _load_sample(site, sample_path(site, record))
+    _explain_exits(recent, stats_dir, prev)
     procs = {str(master["pid"]): [master["started"], master["cpu_s"], None]}
     m_cpu, _ = rates(prev, now, master["pid"], master["started"], master["cpu_s"], None)
     workers = []
@@ -425,7 +427,8 @@ def get_status(site, info=None):
     dt = now - (prev or {}).get("t", 0)
     if prev is None or dt >= SAMPLE_REFRESH or dt < 0:
         _save_sample(site, sample_path(site, record),
-                     {"t": now, "procs": procs, "queue_since": sat["queue_since"]})
+                     {"t": now, "procs": procs, "queue_since": sat["queue_since"],
+                      "rss": _remember_rss(prev, workers, now)})
     elif sat["queue_since"] != prev.get("queue_since"):
         # the rates keep their older sample; when the queue filled or emptied is news
         _save_sample(site, sample_path(site, record), dict(prev, queue_since=sat["queue_since"]))
@@ -464,6 +467,38 @@ def get_status(site, info=None):
         "saturation": sat,
         "hints": hints,
     }
+
+
+def _explain_exits(recent, stats_dir, prev):
+    """Add what the worker recorded as it timed out (request, stacks), and for a worker
+    killed without a word the RSS last seen of it."""
+    seen = (prev or {}).get("rss", {})
+    for e in recent:
+        if e["cause"] == "timeout" and stats_dir:
+            ab = stats_layout.read_abort(stats_dir, e["pid"])
+            if ab and e["time"] and abs((ab["time"] or 0) - e["time"]) < EXIT_MATCH_WINDOW:
+                e["request"] = {"method": ab["method"], "path": ab["path"],
+                                "elapsed": ab["elapsed"]}
+                e["stacks"] = ab["stacks"]
+        entry = seen.get(str(e["pid"]))
+        if not e.get("rss") and entry and e["cause"] in ("oom", "signal", "crash", "timeout"):
+            e["rss"] = entry[0]
+            e["rss_seen"] = entry[1]  # when the status last saw it, not at its end
+
+
+# Workers' last seen RSS, kept this long after they are gone: the OOM killer's victims say
+# nothing of themselves, and their exit shows up in the log a moment later.
+RSS_MEMORY = 3600.0
+RSS_MEMORY_MAX = 256
+
+
+def _remember_rss(prev, workers, now):
+    kept = {pid: v for pid, v in ((prev or {}).get("rss") or {}).items()
+            if isinstance(v, list) and len(v) == 2 and now - v[1] < RSS_MEMORY}
+    for w in workers:
+        kept[str(w["pid"])] = [w["rss"], now]
+    newest = sorted(kept.items(), key=lambda kv: kv[1][1])[-RSS_MEMORY_MAX:]
+    return dict(newest)
 
 
 def _saturation(workers, bind, prev_since, now):

@@ -83,6 +83,7 @@
       m_queue: '监听队列 / 上限', m_busy_ratio: '忙碌率', sat_badge: '已饱和',
       col_rps: '请求/秒', col_avg: '平均耗时', col_pct: 'P50 / P95 / P99（1 分钟）', m_pct: '耗时 P50 / P95 / P99（近 1 分钟）', col_state: '状态', col_current: '当前请求',
       w_busy: '忙碌', w_idle: '空闲', w_exiting: '退出中', w_replaced: '替换了 {pid}（{cause}）',
+      exit_rss: '内存', exit_rss_seen: '最后测得内存', exit_stacks: '查看 {n} 个线程的调用栈',
       exits_title: '最近退出的工作进程', exit_time: '时间', exit_cause: '原因', exit_detail: '详情',
       cause_timeout: '超时', cause_oom: '内存不足', cause_max_requests: '达到 max_requests',
       cause_reload_on_rss: '内存超限', cause_max_lifetime: '达到最长寿命', cause_crash: '崩溃',
@@ -167,6 +168,7 @@
       m_queue: 'Listen queue / backlog', m_busy_ratio: 'Busy ratio', sat_badge: 'saturated',
       col_rps: 'Req/s', col_avg: 'Avg', col_pct: 'P50 / P95 / P99 (1 min)', m_pct: 'Latency P50 / P95 / P99 (last minute)', col_state: 'State', col_current: 'Current request',
       w_busy: 'busy', w_idle: 'idle', w_exiting: 'exiting', w_replaced: 'replaced {pid} ({cause})',
+      exit_rss: 'RSS', exit_rss_seen: 'last seen RSS', exit_stacks: 'stacks of {n} thread(s)',
       exits_title: 'Recent worker exits', exit_time: 'Time', exit_cause: 'Cause', exit_detail: 'Detail',
       cause_timeout: 'timeout', cause_oom: 'out of memory', cause_max_requests: 'max_requests',
       cause_reload_on_rss: 'memory limit', cause_max_lifetime: 'max lifetime', cause_crash: 'crash',
@@ -1245,25 +1247,44 @@
         html += '</div>';
         html += gswitch.workersHtml(data.workers || []);
       }
-      var exits = data.recent_exits || [];
-      if (exits.length) {
-        html += '<h4 class="gswitch-h4">' + esc(gswitch.t('exits_title')) + '</h4>' +
-          '<div class="divtable gswitch-exits"><table class="table table-hover"><thead><tr>' +
-          '<th>' + esc(gswitch.t('exit_time')) + '</th><th>' + esc(gswitch.t('col_pid')) + '</th><th>' +
-          esc(gswitch.t('exit_cause')) + '</th><th>' + esc(gswitch.t('exit_detail')) + '</th></tr></thead><tbody>';
-        for (var e = 0; e < exits.length; e++) {
-          var x = exits[e];
-          var bad = x.cause && x.cause !== 'exit' && x.cause !== 'max_requests' && x.cause !== 'max_lifetime';
-          html += '<tr class="' + (bad ? 'gswitch-row-exit' : '') + '"><td>' + esc(x.time ? clock(x.time) : '-') + '</td><td>' +
-            esc(x.pid) + '</td><td>' + esc(gswitch.causeText(x.cause)) + '</td><td class="gswitch-mono gswitch-ellipsis" title="' +
-            esc(x.detail) + '">' + esc(x.detail || '-') + '</td></tr>';
-        }
-        html += '</tbody></table></div>';
-      }
+      html += gswitch.exitsHtml(data.recent_exits || []);
       body.html(html);
       if (m) gswitch.renderCharts();
       else gswitch.disposeCharts();
       root.find('.gswitch-status-site').val(site);
+    },
+
+    /* The last exits as cards; a card with stacks (a timeout) opens to show them. */
+    exitsHtml: function (exits) {
+      if (!exits.length) return '';
+      var html = '<h4 class="gswitch-h4">' + esc(gswitch.t('exits_title')) + '</h4><div class="gswitch-exits">';
+      for (var e = 0; e < exits.length; e++) {
+        var x = exits[e];
+        var bad = x.cause && x.cause !== 'exit' && x.cause !== 'max_requests' && x.cause !== 'max_lifetime';
+        var head = '<span class="gswitch-exit-time">' + esc(x.time ? clock(x.time) : '-') + '</span> ' +
+          '<b class="gswitch-exit-cause">' + esc(gswitch.causeText(x.cause)) + '</b> ' +
+          '<span class="c9">PID ' + esc(x.pid) + '</span>';
+        if (x.rss) head += ' <span class="c9">' + esc(gswitch.t(x.rss_seen ? 'exit_rss_seen' : 'exit_rss')) + ' ' + esc(mb(x.rss)) + '</span>';
+        if (x.request) {
+          head += ' <span class="gswitch-mono">' + esc((x.request.method || '') + ' ' + (x.request.path || '')) +
+            (x.request.elapsed === null || x.request.elapsed === undefined ? '' : ' (' + esc(num(x.request.elapsed, 1)) + 's)') + '</span>';
+        }
+        var detail = x.detail ? '<div class="gswitch-mono c9 gswitch-ellipsis" title="' + esc(x.detail) + '">' + esc(x.detail) + '</div>' : '';
+        var stacks = x.stacks || [];
+        var cls = 'gswitch-exit-card' + (bad ? ' gswitch-row-exit' : '');
+        if (!stacks.length) {
+          html += '<div class="' + cls + '"><div class="gswitch-exit-head">' + head + '</div>' + detail + '</div>';
+          continue;
+        }
+        html += '<details class="' + cls + '"><summary class="gswitch-exit-head">' + head +
+          ' <span class="gswitch-exit-more">' + esc(gswitch.t('exit_stacks', {n: stacks.length})) + '</span></summary>' + detail;
+        for (var k = 0; k < stacks.length; k++) {
+          html += '<div class="gswitch-exit-thread c9">' + esc(stacks[k].thread) + '</div>' +
+            '<pre class="gswitch-exit-stack">' + esc(stacks[k].stack) + '</pre>';
+        }
+        html += '</details>';
+      }
+      return html + '</div>';
     },
 
     causeText: function (cause) {

@@ -36,11 +36,12 @@ def test_read_slot():
 
 
 def test_read_exits_and_dir(tmp_path):
-    rec = struct.pack(L.EXIT_FORMAT, 7, 1.0, 3, 2.0, 0, 9, b"killed")
-    (tmp_path / "exits").write_bytes(rec * 2 + b"\0" * 5)
+    rec = struct.pack(L.EXIT_FORMAT, 7, 1.0, 3, 2.0, 0, 9, b"killed", 5 << 20)
+    (tmp_path / L.EXITS_NAME).write_bytes(rec * 2 + b"\0" * 5)
     (tmp_path / "42.slot").write_bytes(slot())
     got = L.read_stats_dir(str(tmp_path))
     assert [e["cause"] for e in got["exits"]] == ["killed", "killed"]
+    assert got["exits"][0]["rss"] == 5 << 20
     assert list(got["workers"]) == [42]
 
 
@@ -101,3 +102,17 @@ def test_the_last_minute_is_summed_and_older_windows_left_out():
 
 def test_a_slot_of_the_previous_layout_is_not_read():
     assert L.read_slot(slot(version=1)) is None
+
+
+def test_read_abort(tmp_path):
+    import json
+    rec = {"pid": 7, "time": 5.0, "method": "GET", "path": "/slow/", "elapsed": 2.5,
+           "stacks": [{"thread": "MainThread", "stack": "  File \"x.py\", line 1, in slow\n"}]}
+    (tmp_path / "7.abort").write_text(json.dumps(rec))
+    got = L.read_abort(str(tmp_path), 7)
+    assert got["path"] == "/slow/" and got["stacks"][0]["thread"] == "MainThread"
+    assert L.read_abort(str(tmp_path), 8) is None
+    (tmp_path / "8.abort").write_text(json.dumps(dict(rec, pid=9)))  # not its own
+    assert L.read_abort(str(tmp_path), 8) is None
+    (tmp_path / "9.abort").write_text("{not json")
+    assert L.read_abort(str(tmp_path), 9) is None
