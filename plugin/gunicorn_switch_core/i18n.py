@@ -101,6 +101,8 @@ MESSAGES = {
         "最近 10 分钟有 {n} 次超时：增加进程只会让更多请求排队，请优化下方的慢请求或提高 timeout（P95 {p95} ms）",
         "{n} timeout(s) in the last 10 minutes: more workers only queue more of them; speed "
         "up the slow requests below or raise timeout (p95 {p95} ms)"),
+    "no_rotation": ("{path} 中没有日志切割的设置：请重新切换以生成新的 gunicorn_conf.py",
+                    "No log rotation settings in {path}: switch again to regenerate gunicorn_conf.py"),
     "not_managed": ("该站点不是本插件切换的，不能执行此操作：{name}",
                     "The plugin did not switch this site, so it cannot do that: {name}"),
     "bad_op": ("不支持的操作：{name}", "Unsupported operation: {name}"),

@@ -102,6 +102,9 @@
       logs_lines: '行数', logs_follow: '自动刷新', logs_empty: '（日志为空）',
       logs_none: '还没有由本插件切换的站点，日志在切换后可用。',
       soon_settings: '默认 worker 数、超时等更多设置即将推出。',
+      rot_title: '日志切割', rot_help: 'Gunicorn 的错误日志和访问日志超过大小或时间后改名为 .1、.2…，由站点自己的 Gunicorn 主进程（站点用户）完成，不丢任何一行。',
+      rot_max_mb: '单个文件上限（MB）', rot_age: '最长时间（小时，0 = 不按时间）', rot_keep: '保留份数', rot_save: '保存',
+      rot_saved: '已保存，约 1 秒内生效（不需要重启）：{conf}',
       language: '界面语言', lang_auto: '跟随面板', lang_saved: '界面语言已切换',
       version_mismatch: '页面版本 {page} 与插件后端版本 {backend} 不一致：请刷新浏览器页面；如果仍不一致，请重启面板。',
       err_http: '请求失败（HTTP {code}），请稍后重试',
@@ -187,6 +190,9 @@
       logs_lines: 'Lines', logs_follow: 'Follow', logs_empty: '(the log is empty)',
       logs_none: 'No site was switched by this plugin yet: logs are there after a switch.',
       soon_settings: 'More settings (default workers, timeouts) are coming soon.',
+      rot_title: 'Log rotation', rot_help: 'Gunicorn\'s error and access logs are renamed to .1, .2… when they pass the size or the age, by the site\'s own Gunicorn master (as the site user), without losing a line.',
+      rot_max_mb: 'Max file size (MB)', rot_age: 'Max age (hours, 0 = size only)', rot_keep: 'Files kept', rot_save: 'Save',
+      rot_saved: 'Saved; in effect within a second, no restart: {conf}',
       language: 'Language', lang_auto: 'Same as the panel', lang_saved: 'Language changed',
       version_mismatch: 'This page is version {page} but the plugin\'s backend is {backend}: reload the browser page; if that does not help, restart the panel.',
       err_http: 'Request failed (HTTP {code}), please try again',
@@ -403,6 +409,8 @@
         gswitch.loadLogs(true);
       });
       root.on('click', '.gswitch-logs-refresh', function () { gswitch.loadLogs(true); });
+      root.on('change', '.gswitch-rot-site', function () { gswitch.loadRotation(); });
+      root.on('click', '.gswitch-rot-save', function () { gswitch.saveRotation(); });
       root.on('change', '.gswitch-logs-follow', function () {
         gswitch.logs.follow = $(this).prop('checked');
         if (gswitch.logs.follow) gswitch.loadLogs(false); else gswitch.clear('logs');
@@ -513,6 +521,30 @@
         gswitch.fillSiteSelects();
         gswitch.loadLogs(true);
       }
+      if (tab === 'settings') {
+        gswitch.fillSiteSelects();
+        gswitch.loadRotation();
+      }
+    },
+
+    /* 设置 → 日志切割: the four lines of the site's gunicorn_conf.py the master re-reads. */
+    loadRotation: function () {
+      var root = gswitch.root;
+      var site = root.find('.gswitch-rot-site').val();
+      root.find('.gswitch-rot-msg').text('');
+      if (!site) return;
+      gswitch.call('get_log_rotation', {site: site}, function (data) {
+        root.find('.gswitch-rot').each(function () { $(this).val(data[$(this).attr('name')]); });
+      }, {fail: function (msg) { root.find('.gswitch-rot-msg').text(msg); }});
+    },
+
+    saveRotation: function () {
+      var root = gswitch.root;
+      var args = {site: root.find('.gswitch-rot-site').val()};
+      root.find('.gswitch-rot').each(function () { args[$(this).attr('name')] = $(this).val(); });
+      gswitch.call('set_log_rotation', args, function (data) {
+        root.find('.gswitch-rot-msg').text(gswitch.t('rot_saved', {conf: data.conf}));
+      }, {fail: function (msg) { root.find('.gswitch-rot-msg').text(msg); }});
     },
 
     /*
@@ -1121,6 +1153,9 @@
       gswitch.logs.site = fill(root.find('.gswitch-logs-site'), managed, gswitch.logs.site);
       root.find('.gswitch-logs-empty').toggle(!managed.length).text(gswitch.t('logs_none'));
       root.find('.gswitch-logs-main').toggle(!!managed.length);
+      fill(root.find('.gswitch-rot-site'), managed, root.find('.gswitch-rot-site').val());
+      root.find('.gswitch-rotation-empty').toggle(!managed.length).text(gswitch.t('logs_none'));
+      root.find('.gswitch-rotation-main').toggle(!!managed.length);
     },
 
     resetStatus: function () {

@@ -12,6 +12,7 @@ sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
 import psutil  # noqa: E402
 
+from gunicorn_switch_core import log_rotation  # noqa: E402
 from tests.e2e import test_status as ts  # noqa: E402
 from tests.sandbox.load import Load  # noqa: E402
 
@@ -80,7 +81,11 @@ def test_rotation_under_load_loses_no_line_and_leaves_no_deleted_file_open(make_
 
 def test_keep_drops_the_oldest_and_nothing_stays_open_deleted(make_site):
     site = make_site(processes=1)
-    set_live(site.conf, _LOG_ROTATE_MAX_BYTES=300, _COLLECT_EVERY=0.2, _LOG_ROTATE_KEEP=2)
+    # keep through the 设置 tab's path (the site's record, its conf, a backup)
+    assert log_rotation.get(site.site)["keep"] == 7
+    got = log_rotation.put(site.site, {"keep": 2})
+    assert got["keep"] == 2 and Path(got["backup"]).exists()
+    set_live(site.conf, _LOG_ROTATE_MAX_BYTES=300, _COLLECT_EVERY=0.2)
     time.sleep(1.5)
     for _ in range(40):
         ts.get(site.url())
