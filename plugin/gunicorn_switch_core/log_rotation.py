@@ -1,4 +1,5 @@
-"""The log rotation settings of a switched site, as the 设置 tab shows and changes them.
+"""The log rotation and memory guard settings of a switched site, as the 设置 tab shows and
+changes them.
 
 The rotation itself runs in the site's Gunicorn master (the collector thread of the hooks in
 gunicorn_conf.py, as the site's user); its settings are four lines of that conf, which the
@@ -13,8 +14,11 @@ from . import control, host, i18n, records
 # conf line name -> (API name, factor from the API's unit to the conf's)
 FIELDS = (("_LOG_ROTATE_MAX_BYTES", "max_mb", 1048576),
           ("_LOG_ROTATE_KEEP", "keep", 1),
-          ("_LOG_ROTATE_MAX_AGE", "max_age_hours", 3600))
-LIMITS = {"max_mb": (1, 102400), "keep": (1, 100), "max_age_hours": (0, 24 * 365)}
+          ("_LOG_ROTATE_MAX_AGE", "max_age_hours", 3600),
+          # the memory guard lives in the same thread and is set the same way
+          ("_MEMORY_LIMIT_MB", "memory_limit_mb", 1))
+LIMITS = {"max_mb": (1, 102400), "keep": (1, 100), "max_age_hours": (0, 24 * 365),
+          "memory_limit_mb": (0, 1048576)}
 _NOTE = "# set by the 设置 tab"
 
 

@@ -46,7 +46,8 @@ LAYOUT = (
     ("cur_start", "d"),      # wall clock start of the latest request in progress
     ("in_flight", "I"),      # requests in progress (gthread/gevent may have several)
     ("retire_at", "d"),      # wall clock after which the worker retires (0 = never)
-    ("exit_flags", "H"),     # bit 0: retiring after this request (rss / lifetime limit)
+    ("exit_flags", "H"),     # bit 0: retiring after this request (rss / lifetime limit);
+                             # bit 1: asked to retire by the master's memory guard
     ("capacity", "H"),       # requests the worker serves at once (threads / connections)
     ("cur_method", "8s"),
     ("cur_path", "256s"),    # truncated, UTF-8
@@ -96,7 +97,7 @@ EXITS_KEEP = 200
 MAX_EXITS_BYTES = 4 * EXITS_KEEP * EXIT_SIZE  # trimmed at twice EXITS_KEEP; a margin more
 # Causes written by the hooks; the status page shows them as they are.
 CAUSES = ("exit", "max_requests", "timeout", "reload_on_rss", "max_lifetime", "killed",
-          "boot_error")
+          "boot_error", "memory")
 SLOT_SUFFIX = ".slot"
 # v2 records carry the RSS: a new name, so that records of an older conf's hooks still
 # running are never read with this layout

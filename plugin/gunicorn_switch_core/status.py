@@ -80,7 +80,7 @@ def _cause(rec_cause, ev):
     """The page's cause for an exit: the hooks' record refined by the error log's lines."""
     if (ev and ev["timeout"]) or rec_cause == "timeout":
         return "timeout"
-    if rec_cause in ("max_requests", "reload_on_rss", "max_lifetime"):
+    if rec_cause in ("max_requests", "reload_on_rss", "max_lifetime", "memory"):
         return rec_cause
     if rec_cause == "boot_error":
         return "crash"

@@ -86,7 +86,8 @@
       exit_rss: '内存', exit_rss_seen: '最后测得内存', exit_stacks: '查看 {n} 个线程的调用栈',
       exits_title: '最近退出的工作进程', exit_time: '时间', exit_cause: '原因', exit_detail: '详情',
       cause_timeout: '超时', cause_oom: '内存不足', cause_max_requests: '达到 max_requests',
-      cause_reload_on_rss: '内存超限', cause_max_lifetime: '达到最长寿命', cause_crash: '崩溃',
+      cause_reload_on_rss: '内存超限', cause_memory: '内存守护（超过上限，平滑退出）',
+      rot_memory: '每个 worker 内存上限（MB，0 = 关闭）', rot_memory_help: '超过上限的 worker 处理完当前请求后退出，每次一个。', cause_max_lifetime: '达到最长寿命', cause_crash: '崩溃',
       cause_signal: '被信号结束', cause_exit: '正常退出',
       btn_reload: '平滑重载', btn_add: '+1 worker', btn_remove: '−1 worker', btn_restart: '重启', btn_start: '启动',
       op_reload: '正在平滑重载…', op_add_worker: '正在增加 worker…', op_remove_worker: '正在减少 worker…',
@@ -174,7 +175,8 @@
       exit_rss: 'RSS', exit_rss_seen: 'last seen RSS', exit_stacks: 'stacks of {n} thread(s)',
       exits_title: 'Recent worker exits', exit_time: 'Time', exit_cause: 'Cause', exit_detail: 'Detail',
       cause_timeout: 'timeout', cause_oom: 'out of memory', cause_max_requests: 'max_requests',
-      cause_reload_on_rss: 'memory limit', cause_max_lifetime: 'max lifetime', cause_crash: 'crash',
+      cause_reload_on_rss: 'memory limit', cause_memory: 'memory guard (over the limit, retired gracefully)',
+      rot_memory: 'Memory limit per worker (MB, 0 = off)', rot_memory_help: 'A worker over the limit finishes its request and retires, one at a time.', cause_max_lifetime: 'max lifetime', cause_crash: 'crash',
       cause_signal: 'signal', cause_exit: 'exit',
       btn_reload: 'Graceful reload', btn_add: '+1 worker', btn_remove: '−1 worker', btn_restart: 'Restart', btn_start: 'Start',
       op_reload: 'Reloading…', op_add_worker: 'Adding a worker…', op_remove_worker: 'Removing a worker…',
@@ -1295,7 +1297,7 @@
       var html = '<h4 class="gswitch-h4">' + esc(gswitch.t('exits_title')) + '</h4><div class="gswitch-exits">';
       for (var e = 0; e < exits.length; e++) {
         var x = exits[e];
-        var bad = x.cause && x.cause !== 'exit' && x.cause !== 'max_requests' && x.cause !== 'max_lifetime';
+        var bad = x.cause && x.cause !== 'exit' && x.cause !== 'max_requests' && x.cause !== 'max_lifetime' && x.cause !== 'memory';
         var head = '<span class="gswitch-exit-time">' + esc(x.time ? clock(x.time) : '-') + '</span> ' +
           '<b class="gswitch-exit-cause">' + esc(gswitch.causeText(x.cause)) + '</b> ' +
           '<span class="c9">PID ' + esc(x.pid) + '</span>';

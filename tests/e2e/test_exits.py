@@ -1,6 +1,7 @@
 """Cause of death, with the evidence, against a real Gunicorn: a worker killed for timeout
 leaves the request it was serving and its threads' stacks (worker_abort), and a worker the
 memory guard retires says so with its RSS."""
+import re
 import sys
 import threading
 import urllib.error
@@ -9,8 +10,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
-from gunicorn_switch_core import stats_layout  # noqa: E402
+from gunicorn_switch_core import log_rotation, stats_layout  # noqa: E402
 from tests.e2e import test_status as ts  # noqa: E402
+from tests.e2e.test_log_rotation import set_live  # noqa: E402
+from tests.sandbox.load import Load  # noqa: E402
 
 root, make_site, wait_status, get = ts.root, ts.make_site, ts.wait_status, ts.get
 
@@ -61,3 +64,28 @@ def test_a_memory_guard_retirement_says_so_with_the_rss(make_site):
     ex = next(e for e in first["recent_exits"] if e["cause"] == "reload_on_rss")
     assert ex["rss"] and ex["rss"] > 1 << 20
     assert "rss_seen" not in ex  # measured by the worker as it left, not sampled before
+
+
+def test_the_memory_guard_retires_workers_one_at_a_time_without_a_failed_request(make_site):
+    site = make_site(processes=2, threads=2)
+    set_live(site.conf, _COLLECT_EVERY=0.5)  # the guard looks twice a second, not every 10 s
+    load = Load(site.port, "127.0.0.1", paths=["/"], concurrency=4, max_seconds=30,
+                max_requests=100000).start()
+    try:
+        # 1 MB: every worker is over it, each replacement too: the guard keeps retiring them
+        got = log_rotation.put(site.site, {"memory_limit_mb": 1})
+        assert got["memory_limit_mb"] == 1
+        st = wait_status(site, lambda s: sum(e["cause"] == "memory"
+                                             for e in s["recent_exits"]) >= 3,
+                         "three workers retired by the memory guard", deadline=25)
+    finally:
+        log_rotation.put(site.site, {"memory_limit_mb": 0})
+        res = load.stop()
+    assert res["failed"] == 0 and res["total"] > 0, res
+    mem = [e for e in st["recent_exits"] if e["cause"] == "memory"]
+    assert all(e["rss"] and e["rss"] > 1 << 20 for e in mem), mem
+    # one at a time: each was asked only after the one before had left
+    text = (site.logs / "gunicorn_error.log").read_text()
+    asked = [int(p) for p in re.findall(r"worker (\d+) RSS \d+ MB > memory limit", text)]
+    assert len(asked) == len(set(asked)) >= 3
+    assert len(st["workers"]) <= 3

@@ -12,9 +12,11 @@ from tests.unit.test_render import conf_of  # noqa: E402
 
 def test_the_rendered_conf_has_the_defaults_and_they_can_be_changed():
     text = conf_of("baota_socket.ini")
-    assert log_rotation.read_settings(text) == {"max_mb": 100, "keep": 7, "max_age_hours": 24}
+    assert log_rotation.read_settings(text) == {"max_mb": 100, "keep": 7, "max_age_hours": 24,
+                                                "memory_limit_mb": 0}
     new = log_rotation.set_settings(text, {"max_mb": 20, "keep": 3})
-    assert log_rotation.read_settings(new) == {"max_mb": 20, "keep": 3, "max_age_hours": 24}
+    assert log_rotation.read_settings(new) == {"max_mb": 20, "keep": 3, "max_age_hours": 24,
+                                               "memory_limit_mb": 0}
     assert "_LOG_ROTATE_MAX_BYTES = 20971520  # set by the 设置 tab on " in new
     compile(new, "gunicorn_conf.py", "exec")
     # everything else is as it was
