@@ -198,6 +198,14 @@ def uninstall_check():
     return {"status": False, "msg": i18n.t("uninstall_ok")}
 
 
+def get_history(args):
+    span = _int_arg(args, "span", 3600, 1, 86400, i18n.t("bad_value", name="span"))
+    if span not in status.HISTORY_SPANS:
+        raise BadInput(i18n.t("bad_value", name="span"))
+    _operated_site(args)
+    return status.get_history(args["site"], span)
+
+
 def get_log_rotation(args):
     _operated_site(args)
     try:
@@ -225,6 +233,7 @@ METHODS = {
     "get_status": get_status,
     "control": control,
     "get_logs": get_logs,
+    "get_history": get_history,
     "get_log_rotation": get_log_rotation,
     "set_log_rotation": set_log_rotation,
     "plan": plan,

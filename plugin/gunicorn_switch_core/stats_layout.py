@@ -244,3 +244,47 @@ def read_abort(stats_dir, pid):
               for s in rec.get("stacks") or [] if isinstance(s, dict)]
     return {"time": rec.get("time"), "method": str(rec.get("method") or ""),
             "path": str(rec.get("path") or ""), "elapsed": rec.get("elapsed"), "stacks": stacks}
+
+
+# The history ring the master's collector thread keeps: one record per HISTORY_STEP seconds
+# at index (t // HISTORY_STEP) % HISTORY_SLOTS of a file of fixed size (24 h at 10 s: 8640
+# records, 450 KB), so it never grows and a record's place says its time; ``t`` tells a
+# fresh record from one a day old.
+HISTORY_NAME = "history.ring"
+HISTORY_STEP = 10
+HISTORY_SLOTS = 24 * 3600 // HISTORY_STEP
+HISTORY_LAYOUT = (("t", "d"), ("requests", "I"), ("p50", "f"), ("p95", "f"), ("p99", "f"),
+                  ("busy_ratio", "f"), ("queue", "i"), ("workers", "H"), ("exits", "H"),
+                  ("rss_sum", "Q"), ("rss_max", "Q"))
+HISTORY_FORMAT = "<" + "".join(c for _, c in HISTORY_LAYOUT)
+HISTORY_FIELDS = tuple(n for n, _ in HISTORY_LAYOUT)
+HISTORY_SIZE = struct.calcsize(HISTORY_FORMAT)
+HISTORY_BYTES = HISTORY_SLOTS * HISTORY_SIZE
+
+
+def read_history(data, now, span):
+    """The records of the last ``span`` seconds in a ring file's bytes, oldest first; -1 in
+    p50/p95/p99 (no request in that step) and queue (unknown) become None."""
+    out = []
+    for off in range(0, min(len(data), HISTORY_BYTES) - HISTORY_SIZE + 1, HISTORY_SIZE):
+        rec = dict(zip(HISTORY_FIELDS, struct.unpack_from(HISTORY_FORMAT, data, off)))
+        if not 0 <= now - rec["t"] <= span:
+            continue
+        for k in ("p50", "p95", "p99", "queue"):
+            if rec[k] < 0:
+                rec[k] = None
+            elif k != "queue":
+                rec[k] = round(rec[k], 2)
+        rec["busy_ratio"] = round(rec["busy_ratio"], 3)
+        rec["rps"] = round(rec["requests"] / float(HISTORY_STEP), 2)
+        out.append(rec)
+    out.sort(key=lambda r: r["t"])
+    return out
+
+
+def read_history_file(stats_dir, now, span):
+    try:
+        data = safe_files.read_bytes(os.path.join(stats_dir, HISTORY_NAME), HISTORY_BYTES)
+    except OSError:
+        return []
+    return read_history(data[:HISTORY_BYTES], now, span)
