@@ -103,6 +103,8 @@
       logs_lines: '行数', logs_follow: '自动刷新', logs_empty: '（日志为空）',
       logs_none: '还没有由本插件切换的站点，日志在切换后可用。',
       soon_settings: '默认 worker 数、超时等更多设置即将推出。',
+      hist_title: '历史（由 Gunicorn 主进程每 10 秒记录，页面关闭时也在记录）', hist_5m: '5 分钟', hist_1h: '1 小时', hist_24h: '24 小时',
+      hist_rps: '请求/秒', hist_p95: 'P95 耗时（ms）', hist_busy: '忙碌率（%）', hist_rss: '内存合计（MB）', hist_empty: '还没有历史记录（每 10 秒一条）',
       rot_title: '日志切割', rot_help: 'Gunicorn 的错误日志和访问日志超过大小或时间后改名为 .1、.2…，由站点自己的 Gunicorn 主进程（站点用户）完成，不丢任何一行。',
       rot_max_mb: '单个文件上限（MB）', rot_age: '最长时间（小时，0 = 不按时间）', rot_keep: '保留份数', rot_save: '保存',
       rot_saved: '已保存，约 1 秒内生效（不需要重启）：{conf}',
@@ -192,6 +194,8 @@
       logs_lines: 'Lines', logs_follow: 'Follow', logs_empty: '(the log is empty)',
       logs_none: 'No site was switched by this plugin yet: logs are there after a switch.',
       soon_settings: 'More settings (default workers, timeouts) are coming soon.',
+      hist_title: 'History (recorded every 10 s by the Gunicorn master, page open or not)', hist_5m: '5 min', hist_1h: '1 hour', hist_24h: '24 hours',
+      hist_rps: 'Req/s', hist_p95: 'P95 latency (ms)', hist_busy: 'Busy (%)', hist_rss: 'Memory (MB)', hist_empty: 'No history yet (one record every 10 s)',
       rot_title: 'Log rotation', rot_help: 'Gunicorn\'s error and access logs are renamed to .1, .2… when they pass the size or the age, by the site\'s own Gunicorn master (as the site user), without losing a line.',
       rot_max_mb: 'Max file size (MB)', rot_age: 'Max age (hours, 0 = size only)', rot_keep: 'Files kept', rot_save: 'Save',
       rot_saved: 'Saved; in effect within a second, no restart: {conf}',
@@ -288,6 +292,7 @@
     xhrs: [],
     layers: {},
     charts: [],
+    hcharts: [],
     observer: null,
     status: {site: null, gen: 0, inflight: false, data: null, hist: null},
     logs: {site: null, kind: 'error', lines: 200, follow: false, inflight: false},
@@ -412,6 +417,10 @@
       });
       root.on('click', '.gswitch-logs-refresh', function () { gswitch.loadLogs(true); });
       root.on('change', '.gswitch-rot-site', function () { gswitch.loadRotation(); });
+      root.on('click', '.gswitch-hist-span', function () {
+        gswitch.historySpan = Number($(this).attr('data-span'));
+        gswitch.loadHistory(true);
+      });
       root.on('click', '.gswitch-rot-save', function () { gswitch.saveRotation(); });
       root.on('change', '.gswitch-logs-follow', function () {
         gswitch.logs.follow = $(this).prop('checked');
@@ -1288,6 +1297,7 @@
       body.html(html);
       if (m) gswitch.renderCharts();
       else gswitch.disposeCharts();
+      if (m && managed) gswitch.loadHistory(false);
       root.find('.gswitch-status-site').val(site);
     },
 
@@ -1431,10 +1441,75 @@
     },
 
     disposeCharts: function () {
-      for (var i = 0; i < gswitch.charts.length; i++) {
-        try { gswitch.charts[i].chart.dispose(); } catch (e) { /* gone with the dialog */ }
+      var all = gswitch.charts.concat(gswitch.hcharts || []);
+      for (var i = 0; i < all.length; i++) {
+        try { all[i].chart.dispose(); } catch (e) { /* gone with the dialog */ }
       }
       gswitch.charts = [];
+      gswitch.hcharts = [];
+      gswitch.historyAt = 0;
+    },
+
+    /* The master's history ring (get_history): fetched when the span changes, else every 30 s. */
+    loadHistory: function (force) {
+      var now = new Date().getTime();
+      if (!force && gswitch.historyAt && now - gswitch.historyAt < 30000) return;
+      var echarts = window.echarts;
+      if (!echarts || typeof echarts.init !== 'function') return;
+      gswitch.historyAt = now;
+      var span = gswitch.historySpan || 3600;
+      gswitch.call('get_history', {site: gswitch.status.site, span: span}, function (data) {
+        try { gswitch.renderHistory(data); } catch (e) { gswitch.historyAt = 0; }
+      }, {loading: false, fail: function () { gswitch.historyAt = 0; }});
+    },
+
+    renderHistory: function (data) {
+      var box = gswitch.root.find('.gswitch-history');
+      var span = gswitch.historySpan || 3600;
+      var spans = [[300, 'hist_5m'], [3600, 'hist_1h'], [86400, 'hist_24h']];
+      var html = '<h4 class="gswitch-h4">' + esc(gswitch.t('hist_title')) + '</h4><div class="gswitch-hist-spans mb10">';
+      for (var i = 0; i < spans.length; i++) {
+        html += '<button type="button" class="btn btn-xs ' + (spans[i][0] === span ? 'btn-success' : 'btn-default') +
+          ' gswitch-hist-span" data-span="' + spans[i][0] + '">' + esc(gswitch.t(spans[i][1])) + '</button> ';
+      }
+      html += '</div>';
+      var pts = data.points || [];
+      if (!pts.length) {
+        box.html(html + '<div class="gswitch-note">' + esc(gswitch.t('hist_empty')) + '</div>');
+        return;
+      }
+      var metrics = [['rps', 'hist_rps', function (p) { return p.rps; }],
+        ['p95', 'hist_p95', function (p) { return p.p95; }],
+        ['busy', 'hist_busy', function (p) { return Math.round(p.busy_ratio * 1000) / 10; }],
+        ['rss', 'hist_rss', function (p) { return Math.round(p.rss_sum / 104857.6) / 10; }]];
+      html += '<div class="gswitch-chart-row">';
+      for (var k = 0; k < metrics.length; k++) {
+        html += '<div class="gswitch-chart-cell gswitch-hist-cell"><div class="gswitch-chart-title c9">' + esc(gswitch.t(metrics[k][1])) +
+          '</div><div class="gswitch-chart" data-hist="' + k + '"></div></div>';
+      }
+      for (var d = 0; d < (gswitch.hcharts || []).length; d++) {
+        try { gswitch.hcharts[d].chart.dispose(); } catch (e) { /* replaced */ }
+      }
+      gswitch.hcharts = [];
+      box.html(html + '</div>');
+      var dark = gswitch.isDark();
+      var text = dark ? '#aaa' : '#666';
+      var line = dark ? 'rgba(255,255,255,.12)' : 'rgba(0,0,0,.08)';
+      var tmax = new Date().getTime();
+      box.find('.gswitch-chart').each(function () {
+        var m = metrics[Number($(this).attr('data-hist'))];
+        var series = [];
+        for (var j = 0; j < pts.length; j++) series.push([pts[j].t * 1000, m[2](pts[j])]);
+        var chart = window.echarts.init(this);
+        chart.setOption({backgroundColor: 'transparent', animation: false,
+          grid: {left: 36, right: 8, top: 8, bottom: 22}, tooltip: {trigger: 'axis', confine: true},
+          xAxis: {type: 'time', min: tmax - span * 1000, max: tmax,
+            axisLabel: {color: text, fontSize: 9, hideOverlap: true, formatter: '{HH}:{mm}'},
+            axisLine: {lineStyle: {color: line}}, splitLine: {show: false}},
+          yAxis: {type: 'value', min: 0, axisLabel: {color: text, fontSize: 9}, splitLine: {lineStyle: {color: line}}},
+          series: [{type: 'line', showSymbol: false, connectNulls: false, lineStyle: {width: 1.5}, data: series}]});
+        gswitch.hcharts.push({chart: chart});
+      });
     },
 
     isDark: function () {
