@@ -15,9 +15,9 @@ demo: setup
 test: setup lint
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests
 
-# Unit tests only: seconds, no sandbox.
+# Everything that needs no sandbox host and no browser (markers: tests/conftest.py).
 test-fast:
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit
+	$(PYTHON) -m pytest -q -p no:cacheprovider -m "not sandbox and not ui and not slow" tests
 
 lint:
 	ruff check .

@@ -52,3 +52,15 @@ def plugin(sandbox):
     import gunicorn_switch_main
 
     return gunicorn_switch_main.gunicorn_switch_main()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tiers, from what a test needs: ``sandbox`` (the Baota-shaped host: nginx, uWSGI,
+    supervisord, minutes to build), ``ui`` (Chromium), ``slow`` (marked by hand). `make
+    test-fast` runs the rest."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "sandbox" in names:
+            item.add_marker(pytest.mark.sandbox)
+        if "/tests/ui/" in str(item.fspath) or "page" in names or "browser" in names:
+            item.add_marker(pytest.mark.ui)

@@ -8,7 +8,7 @@ import logging
 import os
 import traceback
 
-from . import __version__, discover, i18n, paths, plan as planning, records, switch as switching, tasks
+from . import __version__, discover, i18n, paths, plan as planning, plans, records, switch as switching, tasks
 from . import control as ctl, log_rotation, logs, safe_text, sites_db, status
 
 LOG = logging.getLogger("gunicorn_switch")
@@ -83,9 +83,11 @@ def plan(args):
     facts = discover.gather()  # once: discovery is the slow part of a plan
     site = require_site(args, discover.get_sites(facts))
     try:
-        return planning.make_plan(site["site"], args, facts=facts)
+        p = planning.make_plan(site["site"], args, facts=facts)
     except planning.PlanError as e:
         raise BadInput(str(e))
+    p["plan_id"] = plans.save(p)
+    return p
 
 
 def _refuse_if_busy(site):
@@ -100,14 +102,31 @@ def switch(args):
     _refuse_if_busy(site["site"])
     if records.load(site["site"]):
         raise BadInput(i18n.t("already_switched", name=site["site"]))
+    plan_id = args.get("plan_id", "")
+    if plan_id:
+        # the plan the user confirmed, applied as it was shown (its port, its nginx diff),
+        # unless anything it was made from changed since
+        p = plans.load(plan_id)
+        if p is None or p.get("site") != site["site"]:
+            raise BadInput(i18n.t("bad_plan"))
+        if plans.digest(p["inputs"]) != p["digest"]:
+            raise BadInput(i18n.t("plan_changed", name=site["site"]))
+    elif args.get("plan_and_apply") == "1":
+        try:
+            p = planning.make_plan(site["site"], args, facts=facts)
+        except planning.PlanError as e:
+            raise BadInput(str(e))
+    else:
+        raise BadInput(i18n.t("plan_first"))
+    if p.get("blockers") and str(args.get("confirm_blockers", "")).lower() not in ("1", "true", "yes"):
+        raise BadInput(i18n.t("blockers", name=site["site"],
+                              what="; ".join(b["message"] for b in p["blockers"])))
     try:
-        p = planning.make_plan(site["site"], args, facts=facts)
-    except planning.PlanError as e:
-        raise BadInput(str(e))
-    try:
-        return {"task_id": switching.start_switch(p)["id"]}
+        task = switching.start_switch(p)
     except tasks.Busy:  # another call won the race since _refuse_if_busy
         raise BadInput(i18n.t("site_busy", name=site["site"]))
+    plans.discard(plan_id)
+    return {"task_id": task["id"]}
 
 
 def rollback(args):

@@ -296,7 +296,11 @@ def _cmd_switch(args):
         if not args.json:
             _show_plan(p)
         _confirm("confirm_switch", site, args.yes)
-    task = _run_task(args, "switch", site=site, **options)
+        # the plan shown (and its blockers) was confirmed
+        task = _run_task(args, "switch", site=site, plan_id=p["plan_id"], confirm_blockers="1")
+    else:  # --yes: planning and applying in one call is what the caller asked for
+        task = _run_task(args, "switch", site=site, plan_and_apply="1", confirm_blockers="1",
+                         **options)
     rec = records.load(site)
     serving, detail = _serving_gunicorn(rec) if rec else (False, "no record")
     result = _result(site, "switch", True, task, serving, "gunicorn" if serving else None)

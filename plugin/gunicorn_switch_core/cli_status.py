@@ -115,7 +115,8 @@ def watch(fetch, interval):
     try:
         out.write(HIDE_CURSOR)
         while True:
-            width = shutil.get_terminal_size((120, 40)).columns
+            # a pty nobody sized says 0 columns, and Python 3.7 passes that on
+            width = shutil.get_terminal_size((120, 40)).columns or 120
             out.write(frame(fetch(), width))
             out.flush()
             key = _key(fd, interval)

@@ -125,8 +125,33 @@ def _dotted_to_app(dotted):
     return "%s:%s" % (mod, attr) if mod else None
 
 
-def scan_uwsgi_imports(root):
-    """Project files importing uWSGI-only APIs (spooler, cron, locks...): manual work."""
+def _runs_at_import(tree):
+    """The import statements a module executes when it is imported: its body, into if/with/
+    for/while and class bodies, but not functions, and not a try whose handler catches the
+    ImportError (``try: import uwsgi / except ImportError:`` runs fine without uWSGI)."""
+    out = []
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.append(node)
+        elif isinstance(node, ast.Try):
+            caught = [ast.dump(h.type) if h.type is not None else "bare" for h in node.handlers]
+            if not any(c == "bare" or "ImportError" in c or "ModuleNotFoundError" in c
+                       or "'Exception'" in c or "BaseException" in c for c in caught):
+                todo += node.body
+            todo += node.orelse + node.finalbody
+        elif isinstance(node, (ast.If, ast.For, ast.While, ast.With)):
+            todo += node.body + getattr(node, "orelse", [])
+        elif isinstance(node, ast.ClassDef):
+            todo += node.body
+    return {id(n) for n in out}
+
+
+def scan_uwsgi_imports(root, at_import=None):
+    """Project files importing uWSGI-only APIs (spooler, cron, locks...): manual work.
+    ``at_import`` (a list) also gets those a module runs when it is imported: under
+    Gunicorn that import raises ImportError and the module, maybe the app, fails to load."""
     found = []
     count = 0
     for dirpath, dirnames, filenames in os.walk(root):
@@ -148,6 +173,7 @@ def scan_uwsgi_imports(root):
             tree = _parse(path)
             if tree is None:
                 continue
+            loading = _runs_at_import(tree)
             for node in ast.walk(tree):
                 names = []
                 if isinstance(node, ast.Import):
@@ -156,6 +182,8 @@ def scan_uwsgi_imports(root):
                     names = [node.module]
                 if any(n.split(".")[0] in UWSGI_MODULES for n in names):
                     found.append("%s:%s" % (path, node.lineno))
+                    if at_import is not None and id(node) in loading:
+                        at_import.append(found[-1])
     return found
 
 
@@ -171,7 +199,7 @@ def detect(project_path, env=None):
     env = env or {}
     result = {"root": None, "manage_py": None, "settings_module": None, "wsgi_app": None,
               "asgi_app": None, "asgi": False, "static_url": None, "static_root": None,
-              "media_url": None, "media_root": None, "uwsgi_imports": [], "warnings": []}
+              "media_url": None, "media_root": None, "uwsgi_imports": [], "uwsgi_imports_at_import": [], "warnings": []}
     manage = find_manage(project_path)
     root = os.path.dirname(manage) if manage else project_path
     result["root"] = root
@@ -201,5 +229,5 @@ def detect(project_path, env=None):
         val = settings.get(key)
         if isinstance(val, str):
             result[key.lower()] = val
-    result["uwsgi_imports"] = scan_uwsgi_imports(root)
+    result["uwsgi_imports"] = scan_uwsgi_imports(root, result["uwsgi_imports_at_import"])
     return result

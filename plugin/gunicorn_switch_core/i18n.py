@@ -25,6 +25,8 @@ MESSAGES = {
     "bad_value": ("参数 {name} 的值不合法", "Invalid value for {name}"),
     "unknown_method": ("不支持的操作：{name}", "Unsupported action: {name}"),
     "site_busy": ("站点 {name} 正在切换或回滚，请稍候", "A switch or rollback of {name} is running"),
+    "blockers": ("站点 {name} 在 Gunicorn 下可能无法运行：{what}。确认后再切换（confirm_blockers=1）",
+                 "{name} may not run under Gunicorn: {what}. Confirm to switch anyway (confirm_blockers=1)"),
     "already_switched": ("站点 {name} 已由本插件切换到 Gunicorn", "{name} was already switched to Gunicorn by this plugin"),
     "not_switched": ("站点 {name} 不是由本插件切换的，无法回滚", "{name} was not switched by this plugin; nothing to roll back"),
     "bad_task": ("任务编号不合法或不存在", "No such task"),
@@ -36,6 +38,11 @@ MESSAGES = {
     "root_user": ("Gunicorn 的 worker 不能以 root 运行", "Gunicorn workers must not run as root"),
     "ran_as_root": ("uWSGI 以 root 运行且没有设置 uid：Gunicorn 将以 {user} 运行（可另选一个非 root 用户）",
                     "uWSGI ran as root without uid=: Gunicorn runs as {user} (you may choose another user, not root)"),
+    "project_unix_bind": ("面板 Python 项目只能用端口描述后端（project_config 的 port 与 proxy_info）：面板每次修改域名都会按它们重写 nginx，"
+                          "unix 套接字会被删掉。因此 Gunicorn 改为监听 127.0.0.1 上的一个端口",
+                          "A panel Python project knows its backend only as a port (project_config's port and proxy_info), and the "
+                          "panel rewrites nginx from them on every domain edit, which would drop a unix socket: Gunicorn binds "
+                          "a port on 127.0.0.1 instead"),
     "unsafe_path": ("{error}", "{error}"),
     "venv_place": ("虚拟环境 {venv} 不在面板使用的目录中（{places}）或项目目录下：插件不会在其中运行 pip",
                    "The virtualenv {venv} is outside the panel's places ({places}) and the project: the plugin runs no pip there"),
@@ -46,6 +53,11 @@ MESSAGES = {
     "untrusted_master": ("进程 {pid}（{exe}，用户 {user}）看起来是 uWSGI，但不是以 root 或站点用户从虚拟环境（或仅 root 可改）的 uwsgi 运行：不予信任",
                          "Process {pid} ({exe}, user {user}) looks like uWSGI but does not run as root or the site's user from the venv's uwsgi (or one only root can change): not trusted"),
     "log_unreadable": ("无法读取日志 {path}：{error}", "Cannot read the log {path}: {error}"),
+    "plan_first": ("请先查看切换计划：switch 需要 plan 返回的 plan_id（或明确传 plan_and_apply=1）",
+                   "Review the plan first: switch takes the plan_id that plan returned (or plan_and_apply=1, explicitly)"),
+    "bad_plan": ("切换计划不存在或已过期（1 小时），请重新查看计划", "No such plan, or it expired (1 hour): review a new plan"),
+    "plan_changed": ("站点 {name} 在生成计划后发生了变化，请重新查看计划",
+                     "The site {name} changed since the plan; review the new plan"),
     "no_supervisor": ("未安装进程守护管理器（Supervisor 插件）", "The Supervisor plugin is not installed"),
     "not_project": ("只有面板的 Python 项目才能交给项目管理器运行",
                     "Only panel Python projects can be run by the panel's project manager"),

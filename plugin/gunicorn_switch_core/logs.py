@@ -28,11 +28,14 @@ def tail_bytes(data, lines, cut):
 
 
 def inside(path, directory):
-    """True when ``path`` names a file strictly inside ``directory``, as written (no link is
-    followed when it is read: read_tail refuses one the site's user could plant)."""
-    real = os.path.normpath(path)
-    base = os.path.normpath(directory)
-    return real != base and os.path.commonpath([real, base]) == base
+    """True when ``path`` names a file strictly inside ``directory``, as written and as its
+    links resolve now (and read_tail then refuses any link the site's user could plant, so
+    the answer cannot change between this check and the read)."""
+    for p, d in ((os.path.normpath(path), os.path.normpath(directory)),
+                 (os.path.realpath(path), os.path.realpath(directory))):
+        if p == d or os.path.commonpath([p, d]) != d:
+            return False
+    return True
 
 
 def read_tail(path, lines, max_bytes=MAX_BYTES):

@@ -61,37 +61,60 @@ def program_file(program):
     return os.path.join(_supervisor_dir(), "profile", program + ".ini")
 
 
-def program_text(record):
-    """A [program:x] section as the Supervisor plugin's AddProcess writes it. supervisord
-    becomes the site's user before it executes Gunicorn: the master, like its workers, never
-    runs as root (the venv, the conf and the project are the site user's to change)."""
-    prog = record["manager_detail"]
+def program_section(prog, command, directory, user, env=(), stopwaitsecs=35, group=False):
+    """A [program:x] section as the Supervisor plugin's AddProcess writes it, run as ``user``
+    (a host.User): supervisord becomes that user before it executes the command. ``env``:
+    [(key, value)] on top of HOME/USER/LANG, values already checked (supervisor_value)."""
     log = os.path.join(_supervisor_dir(), "log")
-    for key in ("gunicorn_bin", "gunicorn_conf", "project_path"):
-        safe_text.check_path(record[key], key)
+    environment = [("HOME", safe_text.check_path(user.home, "home")), ("USER", user.name),
+                   ("LANG", "C.UTF-8")] + list(env)
     return "\n".join([
         "[program:%s]" % prog,
-        "command=%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
-        "directory=%s" % record["project_path"],
+        "command=%s" % command,
+        "directory=%s" % directory,
         "autostart=true",
         "autorestart=true",
-        "startsecs=3",
+        "startsecs=%d" % (3 if not group else 1),
         "startretries=3",
         "stopsignal=TERM",
-        "stopwaitsecs=%d" % (int(record.get("graceful_timeout") or 30) + 5),
-        "stopasgroup=false",
+        "stopwaitsecs=%d" % stopwaitsecs,
+        # a shell command's children get the signal too (uWSGI signals a daemon's group)
+        "stopasgroup=%s" % ("true" if group else "false"),
+        "killasgroup=%s" % ("true" if group else "false"),
         "stdout_logfile=%s/%s.out.log" % (log, prog),
         "stderr_logfile=%s/%s.err.log" % (log, prog),
         "stdout_logfile_maxbytes=2MB",
         "stderr_logfile_maxbytes=2MB",
-        "user=%s" % run_user(record).name,
-        "environment=HOME=\"%s\",USER=\"%s\",LANG=\"C.UTF-8\"" % (
-            safe_text.check_path(run_user(record).home, "home"), run_user(record).name),
+        "user=%s" % user.name,
+        "environment=%s" % ",".join('%s="%s"' % kv for kv in environment),
         "priority=999",
         "numprocs=1",
         "process_name=%(program_name)s",
         "",
     ])
+
+
+def program_text(record):
+    """Gunicorn's program: the master, like its workers, never runs as root (the venv, the
+    conf and the project are the site user's to change)."""
+    for key in ("gunicorn_bin", "gunicorn_conf", "project_path"):
+        safe_text.check_path(record[key], key)
+    return program_section(record["manager_detail"], "%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
+                           record["project_path"], run_user(record),
+                           stopwaitsecs=int(record.get("graceful_timeout") or 30) + 5)
+
+
+_SUPERVISOR_BAD = re.compile(r"[\x00-\x1f\x7f\"\\]|\s[;#]")
+
+
+def supervisor_value(text, what):
+    """``text`` as it can stand in a program file: %-interpolation escaped; refused
+    (safe_text.UnsafeText) with control characters, double quotes or backslashes (the
+    environment= syntax) and " ;" or " #" (an inline comment to supervisord's parser)."""
+    if _SUPERVISOR_BAD.search(text):
+        raise safe_text.UnsafeText("%s %r cannot stand in a Supervisor program file (quotes, "
+                                   "backslashes, ' ;' or ' #'); put it in a script" % (what, text[:200]))
+    return text.replace("%", "%%")
 
 
 def supervisor_metadata_file():
@@ -176,6 +199,10 @@ def enable(record):
         return True, ""
     rc, out = systemctl("enable", record["manager_detail"])
     return rc == 0, out
+
+
+program_state = _program_state
+wait_state = _wait_state
 
 
 # ---- Gunicorn --------------------------------------------------------------------------------
@@ -324,6 +351,12 @@ def _wait_gone(pid, timeout=STOP_WAIT):
 
 
 def _metadata_add(record):
+    metadata_add(record["manager_detail"], "%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
+                 record["project_path"], run_user(record).name,
+                 "Gunicorn: %s (gunicorn_switch)" % record["site"])
+
+
+def metadata_add(program, command, path_, user, ps):
     """List the program in the Supervisor plugin's config.json so that its page shows it."""
     path = supervisor_metadata_file()
     try:
@@ -332,22 +365,24 @@ def _metadata_add(record):
         items = []
     if not isinstance(items, list):
         return
-    items = [i for i in items if not (isinstance(i, dict) and i.get("program") == record["manager_detail"])]
-    items.append({"program": record["manager_detail"],
-                  "command": "%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
-                  "path": record["project_path"], "user": run_user(record).name, "numprocs": "1",
-                  "ps": "Gunicorn: %s (gunicorn_switch)" % record["site"]})
+    items = [i for i in items if not (isinstance(i, dict) and i.get("program") == program)]
+    items.append({"program": program, "command": command, "path": path_, "user": user,
+                  "numprocs": "1", "ps": ps})
     host.write_atomic(path, json.dumps(items, ensure_ascii=False, indent=2))
 
 
 def _metadata_remove(record):
+    metadata_remove(record["manager_detail"])
+
+
+def metadata_remove(program):
     path = supervisor_metadata_file()
     try:
         items = json.loads(host.read_text(path))
     except (OSError, ValueError, host.HostError):
         return
     if isinstance(items, list):
-        kept = [i for i in items if not (isinstance(i, dict) and i.get("program") == record["manager_detail"])]
+        kept = [i for i in items if not (isinstance(i, dict) and i.get("program") == program)]
         if kept != items:
             host.write_atomic(path, json.dumps(kept, ensure_ascii=False, indent=2))
 
@@ -429,9 +464,11 @@ def start_uwsgi(u):
             out += out2
             state = _program_state(prog)
         return state == "RUNNING", out + "\nstate: %s" % state
-    if m == "panel_project" and u.get("start_script") and os.path.exists(u["start_script"]):
-        # the panel's own script, in the panel's root-only scripts dir: the panel runs it as
-        # root for stype uwsgi too, and uWSGI drops to its uid= itself
+    if m == "panel_project" and u.get("start_script") and os.path.exists(u["start_script"]) \
+            and respawn_user(u) is None and safe_files.root_only(u["start_script"]):
+        # the panel's own script, run as the panel runs it for stype uwsgi: as root. Only
+        # when the master ran as root from a root-only binary and the script is still
+        # root's (the panel chowns it to the run user when it starts the project itself)
         rc, out = host.run(["bash", u["start_script"]], timeout=60)
         return rc == 0, out
     if m == "systemd" and u.get("detail"):
@@ -444,6 +481,13 @@ def start_uwsgi(u):
         return False, who
     env = uwsgi_env(u.get("environ") or {}, who)
     handed = []
+    if who is not None and m == "panel_project":
+        # the panel's command line names its pid file in the panel's pids dir: the master,
+        # started as the user it ran as, must be able to write it (the panel itself leaves
+        # that dir world-writable; root makes the one file, by descriptor, for that user)
+        pid_path = panel_db.pid_file(u["detail"])
+        if not safe_files.give_to(pid_path, who.owner) and safe_files.lstat(pid_path) is None:
+            host.write_atomic(pid_path, b"", mode=0o644, owner=who.owner)
     if who is not None:
         # A master started by root opened its log as root, then dropped to its uid=: started
         # again as that user it could not open it. Only the files it had open for its

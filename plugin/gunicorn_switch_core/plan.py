@@ -11,7 +11,8 @@ import socket
 import stat
 
 from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_translate,
-               nginx_view, paths, render, safe_files, safe_text, saturation, uwsgi_translate)
+               nginx_view, paths, plans, render, safe_files, safe_text, saturation,
+               uwsgi_translate)
 
 WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
 BINDS = ("tcp", "unix")
@@ -29,8 +30,12 @@ STEPS = (
     ("write_conf", "写入 gunicorn_conf.py 并检查配置", "Write gunicorn_conf.py and check it"),
     ("start", "在新地址上启动 Gunicorn", "Start Gunicorn on a new bind"),
     ("health", "健康检查（带站点 Host 头）", "Health check with the site's Host header"),
+    ("daemons", "在 uWSGI 停止前启动它附带的守护进程（以站点用户运行）",
+     "Start uWSGI's attached daemons before uWSGI stops (as the site's user)"),
     ("swap_nginx", "切换 nginx（nginx -t 后平滑重载）", "Swap nginx (nginx -t, graceful reload)"),
     ("stop_uwsgi", "排空并停止 uWSGI，防止被拉起", "Drain and stop uWSGI so that it stays stopped"),
+    ("crons", "把 uWSGI 的 cron 加入计划任务（以站点用户运行）",
+     "Add uWSGI's crons to the panel's cron jobs (run as the site's user)"),
     ("record", "记录切换结果，便于回滚", "Record the switch for rollback"),
 )
 COMMIT_STEP = "swap_nginx"
@@ -262,6 +267,32 @@ def site_facts(name, facts=None):
     raise PlanError("unknown_site", name=name)
 
 
+def panel_project_bind(site, asked):
+    """(the bind kind, a warning or None). The panel's project manager knows a project's
+    backend only as a port (project_config.port, proxy_info[].proxy_port), and rebuilds the
+    vhost's proxy locations from those on every domain edit (notes/baota-internals.md §12):
+    a unix socket would be dropped from nginx by the panel. So a panel project gets a
+    loopback port whatever was asked."""
+    if asked == "unix" and site["manager"] == "panel_project":
+        return "tcp", i18n.t("project_unix_bind")
+    return asked, None
+
+
+def upstream_ports(upstream):
+    """The TCP ports of the site's uWSGI as nginx reached it (discovery's `upstream`:
+    'addr' or 'name -> addr, addr')."""
+    if not upstream:
+        return []
+    addrs = upstream.split(" -> ", 1)[-1].split(",")
+    out = []
+    for a in addrs:
+        a = nginx_view.normalize_address(a)
+        port = a.rpartition(":")[2]
+        if not a.startswith("unix:") and safe_text.digits(port):
+            out.append(int(port))
+    return out
+
+
 def log_dir(site):
     return paths.host("/www/wwwlogs/python/" + site["site"])
 
@@ -288,7 +319,8 @@ def make_plan(name, options, facts=None):
     check_master(master, site["venv"], user)
     manager = choose_manager(site, opts["manager"])
     rdir = runtime_dir(name)
-    bind = ("127.0.0.1:%d" % free_port()) if opts["bind"] == "tcp" else "unix:%s/gunicorn.sock" % rdir
+    bind_kind, bind_warning = panel_project_bind(site, opts["bind"])
+    bind = ("127.0.0.1:%d" % free_port()) if bind_kind == "tcp" else "unix:%s/gunicorn.sock" % rdir
     version, why = uwsgi_translate.choose_gunicorn_version(site["python"], None)
     context = {
         "site": name, "project_path": site["project_path"], "venv": site["venv"],
@@ -326,13 +358,19 @@ def make_plan(name, options, facts=None):
         warnings.append({"message": why, "origin": "gunicorn_version"})
     if user_warning:
         warnings.append({"message": user_warning, "origin": "uid"})
+    if bind_warning:
+        warnings.append({"message": bind_warning, "origin": "bind"})
     nginx_addr = nginx_listen(tree)
     domain = (site["domains"] or [name])[0]
     baseline = health.status(nginx_addr, domain)
     if baseline is None or baseline >= 500:
         raise PlanError("not_serving", name=name, status=baseline)
+    inputs = {"site": name, "master_pid": site["pid"], "venv": site["venv"],
+              "files": [f for f in cfg.files if f.startswith("/")] + list(files) + [conf_path]}
     return {
         "site": name,
+        "inputs": inputs,
+        "digest": plans.digest(inputs),
         "gunicorn_conf": conf_text,
         "gunicorn_conf_path": conf_path,
         "nginx_diff": nres.diffs,
@@ -340,12 +378,14 @@ def make_plan(name, options, facts=None):
         "steps": [{"name": n, "title": zh, "title_en": en} for n, zh, en in STEPS],
         "warnings": warnings,
         "carried": list(tr.carried),
+        "blockers": list(tr.blockers),
         "settings": {k: v["value"] for k, v in tr.as_dict()["settings"].items()},
         "bind": bind,
         "manager": manager,
         "uwsgi_manager": site["manager"],
         "uwsgi_manager_detail": site["manager_detail"],
         "uwsgi_pid": site["pid"],
+        "uwsgi_ports": upstream_ports(site["upstream"]),
         "uwsgi_cmdline": master["cmdline"],
         "uwsgi_cwd": master["cwd"],
         "uwsgi_config": site["uwsgi_config"],

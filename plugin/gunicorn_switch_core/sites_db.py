@@ -21,12 +21,32 @@ def db_file():
     return None
 
 
+def _connect(db):
+    return sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+
+
+def project_config_text(name):
+    """The project_config text of the panel Python project ``name``, as stored, or None."""
+    db = db_file()
+    if not db:
+        return None
+    con = _connect(db)
+    try:
+        row = con.execute("SELECT project_config FROM sites WHERE name=? AND project_type='Python'",
+                          (name,)).fetchone()
+    except sqlite3.Error:
+        row = None
+    finally:
+        con.close()
+    return row[0] if row and row[0] is not None else None
+
+
 def read_sites():
     """Rows of the sites table as dicts with the domains of each; [] when there is no table."""
     db = db_file()
     if not db:
         return []
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+    con = _connect(db)
     try:
         con.row_factory = sqlite3.Row
         cols = [r[1] for r in con.execute("PRAGMA table_info(sites)")]

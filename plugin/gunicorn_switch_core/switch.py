@@ -1,10 +1,12 @@
 """The switch and the rollback, as journaled steps with an undo each (see tasks.Runner).
 
-Switch: install → write_conf → start → health → swap_nginx (commit point) → stop_uwsgi →
-record. Before the commit point uWSGI serves the site untouched and any failure undoes
+Switch: install → write_conf → start → health → daemons → swap_nginx (commit point) →
+stop_uwsgi → crons → record. Before the commit point uWSGI serves the site untouched and any failure undoes
 everything, byte for byte; after it Gunicorn serves and a failure says what is left to do.
-Rollback: start_uwsgi → restore_nginx (commit point) → stop_gunicorn → forget.
+Rollback: start_uwsgi → restore_nginx (commit point) → remove_carried → stop_gunicorn →
+forget.
 """
+import json
 import os
 import socket
 import subprocess
@@ -12,13 +14,14 @@ import time
 
 import psutil
 
-from . import (backups, health, host, managers, nginx_stage, paths, panel_db, records, safe_files,
-               tasks)
+from . import (backups, daemons, health, host, managers, nginx_stage, panel_cron, paths, panel_db,
+               records, safe_files, safe_text, tasks)
 from .plan import COMMIT_STEP, STEPS as SWITCH_STEPS
 
 ROLLBACK_STEPS = (
     ("start_uwsgi", "按原方式启动 uWSGI 并检查", "Start uWSGI the way it ran, and check it"),
     ("restore_nginx", "恢复 nginx 配置（逐字节）并平滑重载", "Restore nginx byte for byte, reload"),
+    ("remove_carried", "移除接管的计划任务和守护进程", "Remove the carried-over crons and daemons"),
     ("stop_gunicorn", "排空并停止 Gunicorn，移除进程守护", "Drain and stop Gunicorn, unregister it"),
     ("forget", "清理切换记录", "Forget the switch"),
 )
@@ -310,6 +313,32 @@ def _noop(r):
     pass
 
 
+def _jobs(r, kind):
+    return [c["job"] for c in r.payload.get("carried") or [] if c.get("kind") == kind]
+
+
+def daemons_do(r):
+    """uWSGI's attached daemons, started under Gunicorn's manager while uWSGI still runs its
+    own: the work they do (a queue, a scheduler) has no gap; uWSGI's copies stop with it."""
+    jobs = _jobs(r, "daemon")
+    if not jobs:
+        return "skipped"
+    rec = r.data["record"]
+    started = r.data.setdefault("daemons", [])
+    for job in jobs[len(started):]:
+        try:
+            started.append(daemons.install(job, rec, lambda p: _backup(r, p)))
+        except (OSError, host.HostError, safe_text.UnsafeText) as e:
+            raise tasks.StepError("%s (%s) did not start: %s" % (job["name"], job["command"], e))
+        r.log("%s: %s, as %s" % (job["name"], daemons.describe(started[-1]), rec["user"]))
+
+
+def daemons_undo(r):
+    for d in reversed(r.data.get("daemons") or []):
+        daemons.remove(d, lambda p: _restore_group(r, [p]))
+    r.data["daemons"] = []
+
+
 def swap_nginx_do(r):
     p = r.payload
     new_files = {path: text.encode("utf-8", "surrogateescape") for path, text in p["nginx_files"].items()}
@@ -360,20 +389,7 @@ def _stop_uwsgi(r):
     if u["manager"] == "emperor" and u.get("config"):
         _backup(r, u["config"])
     if u["manager"] == "panel_project":
-        # The panel's daemon restarts a project that is not running as configured: tell it
-        # the project now runs Gunicorn before uWSGI goes away.
-        conf = panel_db.get_project_config(p["site"]) or {}
-        # kept from the first run only: a resumed step sees the config it already changed
-        r.data.setdefault("project_config", dict(conf))
-        script = panel_db.start_script(p["site"], "gunicorn")
-        _backup(r, script)
-        _backup(r, panel_db.pid_file(p["site"]))
-        host.write_atomic(script, panel_db.gunicorn_script(p["site"], rec), mode=0o755)
-        conf.update({"stype": "gunicorn"})
-        if rec["bind"].startswith("127.0.0.1:"):
-            conf["port"] = int(rec["bind"].rsplit(":", 1)[1])
-        panel_db.set_project_config(p["site"], conf)
-        r.log("panel project %s: stype=gunicorn" % p["site"])
+        _tell_panel(r, p, rec)
     ok, log = managers.stop_uwsgi(u)
     r.log(log)
     if not ok:
@@ -388,13 +404,79 @@ def _stop_uwsgi(r):
                               % log.strip()[-300:])
 
 
+def _tell_panel(r, p, rec):
+    """Make the panel's project manager see the project as the Gunicorn it now is, before
+    uWSGI goes away (its daemon restarts a project that does not run as configured): its
+    start script (the panel runs it as root; it drops to the site's user itself), and
+    project_config's stype, port and proxy_info (notes/baota-internals.md §12)."""
+    site = p["site"]
+    # kept from the first run only: a resumed step sees the config it already changed
+    original = r.data.setdefault("project_config_text", panel_db.get_project_config_text(site))
+    script = panel_db.start_script(site, "gunicorn")
+    _backup(r, script)
+    _backup(r, panel_db.pid_file(site))
+    host.write_atomic(script, panel_db.gunicorn_script(site, rec), mode=0o755)
+    try:
+        conf = json.loads(original or "")
+    except ValueError:
+        conf = None
+    if not isinstance(conf, dict):
+        r.log("panel project %s: project_config is not readable; the panel's page may still "
+              "say uWSGI" % site)
+        return
+    if rec["bind"].startswith("unix:"):
+        # plan.panel_project_bind never gives a panel project a socket; a plan from an
+        # older release might have
+        raise tasks.StepError("a panel project needs a TCP bind (its proxy_info holds ports): "
+                              "roll back and switch again")
+    port = int(rec["bind"].rsplit(":", 1)[1])
+    new, moved = panel_db.switched_config(conf, p.get("uwsgi_ports") or [], port)
+    r.data["project_config_switched"] = json.dumps(new)
+    panel_db.set_project_config_text(site, r.data["project_config_switched"])
+    r.log("panel project %s: stype=gunicorn, port=%d, proxy_info %s" % (
+        site, port, ", ".join("%s -> %d" % (m, port) for m in moved) or "has no entry for uWSGI's port"))
+
+
+def crons_do(r):
+    """After uWSGI stopped (its own crons with it), so that no minute runs a job twice."""
+    jobs = _jobs(r, "cron")
+    if not jobs:
+        return "skipped"
+    try:
+        r.data["crons"] = panel_cron.add(jobs, r.payload["site"], r.task["id"],
+                                         host.User(r.payload["user"]), lambda p: _backup(r, p))
+    except Exception as e:
+        # Gunicorn serves the site: keep the record (as stop_uwsgi does) and leave no half of
+        # the crons behind; the error names what to add by hand.
+        try:
+            crons_undo(r)
+        finally:
+            record_do(r)
+        raise tasks.StepError("uWSGI's crons were not added to 计划任务 (%s); add them by "
+                              "hand: %s" % (e, "; ".join(j["schedule"] + " " + j["command"]
+                                                         for j in jobs)))
+    for job, echo in zip(jobs, r.data["crons"]["echoes"]):
+        r.log("计划任务 %r: %s %s (as %s)" % (job["name"], job["schedule"], panel_cron.script_path(echo),
+                                            r.payload["user"]))
+
+
+def crons_undo(r):
+    crons = r.data.get("crons")
+    if crons:
+        panel_cron.remove(crons, lambda p: _restore_group(r, [p]))
+        r.data["crons"] = None
+
+
 def record_do(r):
     rec = dict(r.data["record"])
     rec["switched_at"] = time.time()
     rec["uwsgi"] = r.data["uwsgi"]
     rec["backups"] = _entries(r)
     rec["nginx_files"] = list(r.payload["nginx_files"])
-    rec["project_config"] = r.data.get("project_config")
+    rec["project_config_text"] = r.data.get("project_config_text")
+    rec["project_config_switched"] = r.data.get("project_config_switched")
+    rec["crons"] = r.data.get("crons")
+    rec["daemons"] = r.data.get("daemons") or []
     records.save(rec)
     r.log("recorded: rollback restores %d file(s)" % len(rec["backups"]))
 
@@ -404,8 +486,10 @@ SWITCH_TABLE = {
     "write_conf": (write_conf_do, write_conf_undo),
     "start": (start_do, start_undo),
     "health": (health_do, _noop),
+    "daemons": (daemons_do, daemons_undo),
     "swap_nginx": (swap_nginx_do, swap_nginx_undo),
     "stop_uwsgi": (stop_uwsgi_do, _noop),
+    "crons": (crons_do, crons_undo),
     "record": (record_do, _noop),
 }
 
@@ -439,8 +523,8 @@ def start_uwsgi_do(r):
         r.log("uWSGI is already running")
         return
     _restore_entries(r, rec, [p for p in _uwsgi_side_paths(rec) if not p.endswith(".pid")])
-    if u["manager"] == "panel_project" and rec.get("project_config") is not None:
-        panel_db.set_project_config(rec["site"], rec["project_config"])
+    if u["manager"] == "panel_project":
+        _restore_project_config(r, rec)
     ok, log = managers.start_uwsgi(u)
     r.log(log)
     end = time.monotonic() + HEALTH_DEADLINE
@@ -475,10 +559,21 @@ def start_uwsgi_undo(r):
         if os.path.exists(path):
             host.write_atomic(path, managers.set_autostart(host.read_text(path), False))
             managers.supervisorctl("update", u["detail"])
-    if u["manager"] == "panel_project":
-        conf = dict(rec.get("project_config") or {})
+    if u["manager"] == "panel_project" and rec.get("project_config_switched"):
+        panel_db.set_project_config_text(rec["site"], rec["project_config_switched"])
+    elif u["manager"] == "panel_project" and rec.get("project_config") is not None:
+        conf = dict(rec["project_config"])  # a record from before the text was kept
         conf["stype"] = "gunicorn"
         panel_db.set_project_config(rec["site"], conf)
+
+
+def _restore_project_config(r, rec):
+    if rec.get("project_config_switched"):
+        r.log(panel_db.restore_config(rec["site"], rec["project_config_text"],
+                                      rec["project_config_switched"]))
+    elif rec.get("project_config") is not None:
+        # a record from before the config's text was kept (it held the parsed dict)
+        panel_db.set_project_config(rec["site"], rec["project_config"])
 
 
 def restore_nginx_do(r):
@@ -498,6 +593,21 @@ def restore_nginx_undo(r):
         for path, text in new.items():
             host.write_atomic(path, text.encode("utf-8", "surrogateescape"))
         r.data["old_nginx"] = nginx_reload(r)  # drained by start_uwsgi_undo
+
+
+def remove_carried_do(r):
+    """uWSGI runs its own crons and daemons again: the plugin's copies go (the crontab file
+    and program files byte for byte)."""
+    rec = _rec(r)
+    if not rec.get("crons") and not rec.get("daemons"):
+        return "skipped"
+    if rec.get("crons"):
+        panel_cron.remove(rec["crons"], lambda p: _restore_entries(r, rec, [p]))
+        r.log("removed %d cron job(s) from 计划任务" % len(rec["crons"]["echoes"]))
+    # uWSGI, started again, runs its own daemons: the plugin's copies go
+    for d in reversed(rec.get("daemons") or []):
+        daemons.remove(d, lambda p: _restore_entries(r, rec, [p]))
+        r.log("stopped %s (%s)" % (d["name"], daemons.describe(d)))
 
 
 def stop_gunicorn_do(r):
@@ -525,6 +635,7 @@ def forget_do(r):
 ROLLBACK_TABLE = {
     "start_uwsgi": (start_uwsgi_do, start_uwsgi_undo),
     "restore_nginx": (restore_nginx_do, restore_nginx_undo),
+    "remove_carried": (remove_carried_do, _noop),
     "stop_gunicorn": (stop_gunicorn_do, _noop),
     "forget": (forget_do, _noop),
 }

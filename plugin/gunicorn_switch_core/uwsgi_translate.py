@@ -9,7 +9,7 @@ import glob
 import os
 import re
 
-from . import django_detect
+from . import django_detect, uwsgi_jobs
 from .uwsgi_config import atoi, atoi_rest, is_true
 
 NEWEST_GUNICORN = "27.0.1"
@@ -103,13 +103,6 @@ RESOLVED_BY_PARSER = frozenset([
 MANUAL = {
     "spooler": "uWSGI spooler: move the tasks to Celery/RQ or a Baota cron job",
     "spooler-processes": "uWSGI spooler: move the tasks to Celery/RQ",
-    "mule": "uWSGI mules: run the code as a separate Supervisor program",
-    "cron": "uWSGI cron: recreate it as a Baota cron job (计划任务)",
-    "unique-cron": "uWSGI cron: recreate it as a Baota cron job (计划任务)",
-    "cron2": "uWSGI cron: recreate it as a Baota cron job (计划任务)",
-    "attach-daemon": "attached daemon: run it as a Supervisor program",
-    "attach-daemon2": "attached daemon: run it as a Supervisor program",
-    "smart-attach-daemon": "attached daemon: run it as a Supervisor program",
     "cache2": "uWSGI cache: use Django's cache framework (redis/memcached/locmem)",
     "cache": "uWSGI cache: use Django's cache framework (redis/memcached/locmem)",
     "sharedarea": "uWSGI sharedarea has no Gunicorn equivalent",
@@ -238,6 +231,8 @@ class Translation(object):
         }
         # what uWSGI ran besides the app and where the switch puts it (the plan lists it)
         self.carried = []
+        # what would break the site under Gunicorn: the switch wants the user's confirmation
+        self.blockers = []
         self.gunicorn_version = None
         self.run_as = None  # the user the process manager starts the master as
         self.python_version = None
@@ -266,6 +261,7 @@ class Translation(object):
             "nginx": self.nginx,
             "hooks": self.hooks,
             "carried": list(self.carried),
+            "blockers": list(self.blockers),
             "gunicorn_version": self.gunicorn_version,
             "python_version": self.python_version,
             "site": self.site,
@@ -288,6 +284,24 @@ def _int(opt, tr, minimum=0):
                 % (opt.key, opt.value, n, minimum), opt)
         return None
     return n
+
+
+def _crons(tr, every, last, site, chdir, env_map, ctx):
+    """uWSGI's crons become the panel's 计划任务 (the switch's crons step adds them), its
+    daemons programs of Gunicorn's process manager (the daemons step)."""
+    ch = last("cron-harakiri")
+    harakiri = _int(ch, tr, 0) if ch is not None else None
+    items, problems = uwsgi_jobs.crons(every("cron", "cron2", "unique-cron"), harakiri, site,
+                                       chdir, list(env_map.items()))
+    for opt, message in problems:
+        tr.warn(message, opt)
+    tr.carried.extend(items)
+    python = os.path.join(ctx.venv, "bin", "python") if ctx.venv else "python3"
+    items, problems = uwsgi_jobs.daemons(every(*uwsgi_jobs.DAEMON_OPTIONS), site, chdir,
+                                         list(env_map.items()), python)
+    for opt, message in problems:
+        tr.warn(message, opt)
+    tr.carried.extend(items)
 
 
 def _origin(opt):
@@ -728,6 +742,7 @@ def translate(config, context, django=None):
                                "origin": _origin(o), "where": "gunicorn_conf.py",
                                "detail": "SIG%s to the master when %s changes (uWSGI: %s)"
                                          % (sig, path, what)})
+    _crons(tr, every, last, site, chdir, env_map, ctx)
     hv = last("harakiri-verbose")
     if hv is not None and is_true(hv.value):
         hooks["harakiri_verbose"] = True
@@ -844,9 +859,19 @@ def _find_app(config, tr, last, chdir, project, env_map, ctx, django):
     elif project and django is not None:
         tr.django = django
     if tr.django:
+        crash = set(tr.django.get("uwsgi_imports_at_import") or [])
         for where in tr.django.get("uwsgi_imports") or []:
-            tr.warn("%s imports uWSGI's own API (uwsgi/uwsgidecorators), which does not "
-                    "exist under Gunicorn" % where, option="import uwsgi")
+            if where in crash:
+                message = ("%s imports uWSGI's own API (uwsgi/uwsgidecorators) when the module "
+                           "loads: under Gunicorn that raises ImportError and the code that "
+                           "imports this module fails. Guard it (try: import uwsgi / except "
+                           "ImportError) or move it into the function that needs it; the switch "
+                           "asks you to confirm" % where)
+                tr.blockers.append({"message": message, "origin": where, "option": "import uwsgi"})
+            else:
+                message = ("%s imports uWSGI's own API (uwsgi/uwsgidecorators), which does not "
+                           "exist under Gunicorn: that code fails when it runs" % where)
+            tr.warn(message, option="import uwsgi")
         if tr.django.get("asgi") and not ctx.worker_class:
             tr.warn("the project has ASGI indicators (Channels/ASGI_APPLICATION); it runs as "
                     "WSGI as under uWSGI. Choose worker_class=asgi for WebSockets",

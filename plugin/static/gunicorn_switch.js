@@ -48,6 +48,7 @@
       plan_replanning: '正在按新选项重新生成计划…',
       plan_options: '选项（修改后自动重新生成计划）', plan_summary: '概要',
       plan_warnings: '注意事项', plan_steps: '执行步骤',
+      blockers_title: '切换后站点可能无法运行，仍要切换？',
       plan_carried: '从 uWSGI 接管的功能', carried_reload: '重载文件', carried_cron: '计划任务',
       carried_daemon: '守护进程', carried_where: '接管到',
       plan_conf: '将写入的 gunicorn_conf.py', plan_diff: 'nginx 配置改动', plan_none: '无',
@@ -139,6 +140,7 @@
       plan_replanning: 'Planning again with the new options…',
       plan_options: 'Options (the plan is made again when you change one)', plan_summary: 'Summary',
       plan_warnings: 'Warnings', plan_steps: 'Steps',
+      blockers_title: 'The site may not run after the switch. Switch anyway?',
       plan_carried: 'Carried over from uWSGI', carried_reload: 'Reload file', carried_cron: 'Cron job',
       carried_daemon: 'Daemon', carried_where: 'Now in',
       plan_conf: 'gunicorn_conf.py to be written', plan_diff: 'nginx change', plan_none: 'None',
@@ -740,7 +742,7 @@
               return layer.msg(gswitch.t('plan_busy'), {icon: 0});
             }
             if (!state.valid) return layer.msg(gswitch.t('plan_invalid'), {icon: 2});
-            gswitch.startSwitch(site, state.opts, idx);
+            gswitch.startSwitch(site, state.opts, idx, state.data.blockers);
           },
           end: function () {
             delete gswitch.layers.plan;
@@ -771,7 +773,7 @@
         if (state.startWhenReady !== undefined) {
           var idx = state.startWhenReady;
           delete state.startWhenReady;
-          gswitch.startSwitch(state.site, state.opts, idx);
+          gswitch.startSwitch(state.site, state.opts, idx, state.data.blockers);
         }
       }, {
         loading: false, quiet: true, timeout: 90000, prefix: 'plan_failed',
@@ -916,8 +918,22 @@
       store(TASK_KEY + site, id ? JSON.stringify({id: id, kind: kind}) : null);
     },
 
-    startSwitch: function (site, opts, planIndex) {
-      var args = $.extend({site: site}, opts);
+    startSwitch: function (site, opts, planIndex, blockers) {
+      // the plan the user is looking at, applied as shown (the backend refuses it if the site
+      // changed since)
+      var shown = gswitch.plan && gswitch.plan.site === site ? gswitch.plan.data : {};
+      var args = $.extend({site: site}, opts, shown.plan_id ? {plan_id: shown.plan_id} : {plan_and_apply: '1'});
+      if (blockers && blockers.length && !opts.confirm_blockers) {
+        // what would break the site under Gunicorn (e.g. `import uwsgi` when a module loads):
+        // the user confirms having read it, then the same call goes again
+        var text = $.map(blockers, function (b) { return esc(b.message); }).join('<br><br>');
+        var ask = layer.confirm(text, {title: esc(gswitch.t('blockers_title')), icon: 0, closeBtn: 2,
+                                       area: ['560px', 'auto']}, function () {
+          layer.close(ask);
+          gswitch.startSwitch(site, $.extend({confirm_blockers: '1'}, opts), planIndex, blockers);
+        });
+        return;
+      }
       gswitch.call('switch', args, function (data) {
         if (!data || !data.task_id) return layer.msg(esc(gswitch.t('err_parse')), {icon: 2});
         gswitch.saveTask(site, data.task_id, 'switch');

@@ -237,7 +237,7 @@ def test_cli_switch_and_rollback_under_load(sandbox, plugin, panel_get):
     assert code == 0 and again["changed"] is False and again["server"] == "uwsgi", again
 
     # -- the page and the command line share the per-site lock -------------------------------
-    started = plugin.switch(panel_get(site=site))
+    started = plugin.switch(panel_get(plan_and_apply="1", site=site))
     assert started["status"], started
     for action in ("switch", "rollback"):  # neither a second switch nor "nothing to roll back"
         code, busy, _ = cli_json(sandbox, action, site, "--yes")

@@ -95,7 +95,7 @@ class GunicornSite(object):
                 "log_dir": str(self.logs), "bind": "127.0.0.1:%d" % self.port,
                 "venv": str(self.venv), "project_path": str(self.project),
                 "gunicorn_version": gunicorn_version, "manager": "daemon",
-                "manager_detail": None,
+                "manager_detail": None, "user": pwd.getpwuid(os.getuid()).pw_name,
             })
         else:
             # A Gunicorn someone started by hand: no conf of ours, no hooks, no record.

@@ -83,10 +83,14 @@ def test_switch_serve_rollback_switch_again(sandbox, plugin, panel_get, site):
     res = plugin.plan(panel_get(site=site))
     assert res["status"], res
     task, load = under_load(sandbox, site, lambda: wait_task(
-        plugin, panel_get, plugin.switch(panel_get(site=site))["data"]["task_id"]))
+        plugin, panel_get, plugin.switch(panel_get(plan_and_apply="1", site=site))["data"]["task_id"]))
     record_load("%s switch" % site, load)
     assert task["state"] == "succeeded", task
-    assert [s["state"] for s in task["steps"]][1:] == ["done"] * 6
+    assert [s["state"] for s in task["steps"] if s["name"] not in ("install", "crons", "daemons")] \
+        == ["done"] * 6
+    # only shop.test's uWSGI has a cron and a daemon
+    assert [s["state"] for s in task["steps"] if s["name"] in ("daemons", "crons")] == [
+        "done" if site == "shop.test" else "skipped"] * 2
     assert load["total"] > 50 and load["failed"] == 0, load
 
     assert server_of(sandbox, site).startswith("gunicorn/")
@@ -98,7 +102,7 @@ def test_switch_serve_rollback_switch_again(sandbox, plugin, panel_get, site):
 
     # A second switch says so and changes nothing.
     switched_files = config_snapshot(sandbox)
-    again = plugin.switch(panel_get(site=site))
+    again = plugin.switch(panel_get(plan_and_apply="1", site=site))
     assert again["status"] is False and site in again["msg"]
     assert config_snapshot(sandbox) == switched_files
 
@@ -132,6 +136,47 @@ def test_switch_serve_rollback_switch_again(sandbox, plugin, panel_get, site):
     assert config_snapshot(sandbox) == before_files
 
 
+def test_the_plan_confirmed_is_the_plan_applied(sandbox, plugin, panel_get):
+    """switch takes the plan the user saw (its id): the nginx written is the plan's, byte for
+    byte, port included; a plan whose inputs changed since, an unknown plan and a switch with
+    no plan at all are refused, changing nothing."""
+    site = "shop.test"
+    before = config_snapshot(sandbox)
+    res = plugin.switch(panel_get(site=site))
+    assert res["status"] is False and "plan" in res["msg"]
+    res = plugin.switch(panel_get(site=site, plan_id="0" * 32))
+    assert res["status"] is False
+    stale = plugin.plan(panel_get(site=site))["data"]
+    ini = sandbox.sites[site].uwsgi_ini
+    text = ini.read_bytes()
+    ini.write_bytes(text + b"# edited after the plan\n")
+    try:
+        res = plugin.switch(panel_get(site=site, plan_id=stale["plan_id"]))
+        assert res["status"] is False and ("changed since the plan" in res["msg"] or "变化" in res["msg"])
+    finally:
+        ini.write_bytes(text)
+    assert config_snapshot(sandbox) == before
+    shown = plugin.plan(panel_get(site=site))["data"]
+    again = plugin.plan(panel_get(site=site))["data"]
+    assert shown["plan_id"] != again["plan_id"]
+    task = wait_task(plugin, panel_get, plugin.switch(
+        panel_get(site=site, plan_id=shown["plan_id"]))["data"]["task_id"])
+    try:
+        assert task["state"] == "succeeded", task
+        for path, text in shown["nginx_files"].items():
+            assert Path(path).read_bytes() == text.encode("utf-8", "surrogateescape"), path
+        assert fl_record(sandbox, site)["bind"] == shown["bind"]
+        # a plan is applied once
+        assert plugin.switch(panel_get(site=site, plan_id=shown["plan_id"]))["status"] is False
+    finally:
+        wait_task(plugin, panel_get, plugin.rollback(panel_get(site=site))["data"]["task_id"])
+    assert config_snapshot(sandbox) == before
+
+
+def fl_record(sandbox, site):
+    return json.loads(sandbox.p("/www/server/panel/data/gunicorn_switch/sites/%s.json" % site).read_text())
+
+
 def test_rollback_of_a_site_never_switched_is_refused(sandbox, plugin, panel_get):
     res = plugin.rollback(panel_get(site="shop.test"))
     assert res["status"] is False
@@ -140,7 +185,7 @@ def test_rollback_of_a_site_never_switched_is_refused(sandbox, plugin, panel_get
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "shop.test;reboot", "", "nope.test", "x" * 300])
 def test_switch_refuses_bad_sites(sandbox, plugin, panel_get, bad):
     before = config_snapshot(sandbox)
-    res = plugin.switch(panel_get(site=bad))
+    res = plugin.switch(panel_get(plan_and_apply="1", site=bad))
     assert res["status"] is False and res["msg"]
     assert config_snapshot(sandbox) == before
 
@@ -163,8 +208,9 @@ def test_access_log_off_leaves_request_logging_to_nginx(sandbox, plugin, panel_g
 
     def size():
         return access.stat().st_size if access.exists() else 0
+    shown = plugin.plan(panel_get(site=site, access_log="off"))["data"]  # as the page does
     task = wait_task(plugin, panel_get, plugin.switch(
-        panel_get(site=site, access_log="off"))["data"]["task_id"])
+        panel_get(site=site, plan_id=shown["plan_id"]))["data"]["task_id"])
     assert task["state"] == "succeeded", task
     try:
         before = size()

@@ -17,7 +17,8 @@ from tests.sandbox import systemd_ns
 
 REPO = Path(__file__).resolve().parents[2]
 WHY_NOT = systemd_ns.available()
-pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason="no private systemd: %s" % WHY_NOT)
+pytestmark = [pytest.mark.skipif(WHY_NOT is not None, reason="no private systemd: %s" % WHY_NOT),
+              pytest.mark.slow]  # boots a private systemd, about a minute
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def stop_load(load):
 
 
 def switch_task(plugin, panel_get, site, **opts):
-    res = plugin.switch(panel_get(site=site, **opts))
+    res = plugin.switch(panel_get(plan_and_apply="1", site=site, **opts))
     assert res["status"], res
     return res["data"]["task_id"]
 

@@ -290,14 +290,15 @@ def test_uwsgi_refuses_to_stop(sandbox, plugin, panel_get, clean, monkeypatch):
 
 
 def again_refused(plugin, panel_get):
-    res = plugin.switch(panel_get(site=SITE))
+    res = plugin.switch(panel_get(plan_and_apply="1", site=SITE))
     return res["status"] is False and SITE in res["msg"]
 
 
 # ---- the runner is SIGKILLed at every step boundary ---------------------------------------------------
 
-SWITCH_STEPS = ["install", "write_conf", "start", "health", "swap_nginx", "stop_uwsgi", "record"]
-ROLLBACK_STEPS = ["start_uwsgi", "restore_nginx", "stop_gunicorn", "forget"]
+SWITCH_STEPS = ["install", "write_conf", "start", "health", "daemons", "swap_nginx", "stop_uwsgi",
+                "crons", "record"]
+ROLLBACK_STEPS = ["start_uwsgi", "restore_nginx", "remove_carried", "stop_gunicorn", "forget"]
 
 
 def _killed_under_load(sandbox, plugin, panel_get, monkeypatch, fault, start, committed):
@@ -366,7 +367,8 @@ def test_rollback_runner_killed(sandbox, plugin, panel_get, clean, monkeypatch, 
     task = wait_task(plugin, panel_get, fl.switch_task(plugin, panel_get, SITE))
     assert task["state"] == "succeeded", task
     switched = config_snapshot(sandbox)
-    committed = fault in ("kill-after:restore_nginx", "kill-after:stop_gunicorn")
+    committed = fault in ("kill-after:restore_nginx", "kill-after:remove_carried",
+                          "kill-after:stop_gunicorn")
     task = _killed_under_load(sandbox, plugin, panel_get, monkeypatch, fault,
                               lambda: fl.rollback_task(plugin, panel_get, SITE), committed)
     if committed:

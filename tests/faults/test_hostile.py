@@ -142,7 +142,7 @@ def test_hostile_switch_options(sandbox, plugin, panel_get, quiet, site, opts):
     """A switch with options that plan refuses is refused the same way; nothing starts."""
     planned = plugin.plan(panel_get(site=site, **opts))
     assume(not planned["status"])
-    res = plugin.switch(panel_get(site=site, **opts))
+    res = plugin.switch(panel_get(plan_and_apply="1", site=site, **opts))
     check_answer(res)
     assert res["status"] is False and res["msg"] == planned["msg"]
 
@@ -193,7 +193,7 @@ def test_two_switches_at_once_make_one_task(sandbox, plugin, panel_get, quiet):
 
     def go():
         barrier.wait()
-        results.append(plugin.switch(panel_get(site=site)))
+        results.append(plugin.switch(panel_get(plan_and_apply="1", site=site)))
 
     threads = [threading.Thread(target=go) for _ in range(3)]
     for t in threads:

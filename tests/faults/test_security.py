@@ -100,7 +100,7 @@ def test_switch_leaves_safe_files_and_processes(sandbox, plugin, panel_get, monk
     before = config_snapshot(sandbox)
     before_tree = _sandbox_files(sandbox)
     monkeypatch.setenv("GSW_API_TOKEN", CANARY)  # in the panel's environment, as a secret would be
-    res = plugin.switch(panel_get(site=site, **opts))
+    res = plugin.switch(panel_get(plan_and_apply="1", site=site, **opts))
     assert res["status"], res
     try:
         task = wait_task(plugin, panel_get, res["data"]["task_id"])

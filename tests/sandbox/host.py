@@ -205,6 +205,8 @@ class Sandbox:
             make_project(site.project, spec.package)
             (site.project / "static" / "site.webmanifest").write_text('{"name": "%s"}\n' % spec.name)
             (site.project / "run").mkdir(exist_ok=True)
+            if spec.shape == "ini_daemon":
+                (site.project / "queue_worker.py").write_text(layout.QUEUE_WORKER)
             venvs.make_venv(site.venv, venvs.SITE_PACKAGES)
             if spec.shape != "ini_daemon":
                 # As Baota's project manager leaves it: the site's user owns its venv. The
@@ -284,6 +286,14 @@ class Sandbox:
                         (cur.lastrowid, spec.domain, 80, now))
         con.commit()
         con.close()
+        # the panel's 计划任务: its table (v11: a database of its own) and root's crontab dir
+        con = sqlite3.connect(str(self.p("/www/server/panel/data/db/crontab.db")))
+        con.execute(layout.CRONTAB_TABLE)
+        con.commit()
+        con.close()
+        spool = self.p("/var/spool/cron/crontabs")
+        spool.mkdir(parents=True, exist_ok=True)
+        os.chmod(spool, 0o1730)
 
     # ---- run ---------------------------------------------------------------------------
     def start(self):
@@ -322,26 +332,10 @@ class Sandbox:
 
     def panel_daemon_tick(self):
         """What the panel's project daemon does every 120 s (script/project_daemon.py,
-        PythonDaemons): start every auto_run Python project whose pid file names no live
-        process, with the start script of its configured stype. Returns the names started."""
-        con = sqlite3.connect(str(self.p("/www/server/panel/data/db/site.db")))
-        rows = con.execute("SELECT name, project_config FROM sites WHERE project_type='Python'").fetchall()
-        con.close()
-        started = []
-        for name, conf in rows:
-            conf = json.loads(conf or "{}")
-            if not conf.get("auto_run"):
-                continue
-            pidfile = self.p(f"/www/server/python_project/vhost/pids/{name}.pid")
-            try:
-                alive = psutil.pid_exists(int(pidfile.read_text().strip()))
-            except (OSError, ValueError):
-                alive = False
-            if not alive:
-                script = self.p(f"/www/server/python_project/vhost/scripts/{name}_{conf.get('stype')}.sh")
-                self.run(["bash", str(script)])
-                started.append(name)
-        return started
+        PythonDaemons): start every auto_run Python project that is not running, the way the
+        panel starts it (panel_project.py). Returns the names started."""
+        from .panel_project import PanelProjects
+        return PanelProjects(self).daemon_tick()
 
     def run(self, argv, **kw):
         res = subprocess.run(argv, capture_output=True, check=False, **kw)

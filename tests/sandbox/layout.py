@@ -59,6 +59,12 @@ KillSignal=SIGQUIT
 WantedBy=multi-user.target
 """
 
+# The headers every proxy location the panel writes for a Python project has
+PROXY_HEADERS = "".join("        proxy_set_header %s;\n" % h for h in (
+    "Host $http_host", "X-Real-IP $remote_addr", "X-Real-Port $remote_port",
+    "X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme",
+    "X-Forwarded-Host $host", "X-Forwarded-Port $server_port"))
+
 PANEL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -160,6 +166,10 @@ uid = www
 gid = www
 pidfile = %(base)/uwsgi.pid
 daemonize = {r}/www/wwwlogs/{site.name}.uwsgi.log
+# 队列消费进程随 uWSGI 启停
+attach-daemon = {venv}/bin/python queue_worker.py
+# 每小时清理一次会话（uWSGI 自带的定时任务）
+cron = 7 -1 -1 -1 -1 id -un > run/cron_ran.txt && pwd >> run/cron_ran.txt && printenv DJANGO_SETTINGS_MODULE >> run/cron_ran.txt
 """
     if site.shape == "supervisor":
         return f"""[uwsgi]
@@ -369,14 +379,7 @@ def nginx_files(site, r, nginx_port, port, sock):
     # 项目反向代理
     location / {{
         proxy_pass http://127.0.0.1:{port};
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Real-Port $remote_port;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Forwarded-Host $host;
-        proxy_set_header X-Forwarded-Port $server_port;
-        proxy_set_header REMOTE-HOST $remote_addr;
+{PROXY_HEADERS}        proxy_set_header REMOTE-HOST $remote_addr;
         proxy_connect_timeout 60s;
         proxy_send_timeout 600s;
         proxy_read_timeout 600s;
@@ -393,6 +396,58 @@ def nginx_files(site, r, nginx_port, port, sock):
         f"{vhost}/nginx/python_{site.name}.conf": conf,
         f"{vhost}/rewrite/python_{site.name}.conf": "",
     }
+
+
+# shop.test's queue consumer, run by uWSGI's attach-daemon the way a site runs a Celery worker:
+# takes run/queue/*.job by renaming it (of two consumers one wins the rename), records each
+# in run/done.log with its pid, and appends a heartbeat to run/heartbeats.log every 0.2 s. On
+# SIGTERM it finishes the item in hand and exits.
+QUEUE_WORKER = """import os
+import signal
+import time
+
+QUEUE, CLAIMED = "run/queue", "run/claimed"
+stop = []
+signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+os.makedirs(QUEUE, exist_ok=True)
+os.makedirs(CLAIMED, exist_ok=True)
+pid = os.getpid()
+beat = 0.0
+while not stop:
+    now = time.time()
+    if now - beat >= 0.2:
+        with open("run/heartbeats.log", "a") as f:
+            f.write("%.3f %d\\n" % (now, pid))
+        beat = now
+    for name in sorted(os.listdir(QUEUE)):
+        if stop:
+            break
+        if not name.endswith(".job"):
+            continue
+        mine = os.path.join(CLAIMED, "%s.%d" % (name, pid))
+        try:
+            os.rename(os.path.join(QUEUE, name), mine)
+        except FileNotFoundError:
+            continue
+        with open("run/done.log", "a") as f:
+            f.write("%s %d\\n" % (name[:-4], pid))
+        os.unlink(mine)
+    time.sleep(0.05)
+"""
+
+
+# The panel's crontab table as BaoTa 11.7 creates it (aaPanel/BaoTa@f9f6845c
+# config/databases.json, "crontab").
+CRONTAB_TABLE = """CREATE TABLE "crontab" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "name" TEXT,
+    "type" TEXT, "where1" TEXT, "where_hour" INTEGER, "where_minute" INTEGER, "echo" TEXT,
+    "addtime" TEXT, "status" INTEGER DEFAULT 1, "save" INTEGER DEFAULT 3, "backupTo" TEXT
+    DEFAULT off, "sName" TEXT, "sBody" TEXT, "sType" TEXT, "urladdress" TEXT, "save_local"
+    INTEGER DEFAULT 0, "notice" INTEGER DEFAULT 0, "notice_channel" TEXT DEFAULT '',
+    `db_type` TEXT DEFAULT '', `split_type` TEXT DEFAULT '', `split_value` INTEGER DEFAULT 0,
+    `rname` TEXT DEFAULT '', `type_id` INTEGER, `backup_mode` TEXT, `db_backup_path` TEXT,
+    `time_type` TEXT, `special_time` TEXT, `flock` INTEGER DEFAULT 0, `post_param` TEXT,
+    `log_cut_path` TEXT, `user_agent` TEXT, `version` TEXT, `table_list` TEXT, `time_set` TEXT,
+    `keyword` TEXT, `result` INTEGER DEFAULT 1, `second` TEXT, `stop_site` TEXT)"""
 
 
 def supervisord_conf(r):
@@ -477,7 +532,9 @@ def project_config(site, r, port, venv):
         "logpath": f"{r}/www/wwwlogs/python/{site.name}",
         "is_pypy": False,
         "domains": [site.domain],
-        "bind_extranet": 0,
+        # mapped to the outside (BindExtranet): nginx's proxy locations come from proxy_info
+        "bind_extranet": 1,
+        "proxy_info": [{"proxy_path": "/", "proxy_port": port, "status": 1}],
         "processes": 2,
         "threads": 2,
         "loglevel": "info",

@@ -84,7 +84,7 @@ HANDOVER = {
          "origin": "touch_reload.ini:5 touch-reload = /www/wwwroot/mysite/reload.txt"}]}),
 }
 WARNS = {
-    "spooler_cron.ini": ["spooler", "cron", "attached daemon"],
+    "spooler_cron.ini": ["spooler", "cron"],
     "touch_reload.ini": ["logrotate"],
     "cheaper.ini": ["fixed number of workers"],
     "add_header.ini": ["routing"],
