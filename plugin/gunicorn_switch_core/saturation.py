@@ -4,10 +4,12 @@ When every worker slot is busy, new connections wait in the kernel's accept queu
 listening socket: the first place a saturated Gunicorn shows, before any request is slow
 in the workers' own numbers.
 
-- TCP: /proc/net/tcp and tcp6, the LISTEN row of the bind's port: ``rx_queue`` is the
-  connections waiting to be accepted. Its ``tx_queue`` is not the backlog (the kernel prints
-  write_seq - snd_una there, 0 for a listener), so the backlog (after the kernel capped it at
-  net.core.somaxconn) comes from the INET_DIAG netlink dump, as ``ss -lt`` shows it.
+- TCP: the INET_DIAG netlink dump of listeners, as ``ss -lt`` reads it: the read queue is
+  the connections waiting to be accepted, the write queue the backlog (after the kernel
+  capped it at net.core.somaxconn). /proc/net/tcp and tcp6 carry the same queue as the LISTEN
+  row's ``rx_queue`` but list every connection of the host (50 000 lines, 50 ms to read on a
+  busy test host) and no backlog (``tx_queue`` is write_seq - snd_una, 0 for a listener): they
+  are the fallback where netlink is not allowed.
 - unix: /proc/net/unix has no queue columns; ``ss -lx`` gets its Recv-Q / Send-Q from the
   sock_diag netlink interface (UNIX_DIAG_RQLEN), so that is asked here, from Python, without a
   shell or a subprocess.
@@ -89,6 +91,8 @@ def parse_bind(bind):
 
 
 def tcp_queue(host, port, proc="/proc/net"):
+    """/proc/net/tcp*, where sock_diag is not there: the queue, without the backlog (a
+    listener's tx_queue there is write_seq - snd_una, 0)."""
     found = []
     for name in ("tcp", "tcp6"):
         try:
@@ -98,8 +102,7 @@ def tcp_queue(host, port, proc="/proc/net"):
             continue
     if not found:
         return None
-    # /proc/net/tcp's tx_queue of a listener is 0 (write_seq - snd_una), not its backlog
-    return {"queue": sum(q for q, _ in found), "backlog": tcp_backlog(host, port)}
+    return {"queue": sum(q for q, _ in found), "backlog": None}
 
 
 def nl_messages(data):
@@ -168,9 +171,10 @@ def unix_queue(path):
     return {"queue": found[0], "backlog": found[1]} if found else None
 
 
-def inet_backlogs(payloads, family):
-    """{(address, port): backlog} of listening TCP sockets in an INET_DIAG dump: for a
-    listener the kernel reports its backlog as the write queue (what ss shows as Send-Q)."""
+def inet_listeners(payloads, family):
+    """{(address, port): (queue, backlog)} of listening TCP sockets in an INET_DIAG dump: for
+    a listener the kernel reports its accept queue as the read queue and its backlog as the
+    write queue (what ss -lt shows as Recv-Q and Send-Q)."""
     out = {}
     n = 4 if family == socket.AF_INET else 16
     for p in payloads:
@@ -178,22 +182,28 @@ def inet_backlogs(payloads, family):
             continue
         port = struct.unpack_from(">H", p, 4)[0]
         addr = socket.inet_ntop(family, p[8:8 + n])
-        out[(addr, port)] = struct.unpack_from("=I", p, 60)[0]
+        out[(addr, port)] = struct.unpack_from("=II", p, 56)
     return out
 
 
-def tcp_backlog(host, port):
-    best = None
+def _matches(addr, p, host, port):
+    return p == port and (addr == host or addr in _WILDCARD or addr == "::ffff:" + host)
+
+
+def tcp_queue_diag(host, port):
+    """The listen queue from sock_diag: a dump of the listeners only, however many
+    connections the host has (/proc/net/tcp lists them all: 50 ms for 50 000 sockets)."""
+    found = []
     for family in (socket.AF_INET, socket.AF_INET6):
         req = _INET_DIAG_REQ.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << TCP_LISTEN) + bytes(48)
         try:
-            found = inet_backlogs(_diag_dump(req), family)
+            found += [v for (a, p), v in inet_listeners(_diag_dump(req), family).items()
+                      if _matches(a, p, host, port)]
         except (OSError, AttributeError):
-            continue
-        for (addr, p), backlog in found.items():
-            if p == port and (addr == host or addr in _WILDCARD or addr == "::ffff:" + host):
-                best = max(best or 0, backlog)
-    return best
+            return None
+    if not found:
+        return None
+    return {"queue": sum(q for q, _ in found), "backlog": max(b for _, b in found)}
 
 
 def listen_queue(bind):
@@ -204,7 +214,10 @@ def listen_queue(bind):
         kind, host, port = parse_bind(bind)
     except ValueError:
         return None
-    q = unix_queue(host) if kind == "unix" else tcp_queue(host, port)
+    if kind == "unix":
+        q = unix_queue(host)
+    else:
+        q = tcp_queue_diag(host, port) or tcp_queue(host, port)
     if q is not None:
         q["somaxconn"] = somaxconn()
     return q

@@ -55,7 +55,7 @@ def test_netlink_dumps_are_decoded():
         b"\0" * 16 + b"\0" * 12
     inet = struct.pack("=BBBB", socket.AF_INET, 10, 0, 0) + sockid + \
         struct.pack("=IIIII", 0, 2, 511, 1000, 5)
-    assert S.inet_backlogs([inet], socket.AF_INET) == {("127.0.0.1", 8000): 511}
+    assert S.inet_listeners([inet], socket.AF_INET) == {("127.0.0.1", 8000): (2, 511)}
 
 
 def test_the_queue_is_saturation_only_once_it_stays():
