@@ -22,11 +22,13 @@ def pct(values, q):
 
 
 def test_p50_p95_from_the_histograms_match_the_load_generator(make_site):
-    site = make_site(processes=2, threads=4)
+    # sync workers accept only when free: a request waits in the kernel's queue, seen by
+    # both sides, never in a worker's own queue that only the client would see (gthread)
+    site = make_site(processes=3, threads=1)
     wait_status(site, lambda s: s["totals"]["requests"] == 1, "the start-up request")
-    # 4 of 5 requests sleep 0.1 s, one 0.3 s; 6 clients for 8 slots: nothing queues.
+    # 4 of 5 requests sleep 0.1 s, one 0.3 s; 3 clients for 3 slots: nothing queues.
     paths = ["/slow/?s=0.1"] * 4 + ["/slow/?s=0.3"]
-    load = Load(site.port, "127.0.0.1", paths=paths, concurrency=6, max_seconds=30,
+    load = Load(site.port, "127.0.0.1", paths=paths, concurrency=3, max_seconds=30,
                 max_requests=150).start()
     for t in load.threads:
         t.join(40)
@@ -43,7 +45,7 @@ def test_p50_p95_from_the_histograms_match_the_load_generator(make_site):
     assert lat["p99"] >= lat["p95"] >= lat["p50"]
     per = [w["latency"] for w in st["workers"]]
     assert sum(p["count"] for p in per) == sent
-    assert all(w["capacity"] == 4 for w in st["workers"])
+    assert all(w["capacity"] == 1 for w in st["workers"])
     for p in per:
         if p["count"] > 20:
             assert 90 <= p["p50"] <= 330 and 270 <= p["p95"] <= 330, p
