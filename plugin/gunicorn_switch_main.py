@@ -93,6 +93,15 @@ class gunicorn_switch_main(object):  # noqa: N801 - the panel requires this name
     def get_logs(self, get):
         return api.call("get_logs", get)
 
+    def get_history(self, get):
+        return api.call("get_history", get)
+
+    def get_log_rotation(self, get):
+        return api.call("get_log_rotation", get)
+
+    def set_log_rotation(self, get):
+        return api.call("set_log_rotation", get)
+
     def plan(self, get):
         return api.call("plan", get)
 

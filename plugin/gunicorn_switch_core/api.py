@@ -9,7 +9,7 @@ import os
 import traceback
 
 from . import __version__, discover, i18n, paths, plan as planning, plans, records, switch as switching, tasks
-from . import control as ctl, logs, safe_text, sites_db, status
+from . import control as ctl, log_rotation, logs, safe_text, sites_db, status
 
 LOG = logging.getLogger("gunicorn_switch")
 # What a key or value the panel hands us may look like: the panel itself allows keys
@@ -217,12 +217,44 @@ def uninstall_check():
     return {"status": False, "msg": i18n.t("uninstall_ok")}
 
 
+def get_history(args):
+    span = _int_arg(args, "span", 3600, 1, 86400, i18n.t("bad_value", name="span"))
+    if span not in status.HISTORY_SPANS:
+        raise BadInput(i18n.t("bad_value", name="span"))
+    _operated_site(args)
+    return status.get_history(args["site"], span)
+
+
+def get_log_rotation(args):
+    _operated_site(args)
+    try:
+        return log_rotation.get(args["site"])
+    except log_rotation.RotationError as e:
+        raise BadInput(str(e)) from None
+
+
+def set_log_rotation(args):
+    _operated_site(args)
+    values = {}
+    for key, (low, high) in log_rotation.LIMITS.items():
+        if args.get(key, "") != "":
+            values[key] = _int_arg(args, key, None, low, high,
+                                   i18n.t("opt_range", name=key, low=low, high=high))
+    try:
+        return log_rotation.put(args["site"], values)
+    except log_rotation.RotationError as e:
+        raise BadInput(str(e)) from None
+
+
 METHODS = {
     "get_info": get_info,
     "get_sites": get_sites,
     "get_status": get_status,
     "control": control,
     "get_logs": get_logs,
+    "get_history": get_history,
+    "get_log_rotation": get_log_rotation,
+    "set_log_rotation": set_log_rotation,
     "plan": plan,
     "switch": switch,
     "rollback": rollback,

@@ -98,6 +98,18 @@ def _backup(site, conf_path, data):
     return path
 
 
+def rewrite_conf(site, conf, data, new_text):
+    """Write ``new_text`` over the conf whose bytes were ``data``, after a backup; returns
+    (backup path, a function that puts ``data`` back)."""
+    backup = _backup(site, conf, data)
+    st = safe_files.lstat(conf)
+    # the conf stays its owner's (the site's user): written by descriptor, never through a link
+    mode, owner = st.st_mode & 0o777, (st.st_uid, st.st_gid)
+    host.write_atomic(conf, new_text, mode=mode, owner=owner, make_dirs=False)
+    return backup, lambda: host.write_atomic(conf, data, mode=mode, owner=owner,
+                                             make_dirs=False)
+
+
 # -- actions ---------------------------------------------------------------------------------
 
 def reload(site, master_pid):
@@ -134,15 +146,11 @@ def scale(site, rec, master_pid, delta):
     op = "add_worker" if delta > 0 else "remove_worker"
     new_text = set_conf_workers(text, after, "%s on %s, was %d" % (
         op, time.strftime("%Y-%m-%d %H:%M"), before))
-    backup = _backup(site, conf, data)
-    st = safe_files.lstat(conf)
-    # the conf stays its owner's (the site's user): written by descriptor, never through a link
-    mode, owner = st.st_mode & 0o777, (st.st_uid, st.st_gid)
-    host.write_atomic(conf, new_text, mode=mode, owner=owner, make_dirs=False)
+    backup, undo = rewrite_conf(site, conf, data, new_text)
     try:
         _signal(master_pid, signal.SIGTTIN if delta > 0 else signal.SIGTTOU)
     except ControlError:
-        host.write_atomic(conf, data, mode=mode, owner=owner, make_dirs=False)
+        undo()
         raise
     old = set(live)
     # Gunicorn stops the oldest worker on TTOU and spawns one on TTIN; the count settles at

@@ -94,6 +94,27 @@ MESSAGES = {
         "最近一小时有 {n} 个工作进程被 SIGKILL 结束，可能是内存不足：请减少工作进程数或增加内存",
         "{n} worker(s) were ended by SIGKILL in the last hour, perhaps out of memory: run fewer "
         "workers or add memory"),
+    "status_somaxconn": (
+        "backlog = {backlog} 超过 net.core.somaxconn = {cap}：内核把排队上限限制为 {cap}，"
+        "请用 sysctl 调高 net.core.somaxconn",
+        "backlog = {backlog} exceeds net.core.somaxconn = {cap}: the kernel caps the queue at "
+        "{cap}; raise net.core.somaxconn (sysctl)"),
+    "status_saturated": (
+        "已饱和：{queue} 个连接在监听队列中等待，已持续 {seconds} 秒。",
+        "Saturated: {queue} connection(s) waiting in the listen queue for {seconds} s."),
+    "advice_add_workers": (
+        "建议增加 {n} 个工作进程：按实测每个约 {per} MB，约需 {mb} MB 内存",
+        "Add {n} worker(s): about {mb} MB more memory ({per} MB each, measured)"),
+    "advice_no_memory": (
+        "空闲内存不足以增加工作进程（每个约 {per} MB，空闲 {free} MB）：请查看下方的慢请求（P95 {p95} ms）",
+        "Not enough free memory for more workers ({per} MB each, {free} MB free): look at "
+        "the slow requests below (p95 {p95} ms)"),
+    "advice_slow": (
+        "最近 10 分钟有 {n} 次超时：增加进程只会让更多请求排队，请优化下方的慢请求或提高 timeout（P95 {p95} ms）",
+        "{n} timeout(s) in the last 10 minutes: more workers only queue more of them; speed "
+        "up the slow requests below or raise timeout (p95 {p95} ms)"),
+    "no_rotation": ("{path} 中没有日志切割的设置：请重新切换以生成新的 gunicorn_conf.py",
+                    "No log rotation settings in {path}: switch again to regenerate gunicorn_conf.py"),
     "not_managed": ("该站点不是本插件切换的，不能执行此操作：{name}",
                     "The plugin did not switch this site, so it cannot do that: {name}"),
     "bad_op": ("不支持的操作：{name}", "Unsupported operation: {name}"),

@@ -11,7 +11,8 @@ import socket
 import stat
 
 from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_translate,
-               nginx_view, paths, plans, render, safe_files, safe_text, uwsgi_translate)
+               nginx_view, paths, plans, render, safe_files, safe_text, saturation,
+               uwsgi_translate)
 
 WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
 BINDS = ("tcp", "unix")
@@ -326,7 +327,7 @@ def make_plan(name, options, facts=None):
         "python_version": site["python"], "gunicorn_version": have or version,
         "log_dir": log_dir(site), "runtime_dir": rdir, "stats_dir": os.path.join(rdir, "stats"),
         "bind": bind, "user": user.name, "group": user.group_name(), "run_as": user.name,
-        "nginx_read_timeout": nginx_read_timeout(tree),
+        "nginx_read_timeout": nginx_read_timeout(tree), "somaxconn": saturation.somaxconn(),
         "overrides": {k: opts[k] for k in ("workers", "threads", "worker_class", "timeout",
                                            "access_log")},
     }

@@ -11,6 +11,9 @@ from . import __version__, stats_layout
 
 TEMPLATE = "gunicorn_conf.py.j2"
 OCTAL_SETTINGS = ("umask", "control_socket_mode")
+# Log rotation defaults (the 设置 tab changes them in the conf): 100 MB or a day, keep 7;
+# the collector thread looks every 10 s.
+LOG_ROTATION = {"max_bytes": 100 * 1048576, "keep": 7, "max_age": 86400, "every": 10.0}
 
 
 def _py(value, name=None):
@@ -66,6 +69,7 @@ def render(translation, stats=True):
         spans=spans,
         magic=repr(stats_layout.MAGIC),
         stats=stats,
+        log_rotation=dict(LOG_ROTATION, **(getattr(tr, "log_rotation", None) or {})),
     )
     compile(text, "gunicorn_conf.py", "exec")  # a template bug must not reach a server
     return text

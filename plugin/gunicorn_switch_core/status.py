@@ -20,7 +20,7 @@ import time
 
 import psutil
 
-from . import host, i18n, paths, processes, records, safe_files, stats_layout
+from . import host, i18n, paths, processes, records, safe_files, saturation, stats_layout
 
 # Samples closer than this give noisy rates: keep the older one and report cumulative values.
 MIN_INTERVAL = 0.25
@@ -80,7 +80,7 @@ def _cause(rec_cause, ev):
     """The page's cause for an exit: the hooks' record refined by the error log's lines."""
     if (ev and ev["timeout"]) or rec_cause == "timeout":
         return "timeout"
-    if rec_cause in ("max_requests", "reload_on_rss", "max_lifetime"):
+    if rec_cause in ("max_requests", "reload_on_rss", "max_lifetime", "memory"):
         return rec_cause
     if rec_cause == "boot_error":
         return "crash"
@@ -122,7 +122,8 @@ def merge_exits(exit_records, evidence, limit=RECENT_EXITS):
             rec["exitcode"] if rec["exitcode"] >= 0 else None)
         out.append({"pid": rec["pid"], "time": rec["time"], "cause": cause, "code": code,
                     "signal": sig or None, "requests": rec["requests"],
-                    "age": rec["age"], "detail": _detail(rec["cause"], ev)})
+                    "age": rec["age"], "detail": _detail(rec["cause"], ev),
+                    "rss": rec.get("rss") or None})
     for pid, ev in evidence.items():
         if pid in seen:
             continue
@@ -130,7 +131,7 @@ def merge_exits(exit_records, evidence, limit=RECENT_EXITS):
         if cause == "exit":
             continue
         out.append({"pid": pid, "time": ev["time"], "cause": cause, "code": ev["code"],
-                    "signal": ev["signal"],
+                    "signal": ev["signal"], "rss": None,
                     "requests": None, "age": None, "detail": _detail(None, ev)})
     out.sort(key=lambda e: e["time"] or 0, reverse=True)
     return out[:limit]
@@ -384,9 +385,11 @@ def get_status(site, info=None):
         return _not_running(site, record, recent, hints)
 
     prev = _load_sample(site, sample_path(site, record))
+    _explain_exits(recent, stats_dir, prev)
     procs = {str(master["pid"]): [master["started"], master["cpu_s"], None]}
     m_cpu, _ = rates(prev, now, master["pid"], master["started"], master["cpu_s"], None)
     workers = []
+    hists = []
     for pid in worker_pids(master["pid"], site):
         w = _worker_proc(pid)
         # setproctitle also sets the kernel's 15-character name: "gunicorn: dirty".
@@ -401,8 +404,12 @@ def get_status(site, info=None):
         if slot and slot["busy"] and slot["cur_start"]:
             current = {"method": slot["cur_method"], "path": slot["cur_path"],
                        "seconds": round(max(0.0, now - slot["cur_start"]), 3)}
+        if slot:
+            hists.append(slot["hist"])
         workers.append({
             "pid": pid, "started": w["started"], "age": round(now - w["started"], 1),
+            "latency": stats_layout.percentiles(slot["hist"]) if slot else None,
+            "capacity": slot["capacity"] if slot else None,
             "rss": w["rss"], "cpu": cpu, "requests": requests, "rps": rps,
             "avg_ms": round(slot["avg_ms"], 2) if slot else None,
             "busy": slot["busy"] if slot else None,
@@ -420,14 +427,23 @@ def get_status(site, info=None):
             next(w for w in workers if w["pid"] == pid)["last_exit"] = {
                 "pid": e["pid"], "time": e["time"], "cause": e["cause"]}
 
+    bind = (record or {}).get("bind") or next(iter((info or {}).get("listen") or []), None)
+    sat = _saturation(workers, bind, (prev or {}).get("queue_since"), now)
     dt = now - (prev or {}).get("t", 0)
     if prev is None or dt >= SAMPLE_REFRESH or dt < 0:
-        _save_sample(site, sample_path(site, record), {"t": now, "procs": procs})
+        _save_sample(site, sample_path(site, record),
+                     {"t": now, "procs": procs, "queue_since": sat["queue_since"],
+                      "rss": _remember_rss(prev, workers, now)})
+    elif sat["queue_since"] != prev.get("queue_since"):
+        # the rates keep their older sample; when the queue filled or emptied is news
+        _save_sample(site, sample_path(site, record), dict(prev, queue_since=sat["queue_since"]))
 
     if record is not None and workers and all(w["requests"] is None for w in workers):
         hints.append(i18n.t("status_no_stats", dir=stats_dir or "-"))
     _exit_hints(recent, now, hints)
     known = [w for w in workers if w["requests"] is not None]
+    latency = stats_layout.percentiles(stats_layout.merge_hists(hists)) if hists else None
+    _saturation_hints(sat, workers, recent, latency, (record or {}).get("backlog"), now, hints)
     rps_known = [w["rps"] for w in workers if w["rps"] is not None]
     cmdline = master["cmdline"]
     return {
@@ -452,9 +468,82 @@ def get_status(site, info=None):
             "rps": round(sum(rps_known), 2) if rps_known else None,
             "rss": master["rss"] + sum(w["rss"] for w in workers),
             "busy": sum(1 for w in known if w["busy"]) if known else None,
+            # the last minute, all live workers' histograms together
+            "latency": latency,
         },
+        "saturation": sat,
         "hints": hints,
     }
+
+
+def _explain_exits(recent, stats_dir, prev):
+    """Add what the worker recorded as it timed out (request, stacks), and for a worker
+    killed without a word the RSS last seen of it."""
+    seen = (prev or {}).get("rss", {})
+    for e in recent:
+        if e["cause"] == "timeout" and stats_dir:
+            ab = stats_layout.read_abort(stats_dir, e["pid"])
+            if ab and e["time"] and abs((ab["time"] or 0) - e["time"]) < EXIT_MATCH_WINDOW:
+                e["request"] = {"method": ab["method"], "path": ab["path"],
+                                "elapsed": ab["elapsed"]}
+                e["stacks"] = ab["stacks"]
+        entry = seen.get(str(e["pid"]))
+        if not e.get("rss") and entry and e["cause"] in ("oom", "signal", "crash", "timeout"):
+            e["rss"] = entry[0]
+            e["rss_seen"] = entry[1]  # when the status last saw it, not at its end
+
+
+# Workers' last seen RSS, kept this long after they are gone: the OOM killer's victims say
+# nothing of themselves, and their exit shows up in the log a moment later.
+RSS_MEMORY = 3600.0
+RSS_MEMORY_MAX = 256
+
+
+def _remember_rss(prev, workers, now):
+    kept = {pid: v for pid, v in ((prev or {}).get("rss") or {}).items()
+            if isinstance(v, list) and len(v) == 2 and now - v[1] < RSS_MEMORY}
+    for w in workers:
+        kept[str(w["pid"])] = [w["rss"], now]
+    newest = sorted(kept.items(), key=lambda kv: kv[1][1])[-RSS_MEMORY_MAX:]
+    return dict(newest)
+
+
+def _saturation(workers, bind, prev_since, now):
+    """The listen queue, the busy ratio and whether the site is saturated."""
+    listen = saturation.listen_queue(bind)
+    with_slots = [w for w in workers if w["capacity"]]
+    slots = sum(w["capacity"] for w in with_slots)
+    busy = sum(w["in_flight"] or 0 for w in with_slots)
+    since = saturation.queue_since(prev_since, (listen or {}).get("queue"), now)
+    return {"listen": listen, "slots": slots or None, "busy_slots": busy if slots else None,
+            "busy_ratio": round(min(busy, slots) / float(slots), 3) if slots else None,
+            "queue_since": since,
+            "saturated": since is not None and now - since >= saturation.SATURATED_AFTER,
+            "advice": None}
+
+
+# Gunicorn's own default when the conf sets no backlog.
+GUNICORN_BACKLOG = 2048
+
+
+def _saturation_hints(sat, workers, recent, latency, backlog, now, hints):
+    listen = sat["listen"] or {}
+    cap = listen.get("somaxconn")
+    if cap and (backlog or GUNICORN_BACKLOG) > cap:
+        hints.append(i18n.t("status_somaxconn", backlog=backlog or GUNICORN_BACKLOG, cap=cap))
+    if not sat["saturated"]:
+        return
+    timeouts = sum(1 for e in recent if e["cause"] == "timeout" and e["time"] and
+                   now - e["time"] < 600)
+    try:
+        available = psutil.virtual_memory().available
+    except (psutil.Error, OSError):
+        available = None
+    kind, values = saturation.advice(workers, sat["slots"] or len(workers), listen["queue"],
+                                     timeouts, available, latency)
+    sat["advice"] = i18n.t("advice_" + kind, **values)
+    hints.append(i18n.t("status_saturated", queue=listen["queue"],
+                        seconds=int(now - sat["queue_since"])) + " " + sat["advice"])
 
 
 def _exit_hints(recent, now, hints):
@@ -465,3 +554,44 @@ def _exit_hints(recent, now, hints):
         hints.append(i18n.t("status_timeouts", n=n_timeout))
     if n_oom:
         hints.append(i18n.t("status_oom", n=n_oom))
+
+
+HISTORY_SPANS = (300, 3600, 86400)
+HISTORY_POINTS = 360  # a chart's worth: 24 h are folded 24 steps to a point
+
+
+def _worst(run, key):
+    vals = [p[key] for p in run if p[key] is not None]
+    return max(vals) if vals else None
+
+
+def fold_history(points, n=HISTORY_POINTS):
+    """At most ``n`` points: runs of neighbours summed (requests, exits), averaged (busy,
+    RSS sum) or their worst kept (percentiles, queue, RSS max)."""
+    if len(points) <= n:
+        return points
+    k = -(-len(points) // n)
+    out = []
+    for i in range(0, len(points), k):
+        run = points[i:i + k]
+        req = sum(p["requests"] for p in run)
+        out.append({"t": run[-1]["t"], "requests": req,
+                    "rps": round(req / float(stats_layout.HISTORY_STEP * len(run)), 2),
+                    "p50": _worst(run, "p50"), "p95": _worst(run, "p95"),
+                    "p99": _worst(run, "p99"), "queue": _worst(run, "queue"),
+                    "rss_max": _worst(run, "rss_max"),
+                    "busy_ratio": round(sum(p["busy_ratio"] for p in run) / len(run), 3),
+                    "rss_sum": sum(p["rss_sum"] for p in run) // len(run),
+                    "workers": run[-1]["workers"], "exits": sum(p["exits"] for p in run)})
+    return out
+
+
+def get_history(site, span):
+    """The site's history ring over the last ``span`` seconds, folded for a chart."""
+    record = records.load(site)
+    stats_dir = (record or {}).get("stats_dir")
+    if not stats_dir:
+        return {"site": site, "span": span, "step": stats_layout.HISTORY_STEP, "points": []}
+    points = stats_layout.read_history_file(stats_dir, time.time(), span)
+    return {"site": site, "span": span, "step": stats_layout.HISTORY_STEP,
+            "points": fold_history(points)}

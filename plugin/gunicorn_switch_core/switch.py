@@ -68,6 +68,7 @@ def _record(plan, task_id):
         "manager_detail": _manager_detail(plan["manager"], site),
         "workers": s.get("workers"), "domain": plan["domain"], "nginx_addr": plan["nginx_addr"],
         "baseline_status": plan["baseline_status"], "user": plan["user"],
+        "backlog": s.get("backlog"),
     }
 
 

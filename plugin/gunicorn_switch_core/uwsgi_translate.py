@@ -178,7 +178,7 @@ class Context(object):
     FIELDS = ("site", "project_path", "venv", "python_version", "gunicorn_version",
               "log_dir", "runtime_dir", "stats_dir", "bind", "user", "group", "workers",
               "threads", "worker_class", "timeout", "nginx_read_timeout", "control_socket",
-              "env", "access_log", "run_as")
+              "env", "access_log", "run_as", "somaxconn")
 
     def __init__(self, **kw):
         unknown = set(kw) - set(self.FIELDS)
@@ -626,6 +626,11 @@ def translate(config, context, django=None):
     backlog = last("listen", "l")
     if backlog is not None and _int(backlog, tr, 1):
         tr.set("backlog", atoi(backlog.value), _origin(backlog))
+        if ctx.somaxconn and atoi(backlog.value) > ctx.somaxconn:
+            # the kernel silently caps listen()'s backlog: the queue is shorter than asked
+            tr.warn("listen = %d exceeds net.core.somaxconn = %d: the kernel caps the backlog "
+                    "at %d; raise net.core.somaxconn (sysctl) to get the queue uWSGI had"
+                    % (atoi(backlog.value), ctx.somaxconn, ctx.somaxconn), backlog)
     umask = last("umask")
     if umask is not None and "umask" not in tr.settings:
         text = umask.value.strip()

@@ -83,11 +83,14 @@
       m_master: '主进程', m_version: '版本', m_bind: '监听', m_age: '运行时长', m_workers: '工作进程',
       m_requests: '请求总数', m_rps: '请求/秒', m_rss: '内存合计', m_busy: '忙碌', m_config: '配置',
       col_pid: 'PID', col_age: '运行时长', col_cpu: 'CPU', col_rss: '内存', col_requests: '请求数',
-      col_rps: '请求/秒', col_avg: '平均耗时', col_state: '状态', col_current: '当前请求',
+      m_queue: '监听队列 / 上限', m_busy_ratio: '忙碌率', sat_badge: '已饱和',
+      col_rps: '请求/秒', col_avg: '平均耗时', col_pct: 'P50 / P95 / P99（1 分钟）', m_pct: '耗时 P50 / P95 / P99（近 1 分钟）', col_state: '状态', col_current: '当前请求',
       w_busy: '忙碌', w_idle: '空闲', w_exiting: '退出中', w_replaced: '替换了 {pid}（{cause}）',
+      exit_rss: '内存', exit_rss_seen: '最后测得内存', exit_stacks: '查看 {n} 个线程的调用栈',
       exits_title: '最近退出的工作进程', exit_time: '时间', exit_cause: '原因', exit_detail: '详情',
       cause_timeout: '超时', cause_oom: '内存不足', cause_max_requests: '达到 max_requests',
-      cause_reload_on_rss: '内存超限', cause_max_lifetime: '达到最长寿命', cause_crash: '崩溃',
+      cause_reload_on_rss: '内存超限', cause_memory: '内存守护（超过上限，平滑退出）',
+      rot_memory: '每个 worker 内存上限（MB，0 = 关闭）', rot_memory_help: '超过上限的 worker 处理完当前请求后退出，每次一个。', cause_max_lifetime: '达到最长寿命', cause_crash: '崩溃',
       cause_signal: '被信号结束', cause_exit: '正常退出',
       btn_reload: '平滑重载', btn_add: '+1 worker', btn_remove: '−1 worker', btn_restart: '重启', btn_start: '启动',
       op_reload: '正在平滑重载…', op_add_worker: '正在增加 worker…', op_remove_worker: '正在减少 worker…',
@@ -104,6 +107,11 @@
       logs_lines: '行数', logs_follow: '自动刷新', logs_empty: '（日志为空）',
       logs_none: '还没有由本插件切换的站点，日志在切换后可用。',
       soon_settings: '默认 worker 数、超时等更多设置即将推出。',
+      hist_title: '历史（由 Gunicorn 主进程每 10 秒记录，页面关闭时也在记录）', hist_5m: '5 分钟', hist_1h: '1 小时', hist_24h: '24 小时',
+      hist_rps: '请求/秒', hist_p95: 'P95 耗时（ms）', hist_busy: '忙碌率（%）', hist_rss: '内存合计（MB）', hist_empty: '还没有历史记录（每 10 秒一条）',
+      rot_title: '日志切割', rot_help: 'Gunicorn 的错误日志和访问日志超过大小或时间后改名为 .1、.2…，由站点自己的 Gunicorn 主进程（站点用户）完成，不丢任何一行。',
+      rot_max_mb: '单个文件上限（MB）', rot_age: '最长时间（小时，0 = 不按时间）', rot_keep: '保留份数', rot_save: '保存',
+      rot_saved: '已保存，约 1 秒内生效（不需要重启）：{conf}',
       language: '界面语言', lang_auto: '跟随面板', lang_saved: '界面语言已切换',
       version_mismatch: '页面版本 {page} 与插件后端版本 {backend} 不一致：请刷新浏览器页面；如果仍不一致，请重启面板。',
       err_http: '请求失败（HTTP {code}），请稍后重试',
@@ -170,11 +178,14 @@
       m_master: 'Master', m_version: 'Version', m_bind: 'Bind', m_age: 'Up', m_workers: 'Workers',
       m_requests: 'Requests', m_rps: 'Req/s', m_rss: 'Memory', m_busy: 'Busy', m_config: 'Config',
       col_pid: 'PID', col_age: 'Age', col_cpu: 'CPU', col_rss: 'RSS', col_requests: 'Requests',
-      col_rps: 'Req/s', col_avg: 'Avg', col_state: 'State', col_current: 'Current request',
+      m_queue: 'Listen queue / backlog', m_busy_ratio: 'Busy ratio', sat_badge: 'saturated',
+      col_rps: 'Req/s', col_avg: 'Avg', col_pct: 'P50 / P95 / P99 (1 min)', m_pct: 'Latency P50 / P95 / P99 (last minute)', col_state: 'State', col_current: 'Current request',
       w_busy: 'busy', w_idle: 'idle', w_exiting: 'exiting', w_replaced: 'replaced {pid} ({cause})',
+      exit_rss: 'RSS', exit_rss_seen: 'last seen RSS', exit_stacks: 'stacks of {n} thread(s)',
       exits_title: 'Recent worker exits', exit_time: 'Time', exit_cause: 'Cause', exit_detail: 'Detail',
       cause_timeout: 'timeout', cause_oom: 'out of memory', cause_max_requests: 'max_requests',
-      cause_reload_on_rss: 'memory limit', cause_max_lifetime: 'max lifetime', cause_crash: 'crash',
+      cause_reload_on_rss: 'memory limit', cause_memory: 'memory guard (over the limit, retired gracefully)',
+      rot_memory: 'Memory limit per worker (MB, 0 = off)', rot_memory_help: 'A worker over the limit finishes its request and retires, one at a time.', cause_max_lifetime: 'max lifetime', cause_crash: 'crash',
       cause_signal: 'signal', cause_exit: 'exit',
       btn_reload: 'Graceful reload', btn_add: '+1 worker', btn_remove: '−1 worker', btn_restart: 'Restart', btn_start: 'Start',
       op_reload: 'Reloading…', op_add_worker: 'Adding a worker…', op_remove_worker: 'Removing a worker…',
@@ -191,6 +202,11 @@
       logs_lines: 'Lines', logs_follow: 'Follow', logs_empty: '(the log is empty)',
       logs_none: 'No site was switched by this plugin yet: logs are there after a switch.',
       soon_settings: 'More settings (default workers, timeouts) are coming soon.',
+      hist_title: 'History (recorded every 10 s by the Gunicorn master, page open or not)', hist_5m: '5 min', hist_1h: '1 hour', hist_24h: '24 hours',
+      hist_rps: 'Req/s', hist_p95: 'P95 latency (ms)', hist_busy: 'Busy (%)', hist_rss: 'Memory (MB)', hist_empty: 'No history yet (one record every 10 s)',
+      rot_title: 'Log rotation', rot_help: 'Gunicorn\'s error and access logs are renamed to .1, .2… when they pass the size or the age, by the site\'s own Gunicorn master (as the site user), without losing a line.',
+      rot_max_mb: 'Max file size (MB)', rot_age: 'Max age (hours, 0 = size only)', rot_keep: 'Files kept', rot_save: 'Save',
+      rot_saved: 'Saved; in effect within a second, no restart: {conf}',
       language: 'Language', lang_auto: 'Same as the panel', lang_saved: 'Language changed',
       version_mismatch: 'This page is version {page} but the plugin\'s backend is {backend}: reload the browser page; if that does not help, restart the panel.',
       err_http: 'Request failed (HTTP {code}), please try again',
@@ -284,6 +300,7 @@
     xhrs: [],
     layers: {},
     charts: [],
+    hcharts: [],
     observer: null,
     status: {site: null, gen: 0, inflight: false, data: null, hist: null},
     logs: {site: null, kind: 'error', lines: 200, follow: false, inflight: false},
@@ -407,6 +424,12 @@
         gswitch.loadLogs(true);
       });
       root.on('click', '.gswitch-logs-refresh', function () { gswitch.loadLogs(true); });
+      root.on('change', '.gswitch-rot-site', function () { gswitch.loadRotation(); });
+      root.on('click', '.gswitch-hist-span', function () {
+        gswitch.historySpan = Number($(this).attr('data-span'));
+        gswitch.loadHistory(true);
+      });
+      root.on('click', '.gswitch-rot-save', function () { gswitch.saveRotation(); });
       root.on('change', '.gswitch-logs-follow', function () {
         gswitch.logs.follow = $(this).prop('checked');
         if (gswitch.logs.follow) gswitch.loadLogs(false); else gswitch.clear('logs');
@@ -517,6 +540,30 @@
         gswitch.fillSiteSelects();
         gswitch.loadLogs(true);
       }
+      if (tab === 'settings') {
+        gswitch.fillSiteSelects();
+        gswitch.loadRotation();
+      }
+    },
+
+    /* 设置 → 日志切割: the four lines of the site's gunicorn_conf.py the master re-reads. */
+    loadRotation: function () {
+      var root = gswitch.root;
+      var site = root.find('.gswitch-rot-site').val();
+      root.find('.gswitch-rot-msg').text('');
+      if (!site) return;
+      gswitch.call('get_log_rotation', {site: site}, function (data) {
+        root.find('.gswitch-rot').each(function () { $(this).val(data[$(this).attr('name')]); });
+      }, {fail: function (msg) { root.find('.gswitch-rot-msg').text(msg); }});
+    },
+
+    saveRotation: function () {
+      var root = gswitch.root;
+      var args = {site: root.find('.gswitch-rot-site').val()};
+      root.find('.gswitch-rot').each(function () { args[$(this).attr('name')] = $(this).val(); });
+      gswitch.call('set_log_rotation', args, function (data) {
+        root.find('.gswitch-rot-msg').text(gswitch.t('rot_saved', {conf: data.conf}));
+      }, {fail: function (msg) { root.find('.gswitch-rot-msg').text(msg); }});
     },
 
     /*
@@ -1145,6 +1192,9 @@
       gswitch.logs.site = fill(root.find('.gswitch-logs-site'), managed, gswitch.logs.site);
       root.find('.gswitch-logs-empty').toggle(!managed.length).text(gswitch.t('logs_none'));
       root.find('.gswitch-logs-main').toggle(!!managed.length);
+      fill(root.find('.gswitch-rot-site'), managed, root.find('.gswitch-rot-site').val());
+      root.find('.gswitch-rotation-empty').toggle(!managed.length).text(gswitch.t('logs_none'));
+      root.find('.gswitch-rotation-main').toggle(!!managed.length);
     },
 
     resetStatus: function () {
@@ -1252,6 +1302,16 @@
           ['m_age', duration(m.age)], ['m_workers', t.workers], ['m_busy', t.busy === null || t.busy === undefined ? '-' : t.busy],
           ['m_requests', num(t.requests)], ['m_rps', num(t.rps)], ['m_rss', mb(t.rss)]
         ];
+        if (t.latency) kv.push(['m_pct', gswitch.pctText(t.latency)]);
+        var sat = data.saturation || {};
+        if (sat.busy_ratio !== null && sat.busy_ratio !== undefined) {
+          kv.push(['m_busy_ratio', Math.round(sat.busy_ratio * 100) + '% (' + sat.busy_slots + ' / ' + sat.slots + ')']);
+        }
+        if (sat.listen) kv.push(['m_queue', sat.listen.queue + ' / ' + (sat.listen.backlog === null ? '-' : sat.listen.backlog)]);
+        if (sat.saturated) {
+          html += '<div class="gswitch-note gswitch-note-error gswitch-saturated"><b>' + esc(gswitch.t('sat_badge')) + '</b> ' +
+            esc(sat.advice || '') + '</div>';
+        }
         html += '<div class="gswitch-master">';
         for (var k = 0; k < kv.length; k++) {
           html += '<span class="gswitch-master-item"><span class="c9">' + esc(gswitch.t(kv[k][0])) + '</span> <b>' +
@@ -1261,25 +1321,45 @@
         html += '</div>';
         html += gswitch.workersHtml(data.workers || []);
       }
-      var exits = data.recent_exits || [];
-      if (exits.length) {
-        html += '<h4 class="gswitch-h4">' + esc(gswitch.t('exits_title')) + '</h4>' +
-          '<div class="divtable gswitch-exits"><table class="table table-hover"><thead><tr>' +
-          '<th>' + esc(gswitch.t('exit_time')) + '</th><th>' + esc(gswitch.t('col_pid')) + '</th><th>' +
-          esc(gswitch.t('exit_cause')) + '</th><th>' + esc(gswitch.t('exit_detail')) + '</th></tr></thead><tbody>';
-        for (var e = 0; e < exits.length; e++) {
-          var x = exits[e];
-          var bad = x.cause && x.cause !== 'exit' && x.cause !== 'max_requests' && x.cause !== 'max_lifetime';
-          html += '<tr class="' + (bad ? 'gswitch-row-exit' : '') + '"><td>' + esc(x.time ? clock(x.time) : '-') + '</td><td>' +
-            esc(x.pid) + '</td><td>' + esc(gswitch.causeText(x.cause)) + '</td><td class="gswitch-mono gswitch-ellipsis" title="' +
-            esc(x.detail) + '">' + esc(x.detail || '-') + '</td></tr>';
-        }
-        html += '</tbody></table></div>';
-      }
+      html += gswitch.exitsHtml(data.recent_exits || []);
       body.html(html);
       if (m) gswitch.renderCharts();
       else gswitch.disposeCharts();
+      if (m && managed) gswitch.loadHistory(false);
       root.find('.gswitch-status-site').val(site);
+    },
+
+    /* The last exits as cards; a card with stacks (a timeout) opens to show them. */
+    exitsHtml: function (exits) {
+      if (!exits.length) return '';
+      var html = '<h4 class="gswitch-h4">' + esc(gswitch.t('exits_title')) + '</h4><div class="gswitch-exits">';
+      for (var e = 0; e < exits.length; e++) {
+        var x = exits[e];
+        var bad = x.cause && x.cause !== 'exit' && x.cause !== 'max_requests' && x.cause !== 'max_lifetime' && x.cause !== 'memory';
+        var head = '<span class="gswitch-exit-time">' + esc(x.time ? clock(x.time) : '-') + '</span> ' +
+          '<b class="gswitch-exit-cause">' + esc(gswitch.causeText(x.cause)) + '</b> ' +
+          '<span class="c9">PID ' + esc(x.pid) + '</span>';
+        if (x.rss) head += ' <span class="c9">' + esc(gswitch.t(x.rss_seen ? 'exit_rss_seen' : 'exit_rss')) + ' ' + esc(mb(x.rss)) + '</span>';
+        if (x.request) {
+          head += ' <span class="gswitch-mono">' + esc((x.request.method || '') + ' ' + (x.request.path || '')) +
+            (x.request.elapsed === null || x.request.elapsed === undefined ? '' : ' (' + esc(num(x.request.elapsed, 1)) + 's)') + '</span>';
+        }
+        var detail = x.detail ? '<div class="gswitch-mono c9 gswitch-ellipsis" title="' + esc(x.detail) + '">' + esc(x.detail) + '</div>' : '';
+        var stacks = x.stacks || [];
+        var cls = 'gswitch-exit-card' + (bad ? ' gswitch-row-exit' : '');
+        if (!stacks.length) {
+          html += '<div class="' + cls + '"><div class="gswitch-exit-head">' + head + '</div>' + detail + '</div>';
+          continue;
+        }
+        html += '<details class="' + cls + '"><summary class="gswitch-exit-head">' + head +
+          ' <span class="gswitch-exit-more">' + esc(gswitch.t('exit_stacks', {n: stacks.length})) + '</span></summary>' + detail;
+        for (var k = 0; k < stacks.length; k++) {
+          html += '<div class="gswitch-exit-thread c9">' + esc(stacks[k].thread) + '</div>' +
+            '<pre class="gswitch-exit-stack">' + esc(stacks[k].stack) + '</pre>';
+        }
+        html += '</details>';
+      }
+      return html + '</div>';
     },
 
     causeText: function (cause) {
@@ -1291,8 +1371,15 @@
         (disabled ? ' disabled' : '') + '>' + esc(gswitch.t(label)) + '</button> ';
     },
 
+    /* "12 / 80 / 310 ms" for a {p50, p95, p99} in ms; "-" without requests in the minute. */
+    pctText: function (p) {
+      if (!p || p.p50 === null || p.p50 === undefined) return '-';
+      return num(p.p50, p.p50 < 10 ? 1 : 0) + ' / ' + num(p.p95, p.p95 < 10 ? 1 : 0) + ' / ' +
+        num(p.p99, p.p99 < 10 ? 1 : 0) + ' ms';
+    },
+
     workersHtml: function (workers) {
-      var cols = ['col_pid', 'col_age', 'col_cpu', 'col_rss', 'col_requests', 'col_rps', 'col_avg', 'col_state', 'col_current'];
+      var cols = ['col_pid', 'col_age', 'col_cpu', 'col_rss', 'col_requests', 'col_rps', 'col_avg', 'col_pct', 'col_state', 'col_current'];
       var html = '<div class="divtable gswitch-workers"><table class="table table-hover"><thead><tr>';
       for (var c = 0; c < cols.length; c++) html += '<th>' + esc(gswitch.t(cols[c])) + '</th>';
       html += '</tr></thead><tbody>';
@@ -1317,9 +1404,10 @@
           '<td>' + pidCell + '</td><td>' + esc(duration(w.age)) + '</td><td>' + esc(num(w.cpu, 1)) + '%</td>' +
           '<td>' + esc(mb(w.rss)) + '</td><td class="gswitch-requests">' + esc(num(w.requests)) + '</td>' +
           '<td>' + esc(num(w.rps, 2)) + '</td><td>' + esc(w.avg_ms === null || w.avg_ms === undefined ? '-' : num(w.avg_ms, 1) + ' ms') + '</td>' +
+          '<td class="gswitch-pct">' + esc(gswitch.pctText(w.latency)) + '</td>' +
           '<td class="gswitch-state">' + esc(state) + '</td><td class="gswitch-mono gswitch-ellipsis" title="' + esc(cur) + '">' + esc(cur || '-') + '</td></tr>';
       }
-      if (!workers.length) html += '<tr><td colspan="9" class="gswitch-empty">-</td></tr>';
+      if (!workers.length) html += '<tr><td colspan="10" class="gswitch-empty">-</td></tr>';
       return html + '</tbody></table></div>';
     },
 
@@ -1381,10 +1469,75 @@
     },
 
     disposeCharts: function () {
-      for (var i = 0; i < gswitch.charts.length; i++) {
-        try { gswitch.charts[i].chart.dispose(); } catch (e) { /* gone with the dialog */ }
+      var all = gswitch.charts.concat(gswitch.hcharts || []);
+      for (var i = 0; i < all.length; i++) {
+        try { all[i].chart.dispose(); } catch (e) { /* gone with the dialog */ }
       }
       gswitch.charts = [];
+      gswitch.hcharts = [];
+      gswitch.historyAt = 0;
+    },
+
+    /* The master's history ring (get_history): fetched when the span changes, else every 30 s. */
+    loadHistory: function (force) {
+      var now = new Date().getTime();
+      if (!force && gswitch.historyAt && now - gswitch.historyAt < 30000) return;
+      var echarts = window.echarts;
+      if (!echarts || typeof echarts.init !== 'function') return;
+      gswitch.historyAt = now;
+      var span = gswitch.historySpan || 3600;
+      gswitch.call('get_history', {site: gswitch.status.site, span: span}, function (data) {
+        try { gswitch.renderHistory(data); } catch (e) { gswitch.historyAt = 0; }
+      }, {loading: false, fail: function () { gswitch.historyAt = 0; }});
+    },
+
+    renderHistory: function (data) {
+      var box = gswitch.root.find('.gswitch-history');
+      var span = gswitch.historySpan || 3600;
+      var spans = [[300, 'hist_5m'], [3600, 'hist_1h'], [86400, 'hist_24h']];
+      var html = '<h4 class="gswitch-h4">' + esc(gswitch.t('hist_title')) + '</h4><div class="gswitch-hist-spans mb10">';
+      for (var i = 0; i < spans.length; i++) {
+        html += '<button type="button" class="btn btn-xs ' + (spans[i][0] === span ? 'btn-success' : 'btn-default') +
+          ' gswitch-hist-span" data-span="' + spans[i][0] + '">' + esc(gswitch.t(spans[i][1])) + '</button> ';
+      }
+      html += '</div>';
+      var pts = data.points || [];
+      if (!pts.length) {
+        box.html(html + '<div class="gswitch-note">' + esc(gswitch.t('hist_empty')) + '</div>');
+        return;
+      }
+      var metrics = [['rps', 'hist_rps', function (p) { return p.rps; }],
+        ['p95', 'hist_p95', function (p) { return p.p95; }],
+        ['busy', 'hist_busy', function (p) { return Math.round(p.busy_ratio * 1000) / 10; }],
+        ['rss', 'hist_rss', function (p) { return Math.round(p.rss_sum / 104857.6) / 10; }]];
+      html += '<div class="gswitch-chart-row">';
+      for (var k = 0; k < metrics.length; k++) {
+        html += '<div class="gswitch-chart-cell gswitch-hist-cell"><div class="gswitch-chart-title c9">' + esc(gswitch.t(metrics[k][1])) +
+          '</div><div class="gswitch-chart" data-hist="' + k + '"></div></div>';
+      }
+      for (var d = 0; d < (gswitch.hcharts || []).length; d++) {
+        try { gswitch.hcharts[d].chart.dispose(); } catch (e) { /* replaced */ }
+      }
+      gswitch.hcharts = [];
+      box.html(html + '</div>');
+      var dark = gswitch.isDark();
+      var text = dark ? '#aaa' : '#666';
+      var line = dark ? 'rgba(255,255,255,.12)' : 'rgba(0,0,0,.08)';
+      var tmax = new Date().getTime();
+      box.find('.gswitch-chart').each(function () {
+        var m = metrics[Number($(this).attr('data-hist'))];
+        var series = [];
+        for (var j = 0; j < pts.length; j++) series.push([pts[j].t * 1000, m[2](pts[j])]);
+        var chart = window.echarts.init(this);
+        chart.setOption({backgroundColor: 'transparent', animation: false,
+          grid: {left: 36, right: 8, top: 8, bottom: 22}, tooltip: {trigger: 'axis', confine: true},
+          xAxis: {type: 'time', min: tmax - span * 1000, max: tmax,
+            axisLabel: {color: text, fontSize: 9, hideOverlap: true, formatter: '{HH}:{mm}'},
+            axisLine: {lineStyle: {color: line}}, splitLine: {show: false}},
+          yAxis: {type: 'value', min: 0, axisLabel: {color: text, fontSize: 9}, splitLine: {lineStyle: {color: line}}},
+          series: [{type: 'line', showSymbol: false, connectNulls: false, lineStyle: {width: 1.5}, data: series}]});
+        gswitch.hcharts.push({chart: chart});
+      });
     },
 
     isDark: function () {

@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from gunicorn_switch_core import stats_layout
 from tests.faults import faultlib as fl
 from tests.faults.faultlib import wait_task
 
@@ -153,12 +154,15 @@ def test_links_and_fifos_planted_by_www_change_no_root_file_and_hang_nothing(
     try:
         stats = rec["stats_dir"]
         plants = [(rec["error_log"], decoys[1]), (rec["access_log"], decoys[2]),
-                  (os.path.join(stats, "exits.tmp"), decoys[3]),
-                  (os.path.join(stats, "exits"), decoys[3]),
+                  (os.path.join(stats, stats_layout.EXITS_NAME + ".tmp"), decoys[3]),
+                  (os.path.join(stats, stats_layout.EXITS_NAME), decoys[3]),
+                  # what get_status reads for a timed-out worker's stacks
+                  (os.path.join(stats, "99998" + stats_layout.ABORT_SUFFIX), decoys[3]),
                   (os.path.join(rec["log_dir"], "gunicorn_stdout.log"), decoys[5])]
         for path, decoy in plants:
             as_www('rm -f "$2"; ln -s "$1" "$2"', decoy, path)
         as_www('mkfifo "$1"', os.path.join(stats, "99999.slot"))
+        as_www('mkfifo "$1"', os.path.join(stats, "99997" + stats_layout.ABORT_SUFFIX))
         for op in ("reload", "add_worker", "remove_worker", "restart"):
             bounded(plugin.control, panel_get(site=SITE, op=op))
             assert _same(decoys, before), op

@@ -27,6 +27,7 @@ class Load(object):
         self.statuses = collections.Counter()
         self.errors = collections.Counter()
         self.threads = []
+        self.latencies = []  # seconds per answered request (a list append: no lock needed)
 
     def _one(self, path):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
@@ -46,7 +47,10 @@ class Load(object):
         while not self._stop.is_set() and time.monotonic() < end:
             path = self.paths[i % len(self.paths)]
             i += 1
+            t0 = time.monotonic()
             status, err = self._one(path)
+            if status is not None:
+                self.latencies.append(time.monotonic() - t0)
             with self._lock:
                 if self.total >= self.max_requests:
                     return

@@ -272,7 +272,11 @@ def test_charts_degrade_without_echarts(page, devpanel, devpanel_module):
                            "rps": 0.5, "avg_ms": 2.5, "busy": True, "exiting": False,
                            "current": {"method": "GET", "path": "/<script>", "seconds": 1.2},
                            "last_exit": {"pid": 9, "time": 1, "cause": "timeout"}}],
-              "recent_exits": [{"pid": 9, "time": 1, "cause": "timeout", "detail": "WORKER TIMEOUT"}],
+              "recent_exits": [{"pid": 9, "time": 1, "cause": "timeout", "detail": "WORKER TIMEOUT",
+                                "rss": 52428800,
+                                "request": {"method": "GET", "path": "/slow/", "elapsed": 30.1},
+                                "stacks": [{"thread": "MainThread", "stack": "  File \"<views>\", in slow\n"}]},
+                               {"pid": 8, "time": 1, "cause": "max_requests", "detail": ""}],
               "totals": {"workers": 1, "requests": 3, "rps": 0.5, "rss": 2, "busy": 1}}
     page.route("**/plugin?action=a&name=gunicorn_switch&s=get_status*", lambda route: route.fulfill(
         status=200, content_type="application/json",
@@ -283,9 +287,15 @@ def test_charts_degrade_without_echarts(page, devpanel, devpanel_module):
              "project_path": "/www/wwwroot/shop", "upstream": "127.0.0.1:1"}]})))
     root = open_plugin(page, url)
     root.locator('.bt-w-menu p[data-tab="status"]').click()
-    expect(root.locator(".gswitch-charts")).to_contain_text("echarts")
     expect(root.locator(".gswitch-workers tr.gswitch-row-busy")).to_have_count(1)
-    expect(root.locator(".gswitch-exits tr.gswitch-row-exit")).to_have_count(1)
+    expect(root.locator(".gswitch-exits .gswitch-exit-card.gswitch-row-exit")).to_have_count(1)
+    expect(root.locator(".gswitch-exits .gswitch-exit-card")).to_have_count(2)
+    card = root.locator(".gswitch-exits details.gswitch-exit-card")
+    expect(card).to_contain_text("GET /slow/ (30.1s)")
+    expect(card.locator(".gswitch-exit-stack")).to_be_hidden()
+    card.locator("summary").click()  # the card opens to its stack, escaped
+    expect(card.locator(".gswitch-exit-stack")).to_contain_text('File "<views>", in slow')
+    expect(root.locator(".gswitch-charts")).to_contain_text("echarts")
     expect(root.locator(".gswitch-hints")).to_contain_text("<b>hint</b>")  # escaped, as text
     expect(root.locator(".gswitch-workers")).to_contain_text("GET /<script>")
     assert [e for e in page.errors if "Failed to load resource" not in e

@@ -197,3 +197,11 @@ def test_reload_files_are_watched_relative_to_chdir(tmp_path):
     assert [c["option"] for c in tr.carried] == ["touch-reload", "touch-chain-reload",
                                                  "touch-logreopen"]
     assert not [w for w in tr.warnings if "touch" in (w["option"] or "")]
+
+
+def test_a_listen_above_somaxconn_warns_that_the_kernel_caps_it():
+    capped = run("listen_backlog.ini", somaxconn=512)
+    assert capped.settings["backlog"].value == 1024
+    assert any("exceeds net.core.somaxconn = 512" in w["message"] for w in capped.warnings)
+    roomy = run("listen_backlog.ini", somaxconn=4096)
+    assert not any("somaxconn" in w["message"] for w in roomy.warnings)

@@ -1,0 +1,81 @@
+"""The history ring the collector thread in a real Gunicorn master keeps: records of the
+last steps with the requests and percentiles, bounded in size, still written after a HUP;
+and 24 h of records (time injected into the conf's own writer) in the same fixed size."""
+import importlib.util
+import os
+import signal
+import sys
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
+
+from gunicorn_switch_core import stats_layout as L  # noqa: E402
+from gunicorn_switch_core import status  # noqa: E402
+from tests.e2e import test_status as ts  # noqa: E402
+
+root, make_site, poll, get = ts.root, ts.make_site, ts.poll, ts.get
+
+
+def test_the_master_keeps_a_bounded_history_that_survives_a_reload(make_site):
+    site = make_site(processes=2)
+    ring = site.runtime / "stats" / L.HISTORY_NAME
+
+    def busy_steps():
+        for _ in range(20):
+            get(site.url("/slow/?s=0.05"))
+        pts = status.get_history(site.site, 300)["points"]
+        return [p for p in pts if p["requests"] > 0] or None
+
+    pts = poll(busy_steps, "a history step with requests", deadline=40)
+    p = pts[-1]
+    assert 40 <= p["p50"] <= 70 and p["p95"] >= p["p50"], p
+    assert p["workers"] == 2 and p["rss_max"] > 0 and p["rss_sum"] >= p["rss_max"]
+    assert p["queue"] == 0 and 0 <= p["busy_ratio"] <= 1
+    assert ring.stat().st_size == L.HISTORY_BYTES
+    assert oct(ring.stat().st_mode & 0o777) == "0o600"
+    last = p["t"]
+    os.kill(site.pid, signal.SIGHUP)  # a reload: new workers, the same master and thread
+    after = poll(lambda: [q for q in status.get_history(site.site, 300)["points"]
+                          if q["t"] > last + 5] or None, "a record after the reload", deadline=30)
+    assert psutil_alive(site.pid)
+    assert any(q["t"] == last for q in status.get_history(site.site, 300)["points"])
+    assert after and ring.stat().st_size == L.HISTORY_BYTES
+
+
+def psutil_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def test_a_simulated_day_fills_the_ring_in_its_fixed_size(make_site, tmp_path):
+    site = make_site(processes=1)
+    # the conf's own writer, loaded as Gunicorn loads it, pointed at a ring of its own
+    spec = importlib.util.spec_from_file_location("gsw_conf", str(site.conf))
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    conf._HISTORY_PATH = str(tmp_path / L.HISTORY_NAME)
+    fd = conf._history_open()
+    start = 1.8e9
+    steps = L.HISTORY_SLOTS + 600  # a day and 100 minutes: the oldest places are reused
+    try:
+        for i in range(steps):
+            conf._history_write(fd, start + i * L.HISTORY_STEP,
+                                (i % 7, 1.0, 2.0, 3.0, 0.5, -1, 2, 0, 10 << 20, 6 << 20))
+    finally:
+        os.close(fd)
+    data = (tmp_path / L.HISTORY_NAME).read_bytes()
+    assert len(data) == L.HISTORY_BYTES
+    end = start + (steps - 1) * L.HISTORY_STEP
+    day = L.read_history(data, end, 86400)
+    assert len(day) == L.HISTORY_SLOTS
+    assert day[0]["t"] == end - (L.HISTORY_SLOTS - 1) * L.HISTORY_STEP and day[-1]["t"] == end
+    assert day[-1]["requests"] == (steps - 1) % 7 and day[-1]["queue"] is None
+    assert len(L.read_history(data, end, 300)) == 31
+    folded = status.fold_history(day)
+    assert len(folded) <= status.HISTORY_POINTS
+    assert sum(p["requests"] for p in folded) == sum(p["requests"] for p in day)
