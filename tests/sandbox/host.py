@@ -62,6 +62,18 @@ def _chown_www(path):
             os.lchown(os.path.join(dirpath, f), uid, gid)
 
 
+class _Proc(psutil.Process):
+    """A sandbox process whose command line reads as empty once it has exited: the tests
+    look at processes that the switch is stopping (an exited uWSGI stays a zombie until
+    PID 1 reaps it)."""
+
+    def cmdline(self):
+        try:
+            return super().cmdline()
+        except psutil.Error:
+            return []
+
+
 class Site:
     """One sandbox site: its spec plus where it lives and how it listens."""
 
@@ -384,7 +396,10 @@ class Sandbox:
             info = proc.info
             hay = " ".join(info.get("cmdline") or []) + " " + (info.get("cwd") or "") + " " + (info.get("exe") or "")
             if root in hay and proc.pid != os.getpid():
-                found.append(proc)
+                try:
+                    found.append(_Proc(proc.pid))
+                except psutil.Error:
+                    continue
         return found
 
     def stop(self):
