@@ -186,7 +186,9 @@ def test_cli_switch_and_rollback_under_load(sandbox, plugin, panel_get):
     record_load("%s cli switch" % site, load)
     assert code == 0, (out, err)
     assert out["changed"] is True and out["state"] == "succeeded" and out["serving"] is True, out
-    assert [s["state"] for s in out["steps"]][1:] == ["done"] * 6
+    # install may be skipped (Gunicorn in the venv already); every other step ran
+    assert [s["state"] for s in out["steps"] if s["name"] != "install"] == \
+        ["done"] * (len(out["steps"]) - 1)
     assert load["total"] > 50 and load["failed"] == 0, load
     assert server_of(sandbox, site).startswith("gunicorn/")
     assert statuses(sandbox, site) == before_status
