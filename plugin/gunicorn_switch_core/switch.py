@@ -200,6 +200,13 @@ def prepare_dirs(p, user):
     dir (pidfile, sockets, stats) sits in root's /run/gunicorn_switch so that the site's
     user cannot swap it; it is traversable only where nginx must reach a unix socket in it."""
     safe_files.makedirs(p["log_dir"], mode=0o755, owner=user.owner)
+    # Logs a Gunicorn left there as root (a site switched before the master ran as the
+    # site's user) would keep this one from starting: the plugin's own log files, in the
+    # plugin's own log dir, are handed over by descriptor.
+    for key in ("errorlog", "accesslog"):
+        path = (p.get("settings") or {}).get(key)
+        if isinstance(path, str) and os.path.dirname(path) == p["log_dir"].rstrip("/"):
+            safe_files.give_to(path, user.owner)
     safe_files.makedirs(os.path.dirname(p["runtime_dir"]), mode=0o755)
     unix = p["bind"].startswith("unix:")
     safe_files.makedirs(p["runtime_dir"], mode=0o711 if unix else 0o700, owner=user.owner)
