@@ -77,8 +77,10 @@ def main(root, action):
             if not res["status"]:
                 return {"plan": res}
         call = getattr(plugin, action)
+        # a switch applies the plan just made and shown (its id), as the page does
+        args = {"plan_id": res["data"]["plan_id"]} if action == "switch" else {}
         task, load = under_load(sb, site.name, lambda: wait_task(
-            plugin, PanelGet, call(PanelGet(site=site.name))["data"]["task_id"], timeout=240))
+            plugin, PanelGet, call(PanelGet(site=site.name, **args))["data"]["task_id"], timeout=240))
         return {"task": task, "load": load}
     raise SystemExit("unknown action %s" % action)
 
