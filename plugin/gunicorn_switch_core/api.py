@@ -8,7 +8,7 @@ import logging
 import os
 import traceback
 
-from . import __version__, discover, i18n, paths, plan as planning, plans, records, switch as switching, tasks
+from . import __version__, discover, i18n, paths, plan as planning, plans, records, rollback as rolling_back, switch as switching, tasks
 from . import control as ctl, log_rotation, logs, safe_text, sites_db, status
 
 LOG = logging.getLogger("gunicorn_switch")
@@ -137,7 +137,7 @@ def rollback(args):
     if not rec:
         raise BadInput(i18n.t("not_switched", name=site["site"]))
     try:
-        return {"task_id": switching.start_rollback(rec)["id"]}
+        return {"task_id": rolling_back.start_rollback(rec)["id"]}
     except tasks.Busy:  # another call won the race since _refuse_if_busy
         raise BadInput(i18n.t("site_busy", name=site["site"]))
 

@@ -539,8 +539,8 @@ def _cmd_translate(args):
 
 
 def _cmd_run_task(args):
-    from . import switch, tasks
-    state = tasks.run_task(args.task_id, switch.TABLES)
+    from . import rollback, switch, tasks
+    state = tasks.run_task(args.task_id, {p.kind: p for p in (switch.SWITCH, rollback.ROLLBACK)})
     return 0 if state in ("succeeded", "rolled_back") else 1
 
 

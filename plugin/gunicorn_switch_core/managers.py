@@ -566,24 +566,19 @@ def find_uwsgi(u):
     return None
 
 
-def nginx_workers():
-    """The pids of nginx's current worker processes (taken just before a reload)."""
-    pid = host.read_pid(paths.host("/www/server/nginx/logs/nginx.pid"))
-    try:
-        return [c.pid for c in psutil.Process(pid).children()] if pid else []
-    except psutil.Error:
-        return []
+def detail_for(manager, site):
+    """What a manager knows the site's Gunicorn by: a program, a unit, or the site."""
+    if manager == "supervisor":
+        return program_name(site)
+    if manager == "systemd":
+        return unit_name(site)
+    return site
 
 
-def drain_nginx(old_pids, timeout):
-    """Wait (bounded) for the nginx workers that predate a reload to finish their requests:
-    after them, nothing sends the old backend a request. Returns how many are still alive.
-    (By pid, not by start time: psutil's create_time is only accurate to about a second.)"""
-    procs = []
-    for pid in old_pids or ():
-        try:
-            procs.append(psutil.Process(pid))
-        except psutil.Error:
-            continue
-    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
-    return len(alive)
+def registration_files(rec):
+    """The files a manager registers Gunicorn with (backed up before, restored after)."""
+    if rec["manager"] == "supervisor":
+        return [program_file(rec["manager_detail"]), supervisor_metadata_file()]
+    if rec["manager"] == "systemd":
+        return [unit_file(rec["manager_detail"])]
+    return []

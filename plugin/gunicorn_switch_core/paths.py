@@ -35,6 +35,7 @@ def unhost(real):
 # Well-known Baota locations (unprefixed); call host() on them before use.
 NGINX_BIN = "/www/server/nginx/sbin/nginx"
 NGINX_CONF = "/www/server/nginx/conf/nginx.conf"
+NGINX_PID = "/www/server/nginx/logs/nginx.pid"
 NGINX_INIT = "/etc/init.d/nginx"
 VHOST_NGINX = PANEL + "/vhost/nginx"
 VHOST_REWRITE = PANEL + "/vhost/rewrite"

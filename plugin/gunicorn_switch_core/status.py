@@ -13,7 +13,6 @@ error log re-read only when it changed.
 import datetime
 import json
 import os
-import pwd
 import re
 import signal
 import time
@@ -172,121 +171,9 @@ def match_replacements(workers, exits):
     return out
 
 
-# -- reading the host ---------------------------------------------------------------------
-
-def children(pid):
-    """The master's direct children, from /proc (no scan of every process)."""
-    kids = []
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as fh:
-                kids.extend(int(x) for x in fh.read().split())
-        return kids
-    except (OSError, ValueError):
-        pass
-    try:
-        return [c.pid for c in psutil.Process(pid).children()]
-    except psutil.Error:
-        return []
-
-
-_BOOT = []
-_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def parse_proc_stat(data, boot_time, clk_tck=100, page=4096):
-    """{started, cpu_s, rss, name, zombie} from the text of /proc/<pid>/stat (proc(5))."""
-    head, _, tail = data.rpartition(")")
-    f = tail.split()
-    # f[0] is field 3 (state); utime 14, stime 15, starttime 22, rss 24 (pages)
-    return {"name": head.partition("(")[2], "zombie": f[0] == "Z",
-            "cpu_s": (int(f[11]) + int(f[12])) / float(clk_tck),
-            "started": boot_time + int(f[19]) / float(clk_tck), "rss": int(f[21]) * page}
-
-
-def _worker_proc(pid):
-    """``_proc`` for a worker: psutil (with oneshot) reads three or four /proc files per
-    process and /proc/stat for the boot time on every call; one read of /proc/<pid>/stat
-    has everything a worker row needs, which keeps 32 workers cheaper than one `ps aux`."""
-    if not _BOOT:
-        _BOOT.append(psutil.boot_time())
-    try:
-        with open("/proc/%d/stat" % pid) as fh:
-            info = parse_proc_stat(fh.read(), _BOOT[0], _CLK_TCK, _PAGE)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, IndexError):
-        return _proc(pid)
-    info["pid"] = pid
-    return info
-
-
-def _proc(pid):
-    """{pid, started, cpu (s), rss, name} of one process, or None when it is gone."""
-    try:
-        p = psutil.Process(pid)
-        with p.oneshot():
-            t = p.cpu_times()
-            return {"pid": pid, "started": p.create_time(), "cpu_s": t.user + t.system,
-                    "rss": p.memory_info().rss, "name": p.name(), "proc": p,
-                    "zombie": p.status() == psutil.STATUS_ZOMBIE}
-    except psutil.Error:
-        return None
-
-
 # The managers under which control's restart is Gunicorn's USR2 upgrade (control.reexec says
 # why not under Supervisor and systemd).
 RESTART_BY_USR2 = ("daemon", "panel_project")
-
-
-def record_uids(record):
-    """The uids a site's recorded master may run as: its user (root for a site switched
-    before the master ran as the site's user)."""
-    try:
-        return (pwd.getpwnam(record.get("user") or "www").pw_uid, 0)
-    except KeyError:
-        return (0,)
-
-
-def gunicorn_master(pid, uids=None):
-    """The process at ``pid`` when it is a Gunicorn master (running as one of ``uids``),
-    else None: a pid read from a file the site's user can write must not make root look at,
-    or signal, another process."""
-    if not pid:
-        return None
-    info = _proc(pid)
-    if info is None:
-        return None
-    try:
-        cmdline = info["proc"].cmdline()
-        if uids is not None and info["proc"].uids().real not in uids:
-            return None
-    except psutil.Error:
-        return None
-    if processes.server_kind(cmdline, info["name"]) != "gunicorn":
-        return None
-    info["cmdline"] = cmdline
-    return info
-
-
-def worker_pids(master_pid, proc_name=None):
-    """The master's children but its dirty arbiter (Gunicorn >= 25, when configured)."""
-    dirty = _dirty_arbiter(proc_name)
-    return [p for p in children(master_pid) if p != dirty]
-
-
-def read_pidfile(path):
-    return host.read_pid(path) if path else None
-
-
-def _dirty_arbiter(proc_name):
-    """The pid in Gunicorn's dirty-arbiter pidfile for ``proc_name`` (>= 25), if any."""
-    if not proc_name:
-        return None
-    safe = proc_name.replace("/", "_").replace(" ", "_")
-    # bandit B108 reviewed: reads Gunicorn's own pidfile, writes nothing
-    return read_pidfile(os.path.join("/tmp", "gunicorn-dirty-%s.pid" % safe))  # nosec B108
 
 
 def _error_evidence(path):
@@ -369,7 +256,7 @@ def get_status(site, info=None):
     hints = []
     if record is not None:
         stats_dir = record.get("stats_dir")
-        master = gunicorn_master(read_pidfile(record.get("pidfile")), record_uids(record))
+        master = processes.gunicorn_master(processes.read_pidfile(record.get("pidfile")), processes.record_uids(record))
         evidence = _error_evidence(record.get("error_log"))
         exit_recs = _read_exits(stats_dir) if stats_dir else []
     else:
@@ -377,7 +264,7 @@ def get_status(site, info=None):
             from . import discover  # a full scan; only for sites the plugin did not switch
             info = next((s for s in discover.get_sites() if s["site"] == site), {})
         stats_dir = None
-        master = gunicorn_master(info.get("pid")) if info.get("server") == "gunicorn" else None
+        master = processes.gunicorn_master(info.get("pid")) if info.get("server") == "gunicorn" else None
         evidence, exit_recs = {}, []
         hints.append(i18n.t("status_unmanaged"))
     recent = merge_exits(exit_recs, evidence)
@@ -390,8 +277,8 @@ def get_status(site, info=None):
     m_cpu, _ = rates(prev, now, master["pid"], master["started"], master["cpu_s"], None)
     workers = []
     hists = []
-    for pid in worker_pids(master["pid"], site):
-        w = _worker_proc(pid)
+    for pid in processes.worker_pids(master["pid"], site):
+        w = processes.worker_proc(pid)
         # setproctitle also sets the kernel's 15-character name: "gunicorn: dirty".
         if w is None or w["zombie"] or w["name"].startswith("gunicorn: dirty"):
             continue

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from gunicorn_switch_core import control, logs, status
+from gunicorn_switch_core import control, logs, processes, status
 
 LOG = """\
 [2026-03-01 10:00:00 +0800] [100] [INFO] Starting gunicorn 27.0.1
@@ -159,7 +159,7 @@ def test_parse_proc_stat_agrees_with_psutil():
     import psutil
 
     with open("/proc/%d/stat" % os.getpid()) as fh:
-        got = status.parse_proc_stat(fh.read(), psutil.boot_time(),
+        got = processes.parse_proc_stat(fh.read(), psutil.boot_time(),
                                      os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE"))
     p = psutil.Process()
     assert abs(got["started"] - p.create_time()) < 0.02
@@ -170,6 +170,6 @@ def test_parse_proc_stat_agrees_with_psutil():
 def test_parse_proc_stat_with_odd_names():
     line = ("42 (gunicorn: wo) r)) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 "
             "1000 123456 789 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0")
-    got = status.parse_proc_stat(line, 1000.0, 100, 4096)
+    got = processes.parse_proc_stat(line, 1000.0, 100, 4096)
     assert got == {"name": "gunicorn: wo) r)", "zombie": False, "cpu_s": 3.0,
                    "started": 1010.0, "rss": 789 * 4096}
