@@ -8,7 +8,8 @@ import logging
 import os
 import traceback
 
-from . import __version__, discover, i18n, paths, plan as planning, plans, records, rollback as rolling_back, switch as switching, tasks
+from . import (__version__, discover, i18n, paths, plan as planning, plans, records,
+               rollback as rolling_back, switch as switching, tasks)
 from . import control as ctl, log_rotation, logs, safe_text, sites_db, status
 
 LOG = logging.getLogger("gunicorn_switch")

@@ -30,7 +30,8 @@ def start_uwsgi_do(r):
     if managers.find_uwsgi(u):
         r.log("uWSGI is already running")
         return
-    backups.restore_paths(r, [p for p in _uwsgi_side_paths(rec) if not p.endswith(".pid")], kept=rec["backups"])
+    backups.restore_paths(r, [p for p in _uwsgi_side_paths(rec) if not p.endswith(".pid")],
+                          kept=rec["backups"])
     if u["manager"] == "panel_project":
         _restore_project_config(r, rec)
     ok, log = managers.start_uwsgi(u)
@@ -110,11 +111,11 @@ def remove_carried_do(r):
     if not rec.get("crons") and not rec.get("daemons"):
         return "skipped"
     if rec.get("crons"):
-        panel_cron.remove(rec["crons"], lambda p: backups.restore_paths(r, [p]), kept=rec["backups"])
+        panel_cron.remove(rec["crons"], lambda p: backups.restore_paths(r, [p], kept=rec["backups"]))
         r.log("removed %d cron job(s) from 计划任务" % len(rec["crons"]["echoes"]))
     # uWSGI, started again, runs its own daemons: the plugin's copies go
     for d in reversed(rec.get("daemons") or []):
-        daemons.remove(d, lambda p: backups.restore_paths(r, [p]), kept=rec["backups"])
+        daemons.remove(d, lambda p: backups.restore_paths(r, [p], kept=rec["backups"]))
         r.log("stopped %s (%s)" % (d["name"], daemons.describe(d)))
 
 
