@@ -154,7 +154,7 @@ def get_task(args):
     return tasks.view(tasks.recover(task))
 
 
-def _operated_site(args):
+def _discovery_unless_switched(args):
     """The discovery entry of the site a status/control/logs call names, or None for a site
     the plugin switched. The page polls get_status, so a switched site is checked against
     the panel's sites table only; a full discovery scans every process on the host."""
@@ -175,14 +175,14 @@ def _int_arg(args, name, default, low, high, message):
 
 
 def get_status(args):
-    return status.get_status(args.get("site"), _operated_site(args))
+    return status.get_status(args.get("site"), _discovery_unless_switched(args))
 
 
 def control(args):
     op = args.get("op", "")
     if op not in ctl.OPS:
         raise BadInput(i18n.t("bad_op", name=op[:40]))
-    info = _operated_site(args)
+    info = _discovery_unless_switched(args)
     try:
         return ctl.control(args["site"], op, info)
     except ctl.ControlError as e:
@@ -195,7 +195,7 @@ def get_logs(args):
         raise BadInput(i18n.t("bad_kind"))
     lines = _int_arg(args, "lines", 200, 1, logs.MAX_LINES,
                      i18n.t("bad_lines", max=logs.MAX_LINES))
-    _operated_site(args)
+    _discovery_unless_switched(args)
     try:
         return logs.get_logs(args["site"], kind, lines)
     except logs.LogError as e:
@@ -222,12 +222,12 @@ def get_history(args):
     span = _int_arg(args, "span", 3600, 1, 86400, i18n.t("bad_value", name="span"))
     if span not in status.HISTORY_SPANS:
         raise BadInput(i18n.t("bad_value", name="span"))
-    _operated_site(args)
+    _discovery_unless_switched(args)
     return status.get_history(args["site"], span)
 
 
 def get_log_rotation(args):
-    _operated_site(args)
+    _discovery_unless_switched(args)
     try:
         return log_rotation.get(args["site"])
     except log_rotation.RotationError as e:
@@ -235,7 +235,7 @@ def get_log_rotation(args):
 
 
 def set_log_rotation(args):
-    _operated_site(args)
+    _discovery_unless_switched(args)
     values = {}
     for key, (low, high) in log_rotation.LIMITS.items():
         if args.get(key, "") != "":

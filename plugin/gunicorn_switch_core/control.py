@@ -52,13 +52,6 @@ def set_conf_workers(text, n, note):
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _record(site):
-    rec = records.load(site)
-    if rec is None:
-        raise ControlError(i18n.t("not_managed", name=site))
-    return rec
-
-
 def _master(rec):
     return processes.gunicorn_master(processes.read_pidfile(rec.get("pidfile")), processes.record_uids(rec))
 
@@ -210,7 +203,7 @@ def reexec(site, rec, old, target):
             "log": "USR2 %d, new master %d, TERM %d" % (old["pid"], new["pid"], old["pid"])}
 
 
-def managed(site, rec, op):
+def through_manager(site, rec, op):
     """restart/stop/start through the process manager the site runs under."""
     try:
         from . import managers
@@ -260,7 +253,7 @@ def control(site, op, info=None):
             raise ControlError(i18n.t("not_running", name=site))
         return reload(site, master["pid"])
     if op in ("restart", "stop", "start"):
-        return managed(site, rec, op)
+        return through_manager(site, rec, op)
     master = _master(rec)
     if master is None:
         raise ControlError(i18n.t("not_running", name=site))

@@ -8,8 +8,6 @@ import os
 
 from . import host, nginx_view, panel_db, paths, processes, records, sites_db, uwsgi_config
 
-LISTEN_KEYS = ("socket", "uwsgi-socket", "http-socket", "http", "https", "shared-socket",
-               "fastcgi-socket", "http11-socket")
 VENV_KEYS = ("home", "virtualenv", "venv", "pyhome")
 
 

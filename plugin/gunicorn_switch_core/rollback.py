@@ -10,7 +10,7 @@ import time
 from . import backups, daemons, health, host, managers, nginx_live, panel_cron, panel_db, records, tasks
 
 
-def _rec(r):
+def _switch_record(r):
     return r.inputs["record"]
 
 
@@ -25,7 +25,7 @@ def _uwsgi_side_paths(rec):
 
 
 def start_uwsgi_do(r):
-    rec = _rec(r)
+    rec = _switch_record(r)
     u = rec["uwsgi"]
     if managers.find_uwsgi(u):
         r.log("uWSGI is already running")
@@ -50,7 +50,7 @@ def start_uwsgi_do(r):
 
 
 def start_uwsgi_undo(r):
-    rec = _rec(r)
+    rec = _switch_record(r)
     u = dict(rec["uwsgi"])
     pid = managers.find_uwsgi(u)
     if pid:
@@ -86,7 +86,7 @@ def _restore_project_config(r, rec):
 
 
 def restore_nginx_do(r):
-    rec = _rec(r)
+    rec = _switch_record(r)
     backups.restore_paths(r, rec["nginx_files"], kept=rec["backups"])
     r.outputs["old_nginx"] = nginx_live.reload(r.log)
     ok, got = health.wait_status(rec["nginx_addr"], rec["domain"], rec["baseline_status"],
@@ -107,7 +107,7 @@ def restore_nginx_undo(r):
 def remove_carried_do(r):
     """uWSGI runs its own crons and daemons again: the plugin's copies go (the crontab file
     and program files byte for byte)."""
-    rec = _rec(r)
+    rec = _switch_record(r)
     if not rec.get("crons") and not rec.get("daemons"):
         return "skipped"
     if rec.get("crons"):
@@ -120,7 +120,7 @@ def remove_carried_do(r):
 
 
 def stop_gunicorn_do(r):
-    rec = _rec(r)
+    rec = _switch_record(r)
     nginx_live.drain(r.outputs.get("old_nginx"), timeout=float(r.inputs["drain_timeout"]))
     ok, log = managers.remove(rec)
     r.log(log)
@@ -134,7 +134,7 @@ def stop_gunicorn_do(r):
 
 
 def forget_do(r):
-    rec = _rec(r)
+    rec = _switch_record(r)
     backups.restore_paths(r, [rec["gunicorn_conf"]], kept=rec["backups"])
     records.delete(rec["site"])
     backups.discard(rec["site"], rec["task_id"])

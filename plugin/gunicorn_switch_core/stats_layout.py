@@ -95,9 +95,6 @@ EXIT_FIELDS = ("pid", "time", "requests", "age", "exitcode", "signal", "cause", 
 EXIT_SIZE = struct.calcsize(EXIT_FORMAT)
 EXITS_KEEP = 200
 MAX_EXITS_BYTES = 4 * EXITS_KEEP * EXIT_SIZE  # trimmed at twice EXITS_KEEP; a margin more
-# Causes written by the hooks; the status page shows them as they are.
-CAUSES = ("exit", "max_requests", "timeout", "reload_on_rss", "max_lifetime", "killed",
-          "boot_error", "memory")
 SLOT_SUFFIX = ".slot"
 # v2 records carry the RSS: a new name, so that records of an older conf's hooks still
 # running are never read with this layout

@@ -15,7 +15,7 @@ from . import (backups, daemons, health, host, managers, nginx_live, nginx_stage
 PIP_TIMEOUT = 900
 
 
-def _record(plan, task_id):
+def _record_from_plan(plan, task_id):
     """The Gunicorn side of the record, from the plan."""
     s = plan["settings"]
     site = plan["site"]
@@ -137,7 +137,7 @@ def write_conf_undo(r):
 
 
 def start_do(r):
-    rec = _record(r.inputs, r.task["id"])
+    rec = _record_from_plan(r.inputs, r.task["id"])
     r.outputs["record"] = rec
     holder = None if managers.gunicorn_pid(rec) else processes.port_holder(rec["bind"])
     if holder:
