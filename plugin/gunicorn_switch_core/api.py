@@ -1,6 +1,6 @@
 """The panel API in plain Python: one function per method, arguments as a dict of strings.
 
-``call()`` is the contract of design.md: every method returns {status, msg, data} and never
+``call()`` is the panel's contract (docs/ARCHITECTURE.md, facts: panel envelope): every method returns {status, msg, data} and never
 raises. Bad input is a clear message in the page's language; an unexpected error is a short
 message, and its traceback goes to the plugin's own log, not to the page.
 """
@@ -208,7 +208,7 @@ def running_tasks():
 
 
 def uninstall_check():
-    """The panel's hook before uninstall: {"status": True, msg} refuses (notes §3, §11)."""
+    """The panel's hook before uninstall: {"status": True, msg} refuses (facts: panel envelope)."""
     try:
         busy = running_tasks()
     except Exception:  # the state dir unreadable: nothing we could finish anyway  # noqa: BLE001

@@ -18,7 +18,7 @@ from . import api, i18n, records, render, uwsgi_config, uwsgi_translate
 from .cli_text import exit_codes, say
 
 OK, REFUSED, BAD, FAILED, INTERNAL, INTERRUPTED = 0, 1, 2, 3, 4, 130
-# The switch options of the panel API (design.md: plan/switch arguments).
+# The switch options of the panel API (api.plan and api.switch take the same).
 OPTION_KEYS = ("workers", "threads", "worker_class", "bind", "manager", "user", "timeout",
                "access_log")
 OPS = ("reload", "add-worker", "remove-worker", "restart", "stop", "start")

@@ -1,7 +1,7 @@
 """The status page's actions on a site's Gunicorn: reload, add/remove a worker, restart,
 stop, start.
 
-Reload and the worker count are signals to the master (HUP, TTIN, TTOU; notes §3.2). A HUP
+Reload and the worker count are signals to the master (HUP, TTIN, TTOU; docs/ARCHITECTURE.md, facts: Gunicorn signals). A HUP
 and every restart set the count back to the conf's ``workers``, so add/remove also rewrite
 that one line of gunicorn_conf.py (after a backup) or the change would be lost at the next
 reload. Restart/stop/start go through the process manager that runs the site (managers).

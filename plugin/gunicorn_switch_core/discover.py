@@ -67,7 +67,7 @@ def reader_user(master):
 
 
 def read_uwsgi(master):
-    """The effective uWSGI config of a running master, from its command line (§1.11)."""
+    """The effective uWSGI config of a running master, from its command line (docs/ARCHITECTURE.md, facts: uWSGI parsing)."""
     cwd = master.get("cwd")
     if is_vassal(master):
         cwd = emperor_dir(master) or cwd

@@ -29,7 +29,7 @@ def _supervisor_dir():
 
 def supervisor_conf():
     """The supervisord.conf in use: from the running supervisord's command line, else the
-    plugin's or Debian's default location (notes/baota-internals.md §9)."""
+    plugin's or Debian's default location (docs/ARCHITECTURE.md, facts: Supervisor plugin)."""
     root = paths.root().rstrip("/")
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info.get("cmdline") or []

@@ -254,7 +254,7 @@ def site_facts(name, facts=None):
 def panel_project_bind(site, asked):
     """(the bind kind, a warning or None). The panel's project manager knows a project's
     backend only as a port (project_config.port, proxy_info[].proxy_port), and rebuilds the
-    vhost's proxy locations from those on every domain edit (notes/baota-internals.md §12):
+    vhost's proxy locations from those on every domain edit (docs/ARCHITECTURE.md, facts: panel project manager):
     a unix socket would be dropped from nginx by the panel. So a panel project gets a
     loopback port whatever was asked."""
     if asked == "unix" and site["manager"] == "panel_project":

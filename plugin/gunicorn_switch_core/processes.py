@@ -1,6 +1,6 @@
 """Find the uWSGI and Gunicorn masters running on this host, read-only (psutil reads /proc).
 
-Reading must never change a live site (notes/uwsgi-to-gunicorn.md §8): nothing here runs the
+Reading must never change a live site (docs/ARCHITECTURE.md, facts: uwsgi --get): nothing here runs the
 site's uWSGI, sends a signal or touches a pidfile.
 """
 import os

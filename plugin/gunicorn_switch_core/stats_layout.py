@@ -6,7 +6,7 @@ from here, and the status page decodes with ``read_slot``/``read_exits``.
 
 A slot is a small file ``<stats_dir>/<pid>.slot`` that its worker ``mmap``s in ``post_fork``
 and updates in place per request: a file write per request halves throughput, an in-place
-store into a mapped page does not (notes/environment.md). ``seq`` is bumped before and after
+store into a mapped page does not (docs/ARCHITECTURE.md, facts: stats cost). ``seq`` is bumped before and after
 every update (odd = update in progress), so a reader can retry a torn read.
 
 Behind the fixed fields lie ``HIST_WINDOWS`` latency histograms, one per 10-second window

@@ -246,7 +246,7 @@ def _not_running(site, record, exits, hints):
 
 
 def get_status(site, info=None):
-    """The status of ``site`` (see design.md, get_status).
+    """The status of ``site`` (the answer of api.get_status).
 
     ``info`` is the site's entry from discover.get_sites(), used for a Gunicorn the plugin
     did not start; it is looked up only when the site has no record.

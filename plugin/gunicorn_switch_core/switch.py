@@ -273,7 +273,7 @@ def _tell_panel(r, p, rec):
     """Make the panel's project manager see the project as the Gunicorn it now is, before
     uWSGI goes away (its daemon restarts a project that does not run as configured): its
     start script (the panel runs it as root; it drops to the site's user itself), and
-    project_config's stype, port and proxy_info (notes/baota-internals.md §12)."""
+    project_config's stype, port and proxy_info (docs/ARCHITECTURE.md, facts: panel project manager)."""
     site = p["site"]
     # kept from the first run only: a resumed step sees the config it already changed
     original = r.outputs.setdefault("project_config_text", panel_db.get_project_config_text(site))
