@@ -1,16 +1,24 @@
 """The panel API in plain Python: one function per method, arguments as a dict of strings.
 
-``call()`` is the panel's contract (docs/ARCHITECTURE.md, facts: panel envelope): every method returns {status, msg, data} and never
-raises. Bad input is a clear message in the page's language; an unexpected error is a short
+``call()`` is the panel's contract (docs/ARCHITECTURE.md, facts: panel envelope): every
+method returns {status, msg, data} and never raises. Bad input is a clear message in the page's language; an unexpected error is a short
 message, and its traceback goes to the plugin's own log, not to the page.
 """
+from __future__ import annotations
+
 import logging
 import os
 import traceback
+from typing import TYPE_CHECKING
 
 from . import (__version__, discover, i18n, paths, plan as planning, plans, records,
                rollback as rolling_back, switch as switching, tasks)
 from . import control as ctl, log_rotation, logs, safe_text, sites_db, status
+
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
+
+    from .shapes import Args, Plan, Reply, Task
 
 LOG = logging.getLogger("gunicorn_switch")
 # What a key or value the panel hands us may look like: the panel itself allows keys
@@ -45,7 +53,7 @@ def _logger():
     return LOG
 
 
-def args_of(get):
+def args_of(get: Any) -> Args:
     """The panel's `get` (dict_obj: string attributes) as a dict of str -> str."""
     items = getattr(get, "__dict__", None)
     if items is None and isinstance(get, dict):
@@ -57,7 +65,7 @@ def args_of(get):
     return out
 
 
-def require_site(args, sites=None):
+def require_site(args: Args, sites: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
     """The site named by args['site'], which must be one discovery knows; else BadInput."""
     name = args.get("site", "")
     if not name:
@@ -70,17 +78,17 @@ def require_site(args, sites=None):
     raise BadSite(i18n.t("unknown_site", name=name))
 
 
-def get_info(args):
+def get_info(args: Args) -> Dict[str, Any]:
     """The page's first call: which release answers, and the language the page should show.
     Quick on purpose (two small files): the panel waits on it under gevent."""
     return {"version": __version__, "lang": i18n.lang(), "panel_lang": i18n.panel_lang()}
 
 
-def get_sites(args):
+def get_sites(args: Args) -> List[Dict[str, Any]]:
     return discover.get_sites()
 
 
-def plan(args):
+def plan(args: Args) -> Plan:
     facts = discover.gather()  # once: discovery is the slow part of a plan
     site = require_site(args, discover.get_sites(facts))
     try:
@@ -96,7 +104,7 @@ def _refuse_if_busy(site):
         raise BadInput(i18n.t("site_busy", name=site))
 
 
-def switch(args):
+def switch(args: Args) -> Dict[str, str]:
     tasks.recover_all()
     facts = discover.gather()
     site = require_site(args, discover.get_sites(facts))
@@ -130,7 +138,7 @@ def switch(args):
     return {"task_id": task["id"]}
 
 
-def rollback(args):
+def rollback(args: Args) -> Dict[str, str]:
     tasks.recover_all()
     site = require_site(args)
     _refuse_if_busy(site["site"])
@@ -143,7 +151,7 @@ def rollback(args):
         raise BadInput(i18n.t("site_busy", name=site["site"]))
 
 
-def get_task(args):
+def get_task(args: Args) -> Task:
     task_id = args.get("task_id", "")
     if not tasks.TASK_ID.match(task_id):
         raise BadInput(i18n.t("bad_task"))
@@ -174,11 +182,11 @@ def _int_arg(args, name, default, low, high, message):
     return int(value)
 
 
-def get_status(args):
+def get_status(args: Args) -> Dict[str, Any]:
     return status.get_status(args.get("site"), _discovery_unless_switched(args))
 
 
-def control(args):
+def control(args: Args) -> Dict[str, Any]:
     op = args.get("op", "")
     if op not in ctl.OPS:
         raise BadInput(i18n.t("bad_op", name=op[:40]))
@@ -189,7 +197,7 @@ def control(args):
         raise BadInput(str(e)) from None
 
 
-def get_logs(args):
+def get_logs(args: Args) -> Dict[str, Any]:
     kind = args.get("kind") or "error"
     if kind not in logs.KINDS:
         raise BadInput(i18n.t("bad_kind"))
@@ -218,7 +226,7 @@ def uninstall_check():
     return {"status": False, "msg": i18n.t("uninstall_ok")}
 
 
-def get_history(args):
+def get_history(args: Args) -> Dict[str, Any]:
     span = _int_arg(args, "span", 3600, 1, 86400, i18n.t("bad_value", name="span"))
     if span not in status.HISTORY_SPANS:
         raise BadInput(i18n.t("bad_value", name="span"))
@@ -226,7 +234,7 @@ def get_history(args):
     return status.get_history(args["site"], span)
 
 
-def get_log_rotation(args):
+def get_log_rotation(args: Args) -> Dict[str, Any]:
     _discovery_unless_switched(args)
     try:
         return log_rotation.get(args["site"])
@@ -234,7 +242,7 @@ def get_log_rotation(args):
         raise BadInput(str(e)) from None
 
 
-def set_log_rotation(args):
+def set_log_rotation(args: Args) -> Dict[str, Any]:
     _discovery_unless_switched(args)
     values = {}
     for key, (low, high) in log_rotation.LIMITS.items():
@@ -285,7 +293,7 @@ def internal_error(method, error):
     return i18n.t("internal_error", ref=ref, log=_log_file())
 
 
-def call(method, get):
+def call(method: str, get: Any) -> Reply:
     """Run one panel method: {status, msg, data}, never an exception."""
     try:
         args = args_of(get)

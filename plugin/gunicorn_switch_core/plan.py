@@ -3,16 +3,24 @@
 ``make_plan`` composes discovery, the uWSGI reader and translator, the renderer and the nginx
 rewrite. It reads files and processes and writes nothing; the switch runs exactly this plan.
 """
+from __future__ import annotations
+
 import glob
 import os
 import pwd
 import re
 import socket
 import stat
+from typing import TYPE_CHECKING
 
 from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_translate,
                nginx_view, paths, plans, render, safe_files, safe_text, saturation, switch,
                uwsgi_translate)
+
+if TYPE_CHECKING:
+    from typing import Any, Dict, Mapping, Optional
+
+    from .shapes import Plan
 
 WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
 BINDS = ("tcp", "unix")
@@ -254,7 +262,8 @@ def site_facts(name, facts=None):
 def panel_project_bind(site, asked):
     """(the bind kind, a warning or None). The panel's project manager knows a project's
     backend only as a port (project_config.port, proxy_info[].proxy_port), and rebuilds the
-    vhost's proxy locations from those on every domain edit (docs/ARCHITECTURE.md, facts: panel project manager):
+    vhost's proxy locations from those on every domain edit (docs/ARCHITECTURE.md, facts: panel
+    project manager):
     a unix socket would be dropped from nginx by the panel. So a panel project gets a
     loopback port whatever was asked."""
     if asked == "unix" and site["manager"] == "panel_project":
@@ -281,7 +290,8 @@ def log_dir(site):
     return paths.host("/www/wwwlogs/python/" + site["site"])
 
 
-def make_plan(name, options, facts=None):
+def make_plan(name: str, options: Mapping[str, str],
+              facts: Optional[Dict[str, Any]] = None) -> Plan:
     """The whole plan for switching site ``name``; raises PlanError when it cannot be done."""
     opts = parse_options(options)
     site, master, tree = site_facts(name, facts)

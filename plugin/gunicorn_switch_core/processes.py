@@ -216,7 +216,7 @@ def children(pid):
         return []
 
 
-_BOOT = []
+_BOOT: list = []
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 

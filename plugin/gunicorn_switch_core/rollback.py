@@ -4,10 +4,16 @@ uWSGI, Gunicorn serves the site and any failure undoes what was done; after it, 
 The inputs are the switch's record (its backups restore every file byte for byte) and the
 nginx files as the switch left them (the undo of restore_nginx writes them back).
 """
+from __future__ import annotations
+
 import os
 import time
+from typing import TYPE_CHECKING
 
 from . import backups, daemons, health, host, managers, nginx_live, panel_cron, panel_db, records, tasks
+
+if TYPE_CHECKING:
+    from .shapes import SwitchRecord, Task
 
 
 def _switch_record(r):
@@ -154,7 +160,7 @@ ROLLBACK = tasks.Procedure("rollback", [
 ], commit="restore_nginx")
 
 
-def start_rollback(record):
+def start_rollback(record: SwitchRecord) -> Task:
     payload = {"record": record, "drain_timeout": 30,
                "switched_nginx": {p: host.read_bytes(p).decode("utf-8", "surrogateescape")
                                   for p in record["nginx_files"] if os.path.exists(p)}}

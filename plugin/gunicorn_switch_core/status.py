@@ -32,8 +32,8 @@ EXIT_MATCH_WINDOW = 300.0  # seconds between an exit record and the log line abo
 # A replacement may start before its predecessor's exit is recorded: Gunicorn spawns it once
 # the old worker is aborted, and the master records the exit only when it reaps it.
 REPLACE_SLACK = 2.0
-_SAMPLES = {}
-_LOG_CACHE = {}
+_SAMPLES: dict = {}
+_LOG_CACHE: dict = {}
 
 # Lines of Gunicorn's arbiter (23.0 .. 27.x) that say how a worker ended.
 _LOG_LINE = re.compile(

@@ -4,18 +4,24 @@ Before the commit point (swap_nginx) uWSGI serves the site untouched and any fai
 everything, byte for byte; after it Gunicorn serves and a failure says what is left to do.
 The rollback is rollback.py.
 """
+from __future__ import annotations
+
 import json
 import os
 import subprocess
 import time
+from typing import TYPE_CHECKING
 
 from . import (backups, daemons, health, host, managers, nginx_live, nginx_stage, panel_cron,
                panel_db, processes, records, safe_files, safe_text, tasks)
 
+if TYPE_CHECKING:
+    from .shapes import Plan, SwitchRecord, Task
+
 PIP_TIMEOUT = 900
 
 
-def _record_from_plan(plan, task_id):
+def _record_from_plan(plan: Plan, task_id: str) -> SwitchRecord:
     """The Gunicorn side of the record, from the plan."""
     s = plan["settings"]
     site = plan["site"]
@@ -366,7 +372,7 @@ SWITCH = tasks.Procedure("switch", [
 ], commit="swap_nginx")
 
 
-def start_switch(plan):
+def start_switch(plan: Plan) -> Task:
     """Create and start the switch task; tasks.Busy when the site is busy or switched since
     the plan was made (two clicks at once make one task)."""
     task = tasks.create_exclusive("switch", plan["site"], SWITCH.listing(),

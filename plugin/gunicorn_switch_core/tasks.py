@@ -7,6 +7,8 @@ by the kernel when the process dies) so that one switch or rollback runs per sit
 runner died (SIGKILL, reboot) is found by the next call and resumed: undone when it had not
 reached its commit point, carried on when it had.
 """
+from __future__ import annotations
+
 import collections
 import fcntl
 import json
@@ -19,8 +21,14 @@ import time
 import uuid
 
 import psutil
+from typing import TYPE_CHECKING
 
 from . import host, paths
+
+if TYPE_CHECKING:
+    from typing import Any, List, Tuple
+
+    from .shapes import Task
 
 TASK_ID = re.compile(r"^[0-9]{14}-[0-9a-f]{8}$")
 LOG_LIMIT = 20000  # characters of log kept per step: pip can be chatty
@@ -41,9 +49,9 @@ def task_path(task_id):
     return os.path.join(_dir("tasks"), task_id + ".json")
 
 
-def create(kind, site, steps, payload):
+def create(kind: str, site: str, steps: List[Tuple[str, str, str]], payload: Any) -> Task:
     task_id = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    task = {
+    task: Task = {
         "id": task_id, "kind": kind, "site": site, "state": "pending", "created": time.time(),
         "pid": None, "committed": False, "error": None, "finished": None,
         "steps": [{"name": n, "title": t, "title_en": te, "state": "pending", "started": None,
@@ -84,7 +92,7 @@ def save(task):
     host.write_atomic(task_path(task["id"]), json.dumps(task, ensure_ascii=False), mode=0o600)
 
 
-def load(task_id):
+def load(task_id: str) -> Task:
     with open(task_path(task_id)) as fh:
         return json.load(fh)
 
