@@ -14,7 +14,7 @@ import time
 
 import psutil
 
-from . import (backups, daemons, health, host, managers, nginx_stage, panel_cron, paths, panel_db,
+from . import (addresses, backups, daemons, health, host, managers, nginx_stage, panel_cron, paths, panel_db,
                records, safe_files, safe_text, tasks)
 from .plan import COMMIT_STEP, STEPS as SWITCH_STEPS
 
@@ -216,19 +216,12 @@ def write_conf_undo(r):
     _restore_group(r, [r.payload["gunicorn_conf_path"]])
 
 
-def _tcp_port(bind):
-    if bind.startswith("unix:"):
-        return None
-    host_, _, port = bind.rpartition(":")
-    return host_.strip("[]") or "127.0.0.1", int(port)
-
-
 def port_holder(bind):
     """Who holds a TCP bind's port now: "pid N (name)", "another program", or None when the
     port is free (or the bind is a unix socket). The plan chose a free port, but something
     may have taken it since; Gunicorn would then retry for seconds, write its pidfile all the
     same, and the switch would only fail at the health check, for no clear reason."""
-    addr = _tcp_port(bind)
+    addr = addresses.tcp_address(bind)
     if addr is None:
         return None
     s = socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET)
@@ -252,7 +245,7 @@ def port_holder(bind):
 def _listening(rec, deadline):
     """Wait until the Gunicorn master listens on the record's bind; False when it died or
     never bound (its pidfile is written before it binds, so a pid alone proves nothing)."""
-    addr = _tcp_port(rec["bind"])
+    addr = addresses.tcp_address(rec["bind"])
     end = time.monotonic() + deadline
     while True:
         pid = managers.gunicorn_pid(rec)
