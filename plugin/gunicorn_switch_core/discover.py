@@ -107,6 +107,8 @@ def _under_root(proc):
 def gather():
     """Read every fact discovery needs; returns plain data for build_sites()."""
     conf_dir = os.path.dirname(paths.host(paths.NGINX_CONF))
+    # one reading of nginx's files: nginx.conf's tree holds the vhosts' too
+    nginx = nginx_tree.Loader(host.read_bytes, conf_dir, tolerate=nginx_tree.LENIENT)
     masters = processes.scan(keep=_under_root)
     for m in masters:
         if m["kind"] == "uwsgi":
@@ -117,7 +119,7 @@ def gather():
         vhost = next((p for p in vhost_candidates(site) if os.path.exists(p)), None)
         tree, problems = ([], [])
         if vhost:
-            tree, problems = nginx_tree.load_tree(vhost, conf_dir, host.read_bytes)
+            tree, problems = nginx.tree(vhost)
         site = dict(site, vhost=vhost, tree=tree, nginx_problems=problems)
         if site["project_type"] == "Python" and not any(m.get("uwsgi") for m in masters
                                                         if _sid_match(m, site)):
@@ -125,7 +127,7 @@ def gather():
             site["stopped_uwsgi"] = read_uwsgi_file(ini) if os.path.exists(ini) else None
         sites.append(site)
     # Upstream blocks are global to nginx's http context: look in every vhost and nginx.conf.
-    up_trees = [nginx_tree.load_tree(paths.host(paths.NGINX_CONF), conf_dir, host.read_bytes)[0]]
+    up_trees = [nginx.tree(paths.host(paths.NGINX_CONF))[0]]
     up_trees += [s["tree"] for s in sites]
     return {"sites": sites, "masters": masters, "upstreams": nginx_view.upstreams(up_trees),
             "managed": {r["site"]: r for r in records.all_records()}}

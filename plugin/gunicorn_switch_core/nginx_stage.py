@@ -1,11 +1,12 @@
 """Check rewritten nginx files with ``nginx -t`` against the full live configuration, before
 anything is put in place.
 
-The changed files are written to a temporary directory together with a copy of every file on an
-include path that leads to one of them (starting from the main nginx.conf); in those copies the
-``include`` arguments are made absolute, globs are expanded into one include per file where a
-staged copy has to take an original's place, and the staged copies are named instead of the
-originals. Relative paths other than includes (``mime.types``, certificates) resolve against the
+The live files are read and their includes followed through ``nginx_tree``, as the plan read
+them. The changed files are written to a temporary directory together with a copy of every file
+on an include path that leads to one of them (starting from the main nginx.conf); in those
+copies the ``include`` arguments are made absolute, globs are expanded into one include per file
+where a staged copy has to take an original's place, and the staged copies are named instead of
+the originals. Relative paths other than includes (``mime.types``, certificates) resolve against the
 directory of the ``-c`` file, so the staged main conf's directory mirrors the live conf dir with
 symlinks. ``pid``/``error_log`` stay as they are: ``nginx -t`` never writes a pid into the pid
 file, but it does create it (empty) when it is missing; we remove such an empty file again.

@@ -117,13 +117,29 @@ class Loader(object):
     def closure(self, start):
         return follow(start, self.targets)
 
+    def tree(self, start):
+        """[(path, Config)] for ``start`` and every file it includes, in nginx's order, and
+        the files among them that could not be read or parsed, as [(path, message)]."""
+        failed = []
+
+        def targets_of(path):
+            found = self.targets(path)
+            if found is None:
+                failed.append(path)
+            return found
+
+        order = follow(start, targets_of)
+        messages = dict(self.problems)
+        return [(p, self.configs[p]) for p in order], [(p, messages[p]) for p in failed]
+
+
+# discovery reads every vhost: one that cannot be read or parsed is reported, not fatal
+LENIENT = (OSError, ValueError)
+
 
 def load_tree(start, conf_dir, read):
-    """[(path, Config)] for ``start`` and every file it includes, in nginx's order, and the
-    files that could not be read or parsed as [(path, message)]."""
-    loader = Loader(read, conf_dir, tolerate=(OSError, ValueError))
-    order = loader.closure(start)
-    return [(p, loader.configs[p]) for p in order], loader.problems
+    """``Loader.tree`` of ``start``, read through ``read(path) -> bytes``."""
+    return Loader(read, conf_dir, tolerate=LENIENT).tree(start)
 
 
 # -- the files a site's translation needs ---------------------------------------------------

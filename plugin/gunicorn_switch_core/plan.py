@@ -291,6 +291,23 @@ def log_dir(site):
     return paths.host("/www/wwwlogs/python/" + site["site"])
 
 
+def plan_nginx(site, bind, tr):
+    """({path: bytes} read, the translation's Result) of the site's nginx files, read once."""
+    try:
+        tree = nginx_tree.site_tree(paths.host(paths.NGINX_CONF), site["nginx_conf"],
+                                    host.read_bytes)
+        hint = addresses.normalize(site["upstream"].split(" -> ")[0]) if site["upstream"] else None
+        statics = [(s["url"], s["path"]) for s in tr.nginx.get("static") or []]
+        nres = nginx_translate.translate_tree(
+            tree, bind, old_upstream_hint=hint, static_maps=statics,
+            websocket=tr.nginx.get("websocket") or None, vhost=site["nginx_conf"])
+    except (nginx_tokens.NginxConfigError, OSError, host.HostError) as e:
+        raise PlanError("nginx_unreadable", name=site["site"], error=e)
+    if not nres.changed:
+        raise PlanError("nginx_nothing", name=site["site"])
+    return tree.files, nres
+
+
 def make_plan(name, options, facts=None):
     """The whole plan for switching site ``name``; raises PlanError when it cannot be done."""
     opts = parse_options(options)
@@ -330,19 +347,7 @@ def make_plan(name, options, facts=None):
     conf_text = render.render(tr)
     conf_path = os.path.join(site["project_path"], CONF_NAME)
 
-    main_conf = paths.host(paths.NGINX_CONF)
-    try:
-        site_tree = nginx_tree.site_tree(main_conf, site["nginx_conf"], host.read_bytes)
-        files = site_tree.files
-        hint = addresses.normalize(site["upstream"].split(" -> ")[0]) if site["upstream"] else None
-        statics = [(s["url"], s["path"]) for s in tr.nginx.get("static") or []]
-        nres = nginx_translate.translate_tree(
-            site_tree, bind, old_upstream_hint=hint, static_maps=statics,
-            websocket=tr.nginx.get("websocket") or None, vhost=site["nginx_conf"])
-    except (nginx_tokens.NginxConfigError, OSError, host.HostError) as e:
-        raise PlanError("nginx_unreadable", name=name, error=e)
-    if not nres.changed:
-        raise PlanError("nginx_nothing", name=name)
+    files, nres = plan_nginx(site, bind, tr)
 
     warnings = [_warning(w) for w in tr.warnings] + [{"message": w, "origin": "nginx"} for w in nres.warnings]
     warnings += [{"message": w.message if hasattr(w, "message") else str(w), "origin": "uwsgi"}

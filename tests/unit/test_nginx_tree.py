@@ -109,3 +109,15 @@ def test_tree_places_included_directives_under_the_including_block():
     assert node.file == "/c/r.conf" and node.parent.name == "location"
     assert node.via.name == "include" and tree.context_of(node) == "location"
     assert tree.context_of(node.enclosing("server")) == "http"  # a vhost is read inside http {}
+
+
+def test_one_loader_for_many_starts_reports_each_its_own_problems():
+    files = {"/v/a.conf": b"server { include missing.conf; }\n",
+             "/v/b.conf": b"server { include missing.conf; include x.conf; }\n",
+             "/c/x.conf": b"location / { }\n"}
+    loader = nginx_tree.Loader(files.__getitem__, "/c", tolerate=(KeyError,))
+    assert loader.tree("/v/a.conf")[1] == [("/c/missing.conf", "'/c/missing.conf'")]
+    tree, problems = loader.tree("/v/b.conf")
+    assert [p for p, _ in tree] == ["/v/b.conf", "/c/x.conf"]
+    assert [p for p, _ in problems] == ["/c/missing.conf"]
+    assert loader.tree("/c/x.conf")[1] == []
