@@ -147,4 +147,3 @@ class HeaderRules(object):
                     lines.append(copy_directive(k, twin))
             node = node.parent
         return lines
-

@@ -98,4 +98,3 @@ class StaticAndCaches(object):
             else:
                 self.warn(n, "cache zone %s is still used by uwsgi_cache elsewhere; the switched "
                           "site's proxy_cache needs its own proxy_cache_path" % zone)
-

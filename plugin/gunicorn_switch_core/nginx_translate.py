@@ -168,7 +168,6 @@ class _Translation(HeaderRules, StaticAndCaches):
         self.keepalive_locations.add(loc)
         return self.upstream_target(up)
 
-
     def fix_location(self, loc, items):
         level, params = self.uwsgi_params(loc)
         lines = self.header_lines(loc, params) + self.inherited_uwsgi_lines(loc)
@@ -265,7 +264,6 @@ class _Translation(HeaderRules, StaticAndCaches):
     def _upstream_is_bind(self, up):
         servers = [k for k in up.kids if k.name == "server" and k.args]
         return len(servers) == 1 and addresses.same_backend(servers[0].args[0], self.bind)
-
 
     # -- result -----------------------------------------------------------------------------
 
