@@ -23,6 +23,7 @@ lint:
 	ruff check .
 	bandit -q -r plugin -ll 2>/dev/null
 	vermin -q -t=3.7- --no-tips --violations --exclude-regex 'templates/' $(SHIPPED)
+	$(PYTHON) -m mypy --config-file mypy.ini
 	$(PYTHON) -m py_compile $$(find $(SHIPPED) -name '*.py')
 	bash -n install.sh
 

@@ -4,7 +4,7 @@
 The panel imports this file and calls ``gunicorn_switch_main().<method>(get)``. This class stays
 thin: it hands ``get`` to the core, which returns {status, msg, data} and never raises.
 
-How the real loader treats this file (notes/baota-internals.md §11) shapes the code below: the
+How the real loader treats this file (docs/ARCHITECTURE.md, facts: panel loader) shapes the code below: the
 panel process lives for weeks, re-executes this file only when its mtime changes, and keeps
 every module it imported in ``sys.modules``. So each time this file runs it first throws away a
 cached core that is not the one on disk now (another release, or edited files); otherwise an
@@ -116,5 +116,5 @@ class gunicorn_switch_main(object):  # noqa: N801 - the panel requires this name
 
     def uninstall_check(self, get):
         # The panel calls this before `install.sh uninstall`; its answer is not the usual
-        # envelope: status True means "refuse", with msg shown to the user (§3, §5).
+        # envelope: status True means "refuse", with msg shown to the user (facts: panel envelope).
         return api.uninstall_check()

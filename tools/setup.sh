@@ -21,7 +21,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     rm -f /usr/sbin/policy-rc.d
 fi
 
-python3 -c "import pytest, hypothesis, jinja2, psutil, playwright, supervisor" 2>/dev/null \
+python3 -c "import pytest, hypothesis, jinja2, psutil, playwright, supervisor, mypy" 2>/dev/null \
     && command -v ruff >/dev/null && command -v vermin >/dev/null \
     || python3 -m pip install -q -r requirements-dev.txt
 

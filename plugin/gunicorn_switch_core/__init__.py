@@ -1,7 +1,10 @@
 """gunicorn_switch core: everything the plugin does, with no panel imports.
 
-Pure modules (parsing, translating, planning) take text and data and return data; the
-side effects (files, processes, commands) live in ``host``.
+Three layers (docs/ARCHITECTURE.md): reading modules look at files and processes and change
+nothing; deciding modules (translating, rendering, planning) take text and data and return
+data; applying modules (the switch and rollback steps, the managers, control, tasks, nginx_live,
+nginx_stage) change the host. They change it through ``host`` and ``safe_files`` or by running a
+command as an argument list, never through a shell.
 
 The release's version has one home, the plugin's info.json; the core reads it from there.
 """

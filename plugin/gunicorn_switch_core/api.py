@@ -1,15 +1,24 @@
 """The panel API in plain Python: one function per method, arguments as a dict of strings.
 
-``call()`` is the contract of design.md: every method returns {status, msg, data} and never
-raises. Bad input is a clear message in the page's language; an unexpected error is a short
+``call()`` is the panel's contract (docs/ARCHITECTURE.md, facts: panel envelope): every
+method returns {status, msg, data} and never raises. Bad input is a clear message in the page's language; an unexpected error is a short
 message, and its traceback goes to the plugin's own log, not to the page.
 """
+from __future__ import annotations
+
 import logging
 import os
 import traceback
+from typing import TYPE_CHECKING
 
-from . import __version__, discover, i18n, paths, plan as planning, plans, records, switch as switching, tasks
+from . import (__version__, discover, history, i18n, paths, plan as planning, plans, records,
+               rollback as rolling_back, switch as switching, tasks)
 from . import control as ctl, log_rotation, logs, safe_text, sites_db, status
+
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
+
+    from .shapes import Args, Plan, Reply, Task
 
 LOG = logging.getLogger("gunicorn_switch")
 # What a key or value the panel hands us may look like: the panel itself allows keys
@@ -44,7 +53,7 @@ def _logger():
     return LOG
 
 
-def args_of(get):
+def args_of(get: Any) -> Args:
     """The panel's `get` (dict_obj: string attributes) as a dict of str -> str."""
     items = getattr(get, "__dict__", None)
     if items is None and isinstance(get, dict):
@@ -56,7 +65,7 @@ def args_of(get):
     return out
 
 
-def require_site(args, sites=None):
+def require_site(args: Args, sites: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
     """The site named by args['site'], which must be one discovery knows; else BadInput."""
     name = args.get("site", "")
     if not name:
@@ -69,17 +78,17 @@ def require_site(args, sites=None):
     raise BadSite(i18n.t("unknown_site", name=name))
 
 
-def get_info(args):
+def get_info(args: Args) -> Dict[str, Any]:
     """The page's first call: which release answers, and the language the page should show.
     Quick on purpose (two small files): the panel waits on it under gevent."""
     return {"version": __version__, "lang": i18n.lang(), "panel_lang": i18n.panel_lang()}
 
 
-def get_sites(args):
+def get_sites(args: Args) -> List[Dict[str, Any]]:
     return discover.get_sites()
 
 
-def plan(args):
+def plan(args: Args) -> Plan:
     facts = discover.gather()  # once: discovery is the slow part of a plan
     site = require_site(args, discover.get_sites(facts))
     try:
@@ -95,7 +104,7 @@ def _refuse_if_busy(site):
         raise BadInput(i18n.t("site_busy", name=site))
 
 
-def switch(args):
+def switch(args: Args) -> Dict[str, str]:
     tasks.recover_all()
     facts = discover.gather()
     site = require_site(args, discover.get_sites(facts))
@@ -129,7 +138,7 @@ def switch(args):
     return {"task_id": task["id"]}
 
 
-def rollback(args):
+def rollback(args: Args) -> Dict[str, str]:
     tasks.recover_all()
     site = require_site(args)
     _refuse_if_busy(site["site"])
@@ -137,12 +146,12 @@ def rollback(args):
     if not rec:
         raise BadInput(i18n.t("not_switched", name=site["site"]))
     try:
-        return {"task_id": switching.start_rollback(rec)["id"]}
+        return {"task_id": rolling_back.start_rollback(rec)["id"]}
     except tasks.Busy:  # another call won the race since _refuse_if_busy
         raise BadInput(i18n.t("site_busy", name=site["site"]))
 
 
-def get_task(args):
+def get_task(args: Args) -> Task:
     task_id = args.get("task_id", "")
     if not tasks.TASK_ID.match(task_id):
         raise BadInput(i18n.t("bad_task"))
@@ -153,7 +162,7 @@ def get_task(args):
     return tasks.view(tasks.recover(task))
 
 
-def _operated_site(args):
+def _discovery_unless_switched(args):
     """The discovery entry of the site a status/control/logs call names, or None for a site
     the plugin switched. The page polls get_status, so a switched site is checked against
     the panel's sites table only; a full discovery scans every process on the host."""
@@ -173,28 +182,28 @@ def _int_arg(args, name, default, low, high, message):
     return int(value)
 
 
-def get_status(args):
-    return status.get_status(args.get("site"), _operated_site(args))
+def get_status(args: Args) -> Dict[str, Any]:
+    return status.get_status(args.get("site"), _discovery_unless_switched(args))
 
 
-def control(args):
+def control(args: Args) -> Dict[str, Any]:
     op = args.get("op", "")
     if op not in ctl.OPS:
         raise BadInput(i18n.t("bad_op", name=op[:40]))
-    info = _operated_site(args)
+    info = _discovery_unless_switched(args)
     try:
         return ctl.control(args["site"], op, info)
     except ctl.ControlError as e:
         raise BadInput(str(e)) from None
 
 
-def get_logs(args):
+def get_logs(args: Args) -> Dict[str, Any]:
     kind = args.get("kind") or "error"
     if kind not in logs.KINDS:
         raise BadInput(i18n.t("bad_kind"))
     lines = _int_arg(args, "lines", 200, 1, logs.MAX_LINES,
                      i18n.t("bad_lines", max=logs.MAX_LINES))
-    _operated_site(args)
+    _discovery_unless_switched(args)
     try:
         return logs.get_logs(args["site"], kind, lines)
     except logs.LogError as e:
@@ -207,7 +216,7 @@ def running_tasks():
 
 
 def uninstall_check():
-    """The panel's hook before uninstall: {"status": True, msg} refuses (notes §3, §11)."""
+    """The panel's hook before uninstall: {"status": True, msg} refuses (facts: panel envelope)."""
     try:
         busy = running_tasks()
     except Exception:  # the state dir unreadable: nothing we could finish anyway  # noqa: BLE001
@@ -217,24 +226,24 @@ def uninstall_check():
     return {"status": False, "msg": i18n.t("uninstall_ok")}
 
 
-def get_history(args):
+def get_history(args: Args) -> Dict[str, Any]:
     span = _int_arg(args, "span", 3600, 1, 86400, i18n.t("bad_value", name="span"))
-    if span not in status.HISTORY_SPANS:
+    if span not in history.HISTORY_SPANS:
         raise BadInput(i18n.t("bad_value", name="span"))
-    _operated_site(args)
-    return status.get_history(args["site"], span)
+    _discovery_unless_switched(args)
+    return history.get_history(args["site"], span)
 
 
-def get_log_rotation(args):
-    _operated_site(args)
+def get_log_rotation(args: Args) -> Dict[str, Any]:
+    _discovery_unless_switched(args)
     try:
         return log_rotation.get(args["site"])
     except log_rotation.RotationError as e:
         raise BadInput(str(e)) from None
 
 
-def set_log_rotation(args):
-    _operated_site(args)
+def set_log_rotation(args: Args) -> Dict[str, Any]:
+    _discovery_unless_switched(args)
     values = {}
     for key, (low, high) in log_rotation.LIMITS.items():
         if args.get(key, "") != "":
@@ -284,7 +293,7 @@ def internal_error(method, error):
     return i18n.t("internal_error", ref=ref, log=_log_file())
 
 
-def call(method, get):
+def call(method: str, get: Any) -> Reply:
     """Run one panel method: {status, msg, data}, never an exception."""
     try:
         args = args_of(get)

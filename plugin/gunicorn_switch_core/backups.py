@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import stat
+import time
 
 from . import host, paths, safe_files
 
@@ -130,3 +131,50 @@ def restore(entry):
 
 def discard(site, task_id):
     shutil.rmtree(backup_dir(site, task_id), ignore_errors=True)
+
+
+# -- a task's backups (r: the tasks.Runner of the step that changes the file) -----------------
+
+def keep(r, path):
+    """Back up ``path`` before a step changes it; the entry goes in the task's journal."""
+    entry = backup(r.task["site"], r.task["id"], path)
+    kept = r.outputs.setdefault("backups", [])
+    if all(e["path"] != path for e in kept):
+        kept.append(entry)
+    return entry
+
+
+def of_task(r):
+    """The task's backup entries: the journal's, completed from the manifest on disk (a
+    runner killed in the middle of a step has saved the backups but not yet its journal)."""
+    out = {e["path"]: e for e in r.outputs.get("backups", [])}
+    for e in entries(r.task["site"], r.task["id"]):
+        out.setdefault(e["path"], e)
+    return list(out.values())
+
+
+def restore_paths(r, paths_, kept=None):
+    """Restore the backups of ``paths_``: this task's, or ``kept`` (a switch's record, read
+    by its rollback)."""
+    for e in (of_task(r) if kept is None else kept):
+        if e["path"] in paths_ and restore(e):
+            r.log("restored %s" % e["path"])
+
+
+# -- the status page's edits of a live conf: the last few copies ------------------------------
+
+KEEP_EDITS = 20
+EDIT_PREFIX = "gunicorn_conf.py.workers-"
+
+
+def keep_edit(site, data):
+    """A copy of a conf's bytes before the status page rewrites it; the last KEEP_EDITS stay."""
+    d = os.path.join(paths.host(paths.PLUGIN_STATE), "backups", site)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S") + "-%06d" % (time.time() % 1 * 1e6)
+    path = os.path.join(d, EDIT_PREFIX + stamp)
+    host.write_atomic(path, data, mode=0o600)
+    ours = sorted(n for n in os.listdir(d) if n.startswith(EDIT_PREFIX))
+    for name in ours[:-KEEP_EDITS]:
+        os.unlink(os.path.join(d, name))
+    return path

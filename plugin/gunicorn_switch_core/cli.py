@@ -18,7 +18,7 @@ from . import api, i18n, records, render, uwsgi_config, uwsgi_translate
 from .cli_text import exit_codes, say
 
 OK, REFUSED, BAD, FAILED, INTERNAL, INTERRUPTED = 0, 1, 2, 3, 4, 130
-# The switch options of the panel API (design.md: plan/switch arguments).
+# The switch options of the panel API (api.plan and api.switch take the same).
 OPTION_KEYS = ("workers", "threads", "worker_class", "bind", "manager", "user", "timeout",
                "access_log")
 OPS = ("reload", "add-worker", "remove-worker", "restart", "stop", "start")
@@ -539,8 +539,8 @@ def _cmd_translate(args):
 
 
 def _cmd_run_task(args):
-    from . import switch, tasks
-    state = tasks.run_task(args.task_id, switch.TABLES)
+    from . import rollback, switch, tasks
+    state = tasks.run_task(args.task_id, {p.kind: p for p in (switch.SWITCH, rollback.ROLLBACK)})
     return 0 if state in ("succeeded", "rolled_back") else 1
 
 

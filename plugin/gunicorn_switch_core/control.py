@@ -1,7 +1,7 @@
 """The status page's actions on a site's Gunicorn: reload, add/remove a worker, restart,
 stop, start.
 
-Reload and the worker count are signals to the master (HUP, TTIN, TTOU; notes §3.2). A HUP
+Reload and the worker count are signals to the master (HUP, TTIN, TTOU; docs/ARCHITECTURE.md, facts: Gunicorn signals). A HUP
 and every restart set the count back to the conf's ``workers``, so add/remove also rewrite
 that one line of gunicorn_conf.py (after a backup) or the change would be lost at the next
 reload. Restart/stop/start go through the process manager that runs the site (managers).
@@ -14,13 +14,11 @@ import time
 
 import psutil
 
-from . import host, i18n, panel_db, paths, records, safe_files, status
+from . import backups, host, i18n, panel_db, processes, records, safe_files, status
 
 OPS = ("reload", "add_worker", "remove_worker", "restart", "stop", "start")
 WAIT = 20.0  # seconds an action waits to see its effect; the page shows the rest
 POLL = 0.2
-KEEP_BACKUPS = 20
-BACKUP_PREFIX = "gunicorn_conf.py.workers-"
 # A top-level ``workers = N`` with an optional trailing comment (the render writes it so).
 _WORKERS_LINE = re.compile(r"^workers[ \t]*=[ \t]*(\d+)[ \t]*(#[^\n]*)?$", re.M)
 _OUR_NOTE = "# set by the status page"
@@ -54,19 +52,12 @@ def set_conf_workers(text, n, note):
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _record(site):
-    rec = records.load(site)
-    if rec is None:
-        raise ControlError(i18n.t("not_managed", name=site))
-    return rec
-
-
 def _master(rec):
-    return status.gunicorn_master(status.read_pidfile(rec.get("pidfile")), status.record_uids(rec))
+    return processes.gunicorn_master(processes.read_pidfile(rec.get("pidfile")), processes.record_uids(rec))
 
 
 def _workers(master_pid, site=None):
-    return sorted(status.worker_pids(master_pid, site))
+    return sorted(processes.worker_pids(master_pid, site))
 
 
 def _wait(check, timeout=WAIT):
@@ -86,22 +77,10 @@ def _signal(pid, sig):
         raise ControlError(i18n.t("not_running", name=pid)) from None
 
 
-def _backup(site, conf_path, data):
-    d = os.path.join(paths.host(paths.PLUGIN_STATE), "backups", site)
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S") + "-%06d" % (time.time() % 1 * 1e6)
-    path = os.path.join(d, BACKUP_PREFIX + stamp)
-    host.write_atomic(path, data, mode=0o600)
-    ours = sorted(n for n in os.listdir(d) if n.startswith(BACKUP_PREFIX))
-    for name in ours[:-KEEP_BACKUPS]:
-        os.unlink(os.path.join(d, name))
-    return path
-
-
 def rewrite_conf(site, conf, data, new_text):
     """Write ``new_text`` over the conf whose bytes were ``data``, after a backup; returns
     (backup path, a function that puts ``data`` back)."""
-    backup = _backup(site, conf, data)
+    backup = backups.keep_edit(site, data)
     st = safe_files.lstat(conf)
     # the conf stays its owner's (the site's user): written by descriptor, never through a link
     mode, owner = st.st_mode & 0o777, (st.st_uid, st.st_gid)
@@ -184,14 +163,14 @@ REEXEC_MANAGERS = status.RESTART_BY_USR2
 def reexec(site, rec, old, target):
     """USR2 to the verified master ``old``, then TERM to it once the new master it execs
     has ``target`` workers. If the new master does not come up, the old one keeps serving."""
-    uids = status.record_uids(rec)
+    uids = processes.record_uids(rec)
     pidfile = rec.get("pidfile")
     started = time.monotonic()
     _signal(old["pid"], signal.SIGUSR2)
 
     def new_master():
         for path in (pidfile + ".2", pidfile):
-            m = status.gunicorn_master(status.read_pidfile(path), uids)
+            m = processes.gunicorn_master(processes.read_pidfile(path), uids)
             # the pidfiles are the site user's to write: only a child of the master root
             # signalled is the one it execed
             try:
@@ -210,8 +189,8 @@ def reexec(site, rec, old, target):
     _signal(old["pid"], signal.SIGTERM)
 
     def promoted():
-        return status.read_pidfile(pidfile) == new["pid"] and \
-            status.gunicorn_master(old["pid"], uids) is None
+        return processes.read_pidfile(pidfile) == new["pid"] and \
+            processes.gunicorn_master(old["pid"], uids) is None
     # the old master drains its workers for up to graceful_timeout before it exits
     done = _wait(promoted, timeout=WAIT + float(rec.get("graceful_timeout") or 30))
     if done and rec.get("manager") == "panel_project":
@@ -224,7 +203,7 @@ def reexec(site, rec, old, target):
             "log": "USR2 %d, new master %d, TERM %d" % (old["pid"], new["pid"], old["pid"])}
 
 
-def managed(site, rec, op):
+def through_manager(site, rec, op):
     """restart/stop/start through the process manager the site runs under."""
     try:
         from . import managers
@@ -269,12 +248,12 @@ def control(site, op, info=None):
     if rec is None:
         if op != "reload" or not info or info.get("server") != "gunicorn":
             raise ControlError(i18n.t("not_managed", name=site))
-        master = status.gunicorn_master(info.get("pid"))
+        master = processes.gunicorn_master(info.get("pid"))
         if master is None:
             raise ControlError(i18n.t("not_running", name=site))
         return reload(site, master["pid"])
     if op in ("restart", "stop", "start"):
-        return managed(site, rec, op)
+        return through_manager(site, rec, op)
     master = _master(rec)
     if master is None:
         raise ControlError(i18n.t("not_running", name=site))

@@ -9,8 +9,6 @@ import os
 from . import (addresses, host, nginx_tree, nginx_view, panel_db, paths, processes, records, sites_db,
                uwsgi_config)
 
-LISTEN_KEYS = ("socket", "uwsgi-socket", "http-socket", "http", "https", "shared-socket",
-               "fastcgi-socket", "http11-socket")
 VENV_KEYS = ("home", "virtualenv", "venv", "pyhome")
 
 
@@ -70,7 +68,7 @@ def reader_user(master):
 
 
 def read_uwsgi(master):
-    """The effective uWSGI config of a running master, from its command line (§1.11)."""
+    """The effective uWSGI config of a running master, from its command line (docs/ARCHITECTURE.md, facts: uWSGI parsing)."""
     cwd = master.get("cwd")
     if is_vassal(master):
         cwd = emperor_dir(master) or cwd

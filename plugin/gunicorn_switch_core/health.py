@@ -3,6 +3,9 @@ import http.client
 import socket
 import time
 
+# How long a step waits for a freshly started server to answer as the site did.
+DEADLINE = 30.0
+
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout):

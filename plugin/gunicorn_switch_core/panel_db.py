@@ -99,7 +99,7 @@ def _moved(conf, keys_from, keys_to, old_ports, new_port):
 
 def switched_config(conf, uwsgi_ports, port):
     """project_config of a project that now runs Gunicorn on 127.0.0.1:``port``: every field
-    the panel derives its nginx vhost, daemon and page from (notes/baota-internals.md §12):
+    the panel derives its nginx vhost, daemon and page from (docs/ARCHITECTURE.md, facts: panel project manager):
     stype (which start script its start/restart/daemon run), port, and the proxy_info entries
     that pointed at uWSGI (a domain edit in the panel re-creates the vhost's proxy locations
     from them). Returns (new conf, the proxy_info paths that were moved)."""

@@ -35,10 +35,8 @@ def unhost(real):
 # Well-known Baota locations (unprefixed); call host() on them before use.
 NGINX_BIN = "/www/server/nginx/sbin/nginx"
 NGINX_CONF = "/www/server/nginx/conf/nginx.conf"
-NGINX_INIT = "/etc/init.d/nginx"
+NGINX_PID = "/www/server/nginx/logs/nginx.pid"
 VHOST_NGINX = PANEL + "/vhost/nginx"
-VHOST_REWRITE = PANEL + "/vhost/rewrite"
-PANEL_PYTHON = PANEL + "/pyenv/bin/python3"
 PANEL_DATA = PANEL + "/data"
 SITES_DB_V11 = PANEL_DATA + "/db/site.db"
 SITES_DB_OLD = PANEL_DATA + "/default.db"
@@ -47,6 +45,5 @@ WWWLOGS = "/www/wwwlogs"
 PYENVS = "/www/server/pyporject_evn"
 PYTHON_PROJECT = "/www/server/python_project"
 SUPERVISOR_PLUGIN = PANEL + "/plugin/supervisor"
-PLUGIN_DIR = PANEL + "/plugin/" + PLUGIN_NAME
 # What the plugin keeps about itself (journal, backups, managed sites, its log).
 PLUGIN_STATE = PANEL_DATA + "/" + PLUGIN_NAME

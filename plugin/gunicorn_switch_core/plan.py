@@ -3,16 +3,24 @@
 ``make_plan`` composes discovery, the uWSGI reader and translator, the renderer and the nginx
 rewrite. It reads files and processes and writes nothing; the switch runs exactly this plan.
 """
+from __future__ import annotations
+
 import glob
 import os
 import pwd
 import re
 import socket
 import stat
+from typing import TYPE_CHECKING
 
 from . import (addresses, discover, django_detect, health, host, i18n, nginx_tokens,
                nginx_translate, nginx_tree, paths, plans, render, safe_files, safe_text,
-               saturation, uwsgi_translate)
+               saturation, switch, uwsgi_translate)
+
+if TYPE_CHECKING:
+    from typing import Any, Dict, Mapping, Optional
+
+    from .shapes import Plan
 
 WORKER_CLASSES = ("sync", "gthread", "gevent", "asgi", "uvicorn_worker.UvicornWorker")
 BINDS = ("tcp", "unix")
@@ -24,22 +32,6 @@ DEFAULT_USER = "www"
 # Where the panel makes venvs (its project manager, its Python version manager) and where
 # projects keep their own: a venv anywhere else is not the site's to run pip in.
 VENV_PLACES = (paths.PYENVS, "/www/server/python_manager", paths.WWWROOT)
-
-STEPS = (
-    ("install", "安装 Gunicorn 到站点的虚拟环境", "Install Gunicorn into the site's venv"),
-    ("write_conf", "写入 gunicorn_conf.py 并检查配置", "Write gunicorn_conf.py and check it"),
-    ("start", "在新地址上启动 Gunicorn", "Start Gunicorn on a new bind"),
-    ("health", "健康检查（带站点 Host 头）", "Health check with the site's Host header"),
-    ("daemons", "在 uWSGI 停止前启动它附带的守护进程（以站点用户运行）",
-     "Start uWSGI's attached daemons before uWSGI stops (as the site's user)"),
-    ("swap_nginx", "切换 nginx（nginx -t 后平滑重载）", "Swap nginx (nginx -t, graceful reload)"),
-    ("stop_uwsgi", "排空并停止 uWSGI，防止被拉起", "Drain and stop uWSGI so that it stays stopped"),
-    ("crons", "把 uWSGI 的 cron 加入计划任务（以站点用户运行）",
-     "Add uWSGI's crons to the panel's cron jobs (run as the site's user)"),
-    ("record", "记录切换结果，便于回滚", "Record the switch for rollback"),
-)
-COMMIT_STEP = "swap_nginx"
-
 
 class PlanError(Exception):
     """The site cannot be switched as asked; the message (in the page's language) says why."""
@@ -264,7 +256,8 @@ def site_facts(name, facts=None):
 def panel_project_bind(site, asked):
     """(the bind kind, a warning or None). The panel's project manager knows a project's
     backend only as a port (project_config.port, proxy_info[].proxy_port), and rebuilds the
-    vhost's proxy locations from those on every domain edit (notes/baota-internals.md §12):
+    vhost's proxy locations from those on every domain edit (docs/ARCHITECTURE.md, facts: panel
+    project manager):
     a unix socket would be dropped from nginx by the panel. So a panel project gets a
     loopback port whatever was asked."""
     if asked == "unix" and site["manager"] == "panel_project":
@@ -308,7 +301,8 @@ def plan_nginx(site, bind, tr):
     return tree.files, nres
 
 
-def make_plan(name, options, facts=None):
+def make_plan(name: str, options: Mapping[str, str],
+              facts: Optional[Dict[str, Any]] = None) -> Plan:
     """The whole plan for switching site ``name``; raises PlanError when it cannot be done."""
     opts = parse_options(options)
     site, master, tree = site_facts(name, facts)
@@ -373,7 +367,7 @@ def make_plan(name, options, facts=None):
         "gunicorn_conf_path": conf_path,
         "nginx_diff": nres.diffs,
         "nginx_files": {p: nginx_tokens.decode(b) for p, b in nres.new_files.items()},
-        "steps": [{"name": n, "title": zh, "title_en": en} for n, zh, en in STEPS],
+        "steps": [{"name": n, "title": zh, "title_en": en} for n, zh, en in switch.SWITCH.listing()],
         "warnings": warnings,
         "carried": list(tr.carried),
         "blockers": list(tr.blockers),

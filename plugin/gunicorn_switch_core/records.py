@@ -4,11 +4,19 @@ The switch writes a record when a site moves to Gunicorn; the status page, the c
 the rollback read it. A record holds paths the plugin later opens and signals it later sends,
 so the site name must be safe as a file name and the file is root's alone (0600).
 """
+from __future__ import annotations
+
 import json
 import os
 import re
+from typing import TYPE_CHECKING, cast
 
 from . import host, paths
+
+if TYPE_CHECKING:
+    from typing import Optional
+
+    from .shapes import SwitchRecord
 
 # The names the panel allows for a site, and nothing that could leave the directory.
 SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
@@ -29,7 +37,7 @@ def _path(site):
     return os.path.join(_dir(), site + SUFFIX)
 
 
-def load(site):
+def load(site: str) -> Optional[SwitchRecord]:
     """The record of ``site``, or None when the plugin did not switch it.
 
     A record that exists but cannot be read raises (ValueError/OSError/HostError): treating it
@@ -43,10 +51,10 @@ def load(site):
     rec = json.loads(data)
     if not isinstance(rec, dict) or rec.get("site") != site:
         raise ValueError("%s does not hold the record of %s" % (path, site))
-    return rec
+    return cast("SwitchRecord", rec)
 
 
-def save(record):
+def save(record: SwitchRecord) -> None:
     """Write a record (a dict with at least ``site``) atomically, mode 0600."""
     path = _path(record.get("site"))
     os.makedirs(_dir(), mode=0o700, exist_ok=True)

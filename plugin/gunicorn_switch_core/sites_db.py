@@ -1,7 +1,7 @@
 """The panel's sites table, read-only.
 
 BaoTa v11 keeps `sites` in data/db/site.db; BaoTa <= 7.9 and aaPanel 8.x in data/default.db
-(notes/baota-internals.md §7). Inside the panel `public.M('sites')` would do, but the core must
+(docs/ARCHITECTURE.md, facts: panel sites table). Inside the panel `public.M('sites')` would do, but the core must
 run without the panel, so it opens the file itself, read-only, and never writes to it.
 """
 import json

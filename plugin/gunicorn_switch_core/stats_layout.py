@@ -6,7 +6,7 @@ from here, and the status page decodes with ``read_slot``/``read_exits``.
 
 A slot is a small file ``<stats_dir>/<pid>.slot`` that its worker ``mmap``s in ``post_fork``
 and updates in place per request: a file write per request halves throughput, an in-place
-store into a mapped page does not (notes/environment.md). ``seq`` is bumped before and after
+store into a mapped page does not (docs/ARCHITECTURE.md, facts: stats cost). ``seq`` is bumped before and after
 every update (odd = update in progress), so a reader can retry a torn read.
 
 Behind the fixed fields lie ``HIST_WINDOWS`` latency histograms, one per 10-second window
@@ -95,9 +95,6 @@ EXIT_FIELDS = ("pid", "time", "requests", "age", "exitcode", "signal", "cause", 
 EXIT_SIZE = struct.calcsize(EXIT_FORMAT)
 EXITS_KEEP = 200
 MAX_EXITS_BYTES = 4 * EXITS_KEEP * EXIT_SIZE  # trimmed at twice EXITS_KEEP; a margin more
-# Causes written by the hooks; the status page shows them as they are.
-CAUSES = ("exit", "max_requests", "timeout", "reload_on_rss", "max_lifetime", "killed",
-          "boot_error", "memory")
 SLOT_SUFFIX = ".slot"
 # v2 records carry the RSS: a new name, so that records of an older conf's hooks still
 # running are never read with this layout

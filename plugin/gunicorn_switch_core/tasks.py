@@ -7,6 +7,9 @@ by the kernel when the process dies) so that one switch or rollback runs per sit
 runner died (SIGKILL, reboot) is found by the next call and resumed: undone when it had not
 reached its commit point, carried on when it had.
 """
+from __future__ import annotations
+
+import collections
 import fcntl
 import json
 import os
@@ -18,12 +21,17 @@ import time
 import uuid
 
 import psutil
+from typing import TYPE_CHECKING
 
 from . import host, paths
 
+if TYPE_CHECKING:
+    from typing import Any, List, Tuple
+
+    from .shapes import Task
+
 TASK_ID = re.compile(r"^[0-9]{14}-[0-9a-f]{8}$")
 LOG_LIMIT = 20000  # characters of log kept per step: pip can be chatty
-STATES = ("pending", "running", "done", "failed", "undone", "skipped")
 
 
 def _dir(name):
@@ -41,9 +49,9 @@ def task_path(task_id):
     return os.path.join(_dir("tasks"), task_id + ".json")
 
 
-def create(kind, site, steps, payload):
+def create(kind: str, site: str, steps: List[Tuple[str, str, str]], payload: Any) -> Task:
     task_id = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    task = {
+    task: Task = {
         "id": task_id, "kind": kind, "site": site, "state": "pending", "created": time.time(),
         "pid": None, "committed": False, "error": None, "finished": None,
         "steps": [{"name": n, "title": t, "title_en": te, "state": "pending", "started": None,
@@ -84,7 +92,7 @@ def save(task):
     host.write_atomic(task_path(task["id"]), json.dumps(task, ensure_ascii=False), mode=0o600)
 
 
-def load(task_id):
+def load(task_id: str) -> Task:
     with open(task_path(task_id)) as fh:
         return json.load(fh)
 
@@ -206,23 +214,58 @@ def _test_fault(when, step):
         os.kill(os.getpid(), signal.SIGSTOP)
 
 
-class Runner(object):
-    """Runs a task's steps: ``steps`` maps a name to (do, undo); ``commit`` names the step
-    after which the task can only go forward."""
+def _nothing_to_undo(r):
+    return None
 
-    def __init__(self, task, steps, commit):
-        self.task = task
-        self.steps = steps
+
+class Step(collections.namedtuple("Step", "name title title_en do undo")):
+    """One step of a procedure: its titles (zh, en) as the plan and the task show them, what
+    it does and how that is undone (``undo`` must be safe on a half-done step)."""
+
+    def __new__(cls, name, title, title_en, do, undo=_nothing_to_undo):
+        return super(Step, cls).__new__(cls, name, title, title_en, do, undo)
+
+
+class Procedure(object):
+    """A task's steps, declared once: the plan lists them, the runner runs them. After the
+    step named ``commit`` the task can only go forward."""
+
+    def __init__(self, kind, steps, commit):
+        self.kind = kind
+        self.steps = tuple(steps)
+        self.by_name = {s.name: s for s in self.steps}
+        if commit not in self.by_name or len(self.by_name) != len(self.steps):
+            raise ValueError("bad procedure %s" % kind)
         self.commit = commit
+
+    def listing(self):
+        """(name, zh title, en title) of each step, in order: what a task is created with."""
+        return [(s.name, s.title, s.title_en) for s in self.steps]
+
+    def names(self):
+        return [s.name for s in self.steps]
+
+
+class Runner(object):
+    """Runs a task's steps as its procedure declares them.
+
+    ``inputs`` is what the task was started with (the confirmed plan, or the record to roll
+    back) and is never changed; ``outputs`` is what steps keep for later steps and for their
+    undo (backups made, pids started). Both are journaled with the task, so a runner that
+    resumes after a crash sees what the dead one saw."""
+
+    def __init__(self, task, procedure):
+        self.task = task
+        self.procedure = procedure
         self.current = None
         self._saved = 0.0
 
     @property
-    def data(self):
+    def outputs(self):
         return self.task["data"]
 
     @property
-    def payload(self):
+    def inputs(self):
         return self.task["payload"]
 
     def log(self, text):
@@ -259,9 +302,8 @@ class Runner(object):
                 continue
             self.current = st
             self._set(st, "running")
-            do, _undo = self.steps[st["name"]]
             try:
-                result = do(self)
+                result = self.procedure.by_name[st["name"]].do(self)
                 _test_fault("in", st["name"])
             except Exception as e:  # any failure of a step is reported, then undone
                 self.log("ERROR: %s" % e)
@@ -273,7 +315,7 @@ class Runner(object):
                     return self._finish("failed", "%s: %s" % (st["name"], e))
                 return self._undo("%s: %s" % (st["name"], e))
             self._set(st, "skipped" if result == "skipped" else "done")
-            if st["name"] == self.commit:
+            if st["name"] == self.procedure.commit:
                 task["committed"] = True
                 task["committed_at"] = st["finished"]
                 save(task)
@@ -288,9 +330,8 @@ class Runner(object):
             if st["state"] not in ("done", "failed", "running"):
                 continue
             self.current = st
-            _do, undo = self.steps[st["name"]]
             try:
-                undo(self)
+                self.procedure.by_name[st["name"]].undo(self)
                 self.log("undone")
                 if st["state"] != "failed":
                     self._set(st, "undone")
@@ -309,7 +350,7 @@ class Runner(object):
         return state
 
 
-def run_task(task_id, step_tables):
+def run_task(task_id, procedures):
     """The runner process: take the site's lock, run or resume the task."""
     task = load(task_id)
     if task["state"] not in ("pending", "running"):
@@ -324,7 +365,6 @@ def run_task(task_id, step_tables):
     try:
         task["pid"] = os.getpid()
         save(task)
-        steps, commit = step_tables[task["kind"]]
-        return Runner(task, steps, commit).run()
+        return Runner(task, procedures[task["kind"]]).run()
     finally:
         os.close(fd)

@@ -9,7 +9,7 @@ import urllib.error
 import psutil
 import pytest
 
-from gunicorn_switch_core import control, logs, records, status
+from gunicorn_switch_core import control, logs, processes, records, status
 from tests.e2e import test_status as ts
 
 get, poll = ts.get, ts.poll
@@ -195,11 +195,11 @@ def test_stop_start_restart_through_the_daemon_manager(make_site):
         site.proc.wait(timeout=30)
         assert status.get_status(site.site)["running"] is False
         res = control.control(site.site, "start")
-        spawned.append(res["master_after"] or status.read_pidfile(rec["pidfile"]))
+        spawned.append(res["master_after"] or processes.read_pidfile(rec["pidfile"]))
         assert res["done"] and res["master_after"] and len(res["workers"]) == 2
         assert get(site.url())[0] == 200
         res = control.control(site.site, "restart")
-        spawned.append(res["master_after"] or status.read_pidfile(rec["pidfile"]))
+        spawned.append(res["master_after"] or processes.read_pidfile(rec["pidfile"]))
         assert res["done"] and res["master_after"] != res["master_before"]
         assert get(site.url())[0] == 200
     finally:

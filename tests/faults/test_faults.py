@@ -17,6 +17,7 @@ import urllib.request
 import psutil
 import pytest
 
+from gunicorn_switch_core import rollback as rolling_back, switch as switching
 from tests.faults import faultlib as fl
 from tests.faults.faultlib import config_snapshot, server_of, wait_task
 from tests.sandbox.host import free_port
@@ -297,9 +298,8 @@ def again_refused(plugin, panel_get):
 
 # ---- the runner is SIGKILLed at every step boundary ---------------------------------------------------
 
-SWITCH_STEPS = ["install", "write_conf", "start", "health", "daemons", "swap_nginx", "stop_uwsgi",
-                "crons", "record"]
-ROLLBACK_STEPS = ["start_uwsgi", "restore_nginx", "remove_carried", "stop_gunicorn", "forget"]
+SWITCH_STEPS = switching.SWITCH.names()
+ROLLBACK_STEPS = rolling_back.ROLLBACK.names()
 
 
 def _killed_under_load(sandbox, plugin, panel_get, monkeypatch, fault, start, committed):

@@ -15,13 +15,14 @@ def state(tmp_path, monkeypatch):
     return tmp_path
 
 
-def table(calls):
+def procedure(calls):
     def step(name):
-        return (lambda r: calls.append("do " + name), lambda r: calls.append("undo " + name))
-    return {n: step(n) for n in ("a", "b", "c", "d")}
+        return tasks.Step(name, name, name, lambda r: calls.append("do " + name),
+                          lambda r: calls.append("undo " + name))
+    return tasks.Procedure("switch", [step(n) for n in ("a", "b", "c", "d")], commit="c")
 
 
-STEPS = [(n, n, n) for n in ("a", "b", "c", "d")]
+STEPS = procedure([]).listing()
 
 
 def _died_after(task, done):
@@ -43,7 +44,7 @@ def test_resume_between_steps(tmp_path, monkeypatch, done, state, expect):
     monkeypatch.setenv("GUNICORN_SWITCH_ROOT", str(tmp_path))
     calls = []
     task = _died_after(tasks.create("switch", "shop.test", STEPS, {}), done)
-    result = tasks.Runner(task, table(calls), "c").run()
+    result = tasks.Runner(task, procedure(calls)).run()
     assert (result, calls) == (state, expect)
     t = tasks.load(task["id"])
     assert t["state"] == state
@@ -54,7 +55,7 @@ def test_resume_between_steps(tmp_path, monkeypatch, done, state, expect):
 def test_fresh_task_runs_every_step(state):
     calls = []
     task = tasks.create("switch", "shop.test", STEPS, {})
-    assert tasks.Runner(task, table(calls), "c").run() == "succeeded"
+    assert tasks.Runner(task, procedure(calls)).run() == "succeeded"
     assert calls == ["do a", "do b", "do c", "do d"]
 
 
@@ -91,3 +92,12 @@ def test_fault_hook_is_inert_on_a_server(state, monkeypatch):
     monkeypatch.setenv("GUNICORN_SWITCH_ROOT", "/")
     monkeypatch.setenv("GUNICORN_SWITCH_FAULT", "kill-after:a")
     tasks._test_fault("after", "a")  # still alive
+
+
+def test_a_procedure_names_each_step_once_and_its_commit_point():
+    step = tasks.Step("a", "a", "a", lambda r: None)
+    with pytest.raises(ValueError):
+        tasks.Procedure("switch", [step, step], commit="a")
+    with pytest.raises(ValueError):
+        tasks.Procedure("switch", [step], commit="b")
+    assert step.undo(None) is None  # a step without an undo has nothing to undo

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from gunicorn_switch_core import api, control, records, status
+from gunicorn_switch_core import api, control, processes, records
 from tests.sandbox.load import Load
 
 CONNS = 50
@@ -80,7 +80,7 @@ def under_load(sb, site, action):
 
 def _master_pid(site):
     rec = records.load(site)
-    m = status.gunicorn_master(status.read_pidfile(rec["pidfile"]), status.record_uids(rec))
+    m = processes.gunicorn_master(processes.read_pidfile(rec["pidfile"]), processes.record_uids(rec))
     return m["pid"] if m else None
 
 
@@ -106,7 +106,7 @@ def _watch_workers(site, seconds):
     while time.monotonic() < end:
         pid = _master_pid(site)
         if pid:
-            seen.update(status.worker_pids(pid, site))
+            seen.update(processes.worker_pids(pid, site))
         time.sleep(0.1)
     return seen
 
@@ -116,7 +116,7 @@ def storm(sb, site, seconds):
     saved = _with_conf(site, "max_requests = %d\nmax_requests_jitter = %d"
                        % (STORM_MAX_REQUESTS, STORM_MAX_REQUESTS // 4))
     try:
-        before = set(status.worker_pids(_master_pid(site), site))
+        before = set(processes.worker_pids(_master_pid(site), site))
         seen, res = under_load(sb, site, lambda: _watch_workers(site, seconds))
     finally:
         _restore_conf(site, saved)
@@ -139,7 +139,7 @@ def timeout_kill(sb, site):
     saved = _with_conf(site, "timeout = %d" % TIMEOUT)
     slow = {}
     try:
-        before = set(status.worker_pids(_master_pid(site), site))
+        before = set(processes.worker_pids(_master_pid(site), site))
 
         def action():
             t = threading.Thread(target=_slow_request, args=(sb, site, TIMEOUT * 3, slow))
@@ -148,7 +148,7 @@ def timeout_kill(sb, site):
             # the aborted worker answers its request (500) before it exits and is reaped
             end = time.monotonic() + 10
             while time.monotonic() < end:
-                now = set(status.worker_pids(_master_pid(site), site))
+                now = set(processes.worker_pids(_master_pid(site), site))
                 if before - now:
                     break
                 time.sleep(0.1)

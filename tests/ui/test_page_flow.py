@@ -12,7 +12,7 @@ import time
 import pytest
 
 from test_devpanel import DIALOG, expected_sites, open_plugin, wait_sites_loaded
-from gunicorn_switch_core import plan as planning  # noqa: E402 (the plugin is on sys.path: tests/conftest.py)
+from gunicorn_switch_core import switch as switching  # noqa: E402 (the plugin is on sys.path: tests/conftest.py)
 
 SITE = "shop.test"
 TASK_TIMEOUT = 300_000  # ms: a switch installs Gunicorn into the venv (pip) first
@@ -97,7 +97,7 @@ def test_switch_operate_and_roll_back_through_the_page(page, devpanel, devpanel_
         plan.locator(".layui-layer-btn0").click()
         task = page.locator(".gswitch-task-layer")
         expect(task).to_be_visible(timeout=SLOW)
-        expect(task.locator(".gswitch-step")).to_have_count(len(planning.STEPS))
+        expect(task.locator(".gswitch-step")).to_have_count(len(switching.SWITCH.steps))
         expect(task.locator(".gswitch-step-running")).to_have_count(1, timeout=TASK_TIMEOUT)
         screenshot(page, "flow-2-task-running")
         assert page.evaluate("localStorage.getItem('gswitch_task_%s')" % SITE)
@@ -113,7 +113,7 @@ def test_switch_operate_and_roll_back_through_the_page(page, devpanel, devpanel_
         result = task.locator(".gswitch-result")
         expect(result).to_have_attribute("data-state", "succeeded", timeout=TASK_TIMEOUT)
         expect(result).to_contain_text(SITE)
-        expect(task.locator(".gswitch-step-done, .gswitch-step-skipped")).to_have_count(len(planning.STEPS))
+        expect(task.locator(".gswitch-step-done, .gswitch-step-skipped")).to_have_count(len(switching.SWITCH.steps))
         screenshot(page, "flow-3-task-succeeded")
         assert page.evaluate("localStorage.getItem('gswitch_task_%s')" % SITE) is None
         task.locator(".layui-layer-btn0").click()
