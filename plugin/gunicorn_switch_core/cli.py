@@ -411,7 +411,7 @@ def nginx_rewrite(path, to, conf=None, hint=None, static_maps=(), websocket=None
     """The switch's nginx translation for one file: {text, changes, warnings, changed}.
     Includes, upstreams and inherited settings come from ``conf`` (nginx.conf) as the switch
     reads them; only ``path``'s new text is returned."""
-    from . import host, nginx_tokens, nginx_translate, paths
+    from . import host, nginx_tokens, nginx_translate, nginx_tree, paths
     path = os.path.abspath(path)
     try:
         original = host.read_bytes(path)
@@ -422,7 +422,7 @@ def nginx_rewrite(path, to, conf=None, hint=None, static_maps=(), websocket=None
     try:
         nginx_tokens.parse(original, path)
         if conf:
-            names = nginx_translate.find_site_files(os.path.abspath(conf), path, host.read_bytes)
+            names = nginx_tree.find_site_files(os.path.abspath(conf), path, host.read_bytes)
             files = {p: (original if p == path else host.read_bytes(p)) for p in names}
         else:
             files = {path: original}

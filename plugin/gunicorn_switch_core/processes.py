@@ -10,7 +10,7 @@ import time
 
 import psutil
 
-from . import host
+from . import addresses, host
 
 # How long a stopped master may take to exit before it is reported as still running.
 STOP_WAIT = 30.0
@@ -315,19 +315,12 @@ def _dirty_arbiter(proc_name):
 
 # -- binds ------------------------------------------------------------------------------------
 
-def tcp_address(bind):
-    if bind.startswith("unix:"):
-        return None
-    host_, _, port = bind.rpartition(":")
-    return host_.strip("[]") or "127.0.0.1", int(port)
-
-
 def port_holder(bind):
     """Who holds a TCP bind's port now: "pid N (name)", "another program", or None when the
     port is free (or the bind is a unix socket). The plan chose a free port, but something
     may have taken it since; Gunicorn would then retry for seconds, write its pidfile all the
     same, and the switch would only fail at the health check, for no clear reason."""
-    addr = tcp_address(bind)
+    addr = addresses.tcp_address(bind)
     if addr is None:
         return None
     s = socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET)
@@ -351,7 +344,7 @@ def port_holder(bind):
 def wait_listening(pid_of, bind, deadline):
     """Wait until the process ``pid_of()`` names listens on ``bind``; False when it died or
     never bound (Gunicorn writes its pidfile before it binds: a pid alone proves nothing)."""
-    addr = tcp_address(bind)
+    addr = addresses.tcp_address(bind)
     end = time.monotonic() + deadline
     while True:
         pid = pid_of()
