@@ -10,7 +10,7 @@ import re
 import socket
 import stat
 
-from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_translate,
+from . import (boot, boot_apply, discover, django_detect, health, host, i18n, nginx_tokens, nginx_translate,
                nginx_view, paths, plans, render, safe_files, safe_text, saturation,
                uwsgi_translate)
 
@@ -36,6 +36,8 @@ STEPS = (
     ("stop_uwsgi", "排空并停止 uWSGI，防止被拉起", "Drain and stop uWSGI so that it stays stopped"),
     ("crons", "把 uWSGI 的 cron 加入计划任务（以站点用户运行）",
      "Add uWSGI's crons to the panel's cron jobs (run as the site's user)"),
+    ("boot", "开机自启改为启动 Gunicorn（不再启动 uWSGI）",
+     "Start Gunicorn at boot instead of uWSGI"),
     ("record", "记录切换结果，便于回滚", "Record the switch for rollback"),
 )
 COMMIT_STEP = "swap_nginx"
@@ -297,6 +299,15 @@ def log_dir(site):
     return paths.host("/www/wwwlogs/python/" + site["site"])
 
 
+def boot_plan_for(name, site, manager):
+    """(what the switch does about boot, the note when the site will not start at boot)."""
+    p = boot_apply.plan_for(name, site["uwsgi_config"], site["project_path"], manager,
+                            site["manager"])
+    note = None if p["persistent"] else i18n.t(
+        "boot_none", script=p["script"] or boot_apply.script_path(name))
+    return p, note
+
+
 def make_plan(name, options, facts=None):
     """The whole plan for switching site ``name``; raises PlanError when it cannot be done."""
     opts = parse_options(options)
@@ -360,6 +371,9 @@ def make_plan(name, options, facts=None):
         warnings.append({"message": user_warning, "origin": "uid"})
     if bind_warning:
         warnings.append({"message": bind_warning, "origin": "bind"})
+    boot_plan, boot_note = boot_plan_for(name, site, manager)
+    if boot_note:
+        warnings.append({"message": boot_note, "origin": "boot"})
     nginx_addr = nginx_listen(tree)
     domain = (site["domains"] or [name])[0]
     baseline = health.status(nginx_addr, domain)
@@ -377,7 +391,8 @@ def make_plan(name, options, facts=None):
         "nginx_files": {p: nginx_tokens.decode(b) for p, b in nres.new_files.items()},
         "steps": [{"name": n, "title": zh, "title_en": en} for n, zh, en in STEPS],
         "warnings": warnings,
-        "carried": list(tr.carried),
+        "carried": list(tr.carried) + boot.carried_items(boot_plan, i18n.lang(), boot_note),
+        "boot": boot_plan,
         "blockers": list(tr.blockers),
         "settings": {k: v["value"] for k, v in tr.as_dict()["settings"].items()},
         "bind": bind,

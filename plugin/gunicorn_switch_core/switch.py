@@ -14,7 +14,7 @@ import time
 
 import psutil
 
-from . import (backups, daemons, health, host, managers, nginx_stage, panel_cron, paths, panel_db,
+from . import (backups, boot_apply, daemons, health, host, managers, nginx_stage, panel_cron, paths, panel_db,
                records, safe_files, safe_text, tasks)
 from .plan import COMMIT_STEP, STEPS as SWITCH_STEPS
 
@@ -22,6 +22,7 @@ ROLLBACK_STEPS = (
     ("start_uwsgi", "按原方式启动 uWSGI 并检查", "Start uWSGI the way it ran, and check it"),
     ("restore_nginx", "恢复 nginx 配置（逐字节）并平滑重载", "Restore nginx byte for byte, reload"),
     ("remove_carried", "移除接管的计划任务和守护进程", "Remove the carried-over crons and daemons"),
+    ("restore_boot", "恢复 uWSGI 的开机自启（逐字节）", "Restore uWSGI's start at boot byte for byte"),
     ("stop_gunicorn", "排空并停止 Gunicorn，移除进程守护", "Drain and stop Gunicorn, unregister it"),
     ("forget", "清理切换记录", "Forget the switch"),
 )
@@ -474,6 +475,38 @@ def crons_undo(r):
         r.data["crons"] = None
 
 
+def boot_do(r):
+    """What started uWSGI at boot starts Gunicorn now (boot_apply), after uWSGI stopped."""
+    p = r.payload.get("boot")
+    if p is None:
+        return "skipped"  # a plan from before boot persistence
+    rec = r.data["record"]
+    # the lines as they are now, not as they were when the plan was made
+    p = dict(p, found=boot_apply.discover(r.payload["uwsgi_config"], r.payload["project_path"]))
+    try:
+        r.data["boot"] = boot_apply.apply(p, rec, lambda path: _backup(r, path))
+    except Exception as e:
+        try:
+            boot_undo(r)
+        finally:
+            record_do(r)
+        raise tasks.StepError("start at boot was not changed (%s): uWSGI's boot entries %s "
+                              "still start uWSGI" % (e, "; ".join(f["text"] for f in p["found"]) or "-"))
+    for f in r.data["boot"]["files"]:
+        r.log("%s: %s" % (f["kind"], f["path"]))
+    r.log("starts at boot: %s" % (r.data["boot"]["where_en"] or "nothing (see the plan's note)"))
+
+
+def boot_undo(r):
+    if r.data.get("boot"):
+        boot_apply.restore(r.data["boot"], r.task["site"], lambda p: _entry(_entries(r), p), r.log)
+        r.data["boot"] = None
+
+
+def _entry(entries, path):
+    return next((e for e in entries if e["path"] == path), None)
+
+
 def record_do(r):
     rec = dict(r.data["record"])
     rec["switched_at"] = time.time()
@@ -484,6 +517,7 @@ def record_do(r):
     rec["project_config_switched"] = r.data.get("project_config_switched")
     rec["crons"] = r.data.get("crons")
     rec["daemons"] = r.data.get("daemons") or []
+    rec["boot"] = r.data.get("boot")
     records.save(rec)
     r.log("recorded: rollback restores %d file(s)" % len(rec["backups"]))
 
@@ -497,6 +531,7 @@ SWITCH_TABLE = {
     "swap_nginx": (swap_nginx_do, swap_nginx_undo),
     "stop_uwsgi": (stop_uwsgi_do, _noop),
     "crons": (crons_do, crons_undo),
+    "boot": (boot_do, boot_undo),
     "record": (record_do, _noop),
 }
 
@@ -617,6 +652,14 @@ def remove_carried_do(r):
         r.log("stopped %s (%s)" % (d["name"], daemons.describe(d)))
 
 
+def restore_boot_do(r):
+    """uWSGI's boot entries back as they were (byte for byte), the boot script gone."""
+    rec = _rec(r)
+    if not rec.get("boot"):
+        return "skipped"
+    boot_apply.restore(rec["boot"], rec["site"], lambda p: _entry(rec["backups"], p), r.log)
+
+
 def stop_gunicorn_do(r):
     rec = _rec(r)
     managers.drain_nginx(r.data.get("old_nginx"), timeout=float(r.payload["drain_timeout"]))
@@ -643,6 +686,7 @@ ROLLBACK_TABLE = {
     "start_uwsgi": (start_uwsgi_do, start_uwsgi_undo),
     "restore_nginx": (restore_nginx_do, restore_nginx_undo),
     "remove_carried": (remove_carried_do, _noop),
+    "restore_boot": (restore_boot_do, _noop),
     "stop_gunicorn": (stop_gunicorn_do, _noop),
     "forget": (forget_do, _noop),
 }
