@@ -11,7 +11,7 @@ import os
 import shlex
 import stat
 
-from . import boot, host, panel_cron, panel_db, paths, safe_files, safe_text
+from . import boot, host, i18n, panel_cron, panel_db, paths, safe_files, safe_text
 
 RC_LOCAL = "/etc/rc.local"
 INITD = "/etc/init.d"
@@ -124,6 +124,19 @@ def plan_for(site, uwsgi_config, project_path, gunicorn_manager, uwsgi_manager):
     return p
 
 
+def status_of(record):
+    """The status page's boot field of a switched site: {persistent, where, note}."""
+    b = record.get("boot")
+    if not b:
+        return {"persistent": None, "where": None, "note": None}  # switched before this existed
+    en = i18n.lang() == "en"
+    where = b.get("where_en") if en else b.get("where")
+    note = None
+    if not b.get("persistent"):
+        note = i18n.t("boot_none", script=b.get("script") or script_path(record["site"]))
+    return {"persistent": bool(b.get("persistent")), "where": where, "note": note}
+
+
 def _write_like(path, text):
     """Replace a root file, keeping its mode and owner (rc.local and init.d scripts stay
     executable; root's crontab stays 0600 root:crontab)."""
@@ -175,7 +188,26 @@ def apply(plan, record, backup):
             new = boot.disable_lines(now, set(numbers), site, repl)
         _write_like(path, new)
         done["files"].append({"path": path, "kind": kind, "sha256": _sha(new)})
+    # a step resumed after its runner died finds its own edits, not uWSGI's lines: they are
+    # recorded all the same, or rollback would not put uWSGI's lines back
+    for path, kind in edited_files(site):
+        if all(f["path"] != path for f in done["files"]):
+            done["files"].append({"path": path, "kind": kind, "sha256": _sha(_read(path) or "")})
     return done
+
+
+def edited_files(site):
+    """[(path, kind)] of the files that hold this site's boot edits."""
+    out = []
+    for path, kind in ((panel_cron.crontab_file(), "crontab"), (rc_local(), "rc_local")):
+        text = _read(path)
+        if text and boot.has_edits(text, site):
+            out.append((path, kind))
+    mark = "# %s: %s runs on Gunicorn" % (boot.MARK, site)
+    for path in _initd_scripts():
+        if mark in (_read(path) or ""):
+            out.append((path, "initd"))
+    return out
 
 
 def restore(done, site, entry_for, log=lambda m: None):

@@ -20,7 +20,7 @@ import time
 
 import psutil
 
-from . import host, i18n, paths, processes, records, safe_files, saturation, stats_layout
+from . import boot_apply, host, i18n, paths, processes, records, safe_files, saturation, stats_layout
 
 # Samples closer than this give noisy rates: keep the older one and report cumulative values.
 MIN_INTERVAL = 0.25
@@ -359,6 +359,16 @@ def _not_running(site, record, exits, hints):
 
 
 def get_status(site, info=None):
+    """The status of ``site`` (see design.md, get_status), with what starts it at boot."""
+    out = _get_status(site, info)
+    record = records.load(site)
+    out["boot"] = boot_apply.status_of(record) if record is not None else None
+    if out["boot"] and out["boot"]["note"]:
+        out["hints"].append(out["boot"]["note"])
+    return out
+
+
+def _get_status(site, info=None):
     """The status of ``site`` (see design.md, get_status).
 
     ``info`` is the site's entry from discover.get_sites(), used for a Gunicorn the plugin

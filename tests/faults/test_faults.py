@@ -298,8 +298,9 @@ def again_refused(plugin, panel_get):
 # ---- the runner is SIGKILLed at every step boundary ---------------------------------------------------
 
 SWITCH_STEPS = ["install", "write_conf", "start", "health", "daemons", "swap_nginx", "stop_uwsgi",
-                "crons", "record"]
-ROLLBACK_STEPS = ["start_uwsgi", "restore_nginx", "remove_carried", "stop_gunicorn", "forget"]
+                "crons", "boot", "record"]
+ROLLBACK_STEPS = ["start_uwsgi", "restore_nginx", "remove_carried", "restore_boot", "stop_gunicorn",
+                  "forget"]
 
 
 def _killed_under_load(sandbox, plugin, panel_get, monkeypatch, fault, start, committed):
@@ -368,7 +369,7 @@ def test_rollback_runner_killed(sandbox, plugin, panel_get, clean, monkeypatch, 
     task = wait_task(plugin, panel_get, fl.switch_task(plugin, panel_get, SITE))
     assert task["state"] == "succeeded", task
     switched = config_snapshot(sandbox)
-    committed = fault in ("kill-after:restore_nginx", "kill-after:remove_carried",
+    committed = fault in ("kill-after:restore_nginx", "kill-after:remove_carried", "kill-after:restore_boot",
                           "kill-after:stop_gunicorn")
     task = _killed_under_load(sandbox, plugin, panel_get, monkeypatch, fault,
                               lambda: fl.rollback_task(plugin, panel_get, SITE), committed)
