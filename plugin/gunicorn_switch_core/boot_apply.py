@@ -11,7 +11,7 @@ import os
 import shlex
 import stat
 
-from . import boot, host, i18n, panel_cron, panel_db, paths, safe_files, safe_text
+from . import boot, host, i18n, managers, panel_cron, panel_db, paths, safe_files, safe_text
 
 RC_LOCAL = "/etc/rc.local"
 INITD = "/etc/init.d"
@@ -79,6 +79,62 @@ def discover(uwsgi_config, project_path):
     return found
 
 
+def dirs_lines(record, user):
+    """bash lines that make Gunicorn's runtime directory (pidfile, sockets, stats) in root's
+    parent under /run, which a reboot empties, and give it to the site's user. Root makes
+    it: the site's user cannot write the parent, so nothing there can be swapped."""
+    rdir = record["runtime_dir"].rstrip("/")
+    mode = "0711" if str(record.get("bind", "")).startswith("unix:") else "0700"
+    return [
+        "install -d -o root -g root -m 0755 %s || exit 1" % safe_text.sh(os.path.dirname(rdir), "runtime_dir"),
+        "install -d -o %d -g %d -m %s %s || exit 1" % (user.uid, user.gid, mode,
+                                                       safe_text.sh(rdir, "runtime_dir")),
+    ]
+
+
+def dirs_script_path(site):
+    return os.path.join(paths.host(paths.PLUGIN_STATE), "boot", site + ".dirs.sh")
+
+
+def dirs_script_text(record):
+    user = host.User(record.get("user") or "www")
+    return "\n".join([
+        "#!/bin/bash",
+        "# %s: makes %s's Gunicorn runtime directory at boot, before Supervisor starts "
+        "Gunicorn (written by the switch, removed by its rollback)" % (boot.MARK, record["site"]),
+        "PATH=%s" % host.SAFE_PATH,
+    ] + dirs_lines(record, user) + ["exit 0", ""])
+
+
+def prep_program(site):
+    return managers.program_name(site) + "_boot"
+
+
+def prep_program_text(prog, script):
+    """A root Supervisor program that runs once when supervisord starts (at boot), before
+    the site's Gunicorn program (priority 1 against 999): Gunicorn, started as the site's
+    user, cannot make its runtime directory under root's /run/gunicorn_switch itself, and
+    retries (startretries) if it comes up first."""
+    log = os.path.join(paths.host(paths.SUPERVISOR_PLUGIN), "log")
+    return "\n".join([
+        "[program:%s]" % prog,
+        "command=/bin/bash %s" % safe_text.check_path(script, "boot script"),
+        "directory=/",
+        "autostart=true",
+        "autorestart=false",
+        "startsecs=0",
+        "startretries=0",
+        "exitcodes=0",
+        "user=root",
+        "priority=1",
+        "stdout_logfile=%s/%s.out.log" % (log, prog),
+        "stderr_logfile=%s/%s.err.log" % (log, prog),
+        "stdout_logfile_maxbytes=1MB",
+        "stderr_logfile_maxbytes=1MB",
+        "",
+    ])
+
+
 def script_text(record):
     """The boot script: run by root at boot (cron's @reboot, rc.local, an init.d script). It
     makes Gunicorn's runtime directory (under /run, which a reboot empties) in root's parent
@@ -86,8 +142,6 @@ def script_text(record):
     log is opened by that user. Every path is checked and quoted (safe_text)."""
     user = host.User(record.get("user") or "www")
     venv = safe_text.sh(record["venv"], "venv")
-    rdir = record["runtime_dir"].rstrip("/")
-    mode = "0711" if str(record.get("bind", "")).startswith("unix:") else "0700"
     env = ["env", "-i", "PATH=" + safe_text.sh(record["venv"].rstrip("/") + "/bin:" + host.SAFE_PATH, "PATH"),
            "HOME=" + safe_text.sh(user.home, "home"), "USER=" + shlex.quote(user.name),
            "LOGNAME=" + shlex.quote(user.name), "LANG=C.UTF-8", "VIRTUAL_ENV=" + venv]
@@ -101,9 +155,7 @@ def script_text(record):
         "# %s: starts %s's Gunicorn at boot, as %s (written by the switch, removed by its "
         "rollback)" % (boot.MARK, record["site"], user.name),
         "PATH=%s" % host.SAFE_PATH,
-        "install -d -o root -g root -m 0755 %s || exit 1" % safe_text.sh(os.path.dirname(rdir), "runtime_dir"),
-        "install -d -o %d -g %d -m %s %s || exit 1" % (user.uid, user.gid, mode,
-                                                       safe_text.sh(rdir, "runtime_dir")),
+    ] + dirs_lines(record, user) + [
         "cd %s || exit 1" % safe_text.sh(record["project_path"], "project_path"),
     ] + panel_db.drop_lines(user) + [
         "nohup \"${drop[@]}\" %s </dev/null >/dev/null 2>&1 &" % run,
@@ -165,6 +217,15 @@ def apply(plan, record, backup):
         safe_files.makedirs(os.path.dirname(script), mode=0o700)
         host.write_atomic(script, script_text(record), mode=0o700)
         done["script"] = script
+    if plan.get("gunicorn_manager") == "supervisor":
+        dscript, prog = dirs_script_path(site), prep_program(site)
+        pfile = managers.program_file(prog)
+        backup(dscript)
+        backup(pfile)
+        safe_files.makedirs(os.path.dirname(dscript), mode=0o700)
+        host.write_atomic(dscript, dirs_script_text(record), mode=0o700)
+        host.write_atomic(pfile, prep_program_text(prog, dscript))
+        done["prep"] = {"program": prog, "file": pfile, "script": dscript}
     by_file = {}
     for f in found:
         by_file.setdefault(f["file"], []).append(f)
@@ -236,6 +297,15 @@ def restore(done, site, entry_for, log=lambda m: None):
             log("%s: the switch's lines put back (the file changed since)" % path)
         else:
             log("%s changed since the switch: left as it is" % path)
+    prep = (done or {}).get("prep")
+    if prep:
+        for path in (prep["file"], prep["script"]):
+            entry = entry_for(path)
+            if entry is not None:
+                backups.restore(entry)
+            else:
+                safe_files.unlink(path)
+        managers.supervisorctl("update")
     script = (done or {}).get("script")
     if script:
         entry = entry_for(script)

@@ -122,9 +122,10 @@ def write_boot_entry(sb, kind):
     return path
 
 
-@pytest.mark.parametrize("kind", ["crontab", "rc_local"])
+@pytest.mark.parametrize("kind,manager", [("crontab", "daemon"), ("rc_local", "daemon"),
+                                          ("crontab", "supervisor")])
 def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
-        boot_sandbox, boot_plugin, panel_get, kind):
+        boot_sandbox, boot_plugin, panel_get, kind, manager):
     sb, plugin = boot_sandbox, boot_plugin
     for other in (CRONTAB, RC_LOCAL):
         if sb.p(other).exists():
@@ -137,13 +138,16 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
     before = path.read_bytes()
     mode = stat.S_IMODE(path.stat().st_mode)
 
-    plan = plugin.plan(panel_get(site=SITE, manager="daemon"))
+    # Supervisor is the default for a daemon site where the plugin is installed
+    plan = plugin.plan(panel_get(site=SITE) if manager == "supervisor" else
+                       panel_get(site=SITE, manager=manager))
     assert plan["status"], plan
     found = plan["data"]["boot"]["found"]
     assert [(f["kind"], f["file"]) for f in found] == [(kind, str(path))]
     rows = [c for c in plan["data"]["carried"] if c["kind"] == "boot"]
     assert len(rows) == 1 and uwsgi_command(sb) in rows[0]["value"]
-    assert "boot script" in rows[0]["where"] or "开机脚本" in rows[0]["where"]
+    assert plan["data"]["manager"] == manager
+    assert ("开机脚本" if manager == "daemon" else "Supervisor") in rows[0]["where"]
 
     task = wait_task(plugin, panel_get, plugin.switch(
         panel_get(site=SITE, plan_id=plan["data"]["plan_id"]))["data"]["task_id"])
@@ -151,8 +155,16 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
     assert [s["state"] for s in task["steps"] if s["name"] == "boot"] == ["done"]
     text = path.read_text()
     assert "#" + ("@reboot " if kind == "crontab" else "") + uwsgi_command(sb) in text
-    script = sb.p("/www/server/panel/data/gunicorn_switch/boot/%s.sh" % SITE)
-    assert str(script) in text
+    if manager == "daemon":
+        script = sb.p("/www/server/panel/data/gunicorn_switch/boot/%s.sh" % SITE)
+        assert str(script) in text
+    else:
+        # only turned off: supervisord starts Gunicorn at boot, after a root program of the
+        # plugin made its runtime directory under /run
+        script = sb.p("/www/server/panel/data/gunicorn_switch/boot/%s.dirs.sh" % SITE)
+        assert not [ln for ln in text.splitlines() if "gunicorn_switch" in ln and not ln.startswith("#")]
+        prep = sb.p("/www/server/panel/plugin/supervisor/profile/gunicorn_shop_test_boot.ini")
+        assert "user=root" in prep.read_text() and str(script) in prep.read_text()
     st = script.stat()
     assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o700
     assert stat.S_IMODE(path.stat().st_mode) == mode
@@ -173,6 +185,7 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
     assert path.read_bytes() == before
     assert stat.S_IMODE(path.stat().st_mode) == mode
     assert not script.exists()
+    assert not sb.p("/www/server/panel/plugin/supervisor/profile/gunicorn_shop_test_boot.ini").exists()
 
     reboot(sb)
     poll(lambda: serving(sb) or None, "the site after the rollback and a reboot")
