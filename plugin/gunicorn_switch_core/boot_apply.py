@@ -6,7 +6,6 @@ backed up (``backup(path)``) before it changes; the boot script lives in the plu
 0700 state directory, so root executes nothing at boot that the site's user could change: the
 script drops to that user before it runs anything of the site's (panel_db.drop_lines).
 """
-import hashlib
 import os
 import shlex
 import stat
@@ -31,15 +30,8 @@ def script_path(site):
     return os.path.join(paths.host(paths.PLUGIN_STATE), "boot", site + ".sh")
 
 
-def _read(path):
-    try:
-        return host.read_bytes(path).decode("utf-8", "surrogateescape")
-    except (OSError, host.HostError):
-        return None
-
-
-def _sha(text):
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+_read = panel_cron.read_text
+_sha = panel_cron.text_sha256
 
 
 def _initd_scripts():

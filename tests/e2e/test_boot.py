@@ -17,6 +17,7 @@ import subprocess
 import psutil
 import pytest
 
+from tests.conftest import new_plugin, running_sandbox
 from tests.e2e.test_status import poll
 from tests.e2e.test_switch import server_of, wait_task
 
@@ -30,24 +31,13 @@ RC_LOCAL = "/etc/rc.local"
 @pytest.fixture(scope="module")
 def boot_sandbox():
     from tests.sandbox import layout
-    from tests.sandbox.host import Sandbox
 
-    spec = next(s for s in layout.SITES if s.name == SITE)
-    sb = Sandbox(specs=(spec,)).build()
-    saved = sb.activate()
-    try:
-        sb.start()
-        yield sb
-    finally:
-        sb.deactivate(saved)
-        sb.destroy()
+    yield from running_sandbox(tuple(s for s in layout.SITES if s.name == SITE))
 
 
 @pytest.fixture(scope="module")
 def boot_plugin(boot_sandbox):
-    import gunicorn_switch_main
-
-    return gunicorn_switch_main.gunicorn_switch_main()
+    return new_plugin()
 
 
 def uwsgi_command(sb):
