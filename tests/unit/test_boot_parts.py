@@ -133,3 +133,48 @@ def test_the_plan(found, gman, uman, auto_run, replace, persistent, where):
     assert items and all(i["kind"] == "boot" for i in items)
     assert items[0]["where"] == (where or "NOTE")
     assert boot.carried_items(p, "zh", "NOTE")[0]["where"] == (p["where"] or "NOTE")
+
+
+# ---- the boot script and the Supervisor program (text only) ---------------------------------
+
+@pytest.fixture
+def www():
+    from gunicorn_switch_core import host
+    from tests.sandbox.host import ensure_www_user
+    ensure_www_user()
+    return host.User("www")
+
+
+REC = {"site": "shop.test", "user": "www", "venv": "/www/server/pyporject_evn/shop_venv",
+       "gunicorn_bin": "/www/server/pyporject_evn/shop_venv/bin/gunicorn",
+       "gunicorn_conf": PROJECT + "/gunicorn_conf.py", "project_path": PROJECT,
+       "log_dir": "/www/wwwlogs/python/shop.test", "runtime_dir": "/run/gunicorn_switch/shop.test",
+       "bind": "127.0.0.1:8001"}
+
+
+def test_the_boot_script_makes_the_runtime_dir_as_root_then_runs_nothing_of_the_site_as_root(www):
+    import subprocess
+    from gunicorn_switch_core import boot_apply
+    text = boot_apply.script_text(REC)
+    lines = text.splitlines()
+    assert "install -d -o %d -g %d -m 0700 /run/gunicorn_switch/shop.test || exit 1" % (www.uid, www.gid) in lines
+    run = [ln for ln in lines if ln.startswith("nohup")][0]
+    # root runs setpriv/runuser, never the venv's gunicorn, and opens no log of the site's
+    assert run.startswith('nohup "${drop[@]}" env -i ') and ">>" not in run.split("/bin/sh -c")[0]
+    subprocess.run(["bash", "-n"], input=text.encode(), check=True)
+    unix = boot_apply.script_text(dict(REC, bind="unix:/run/gunicorn_switch/shop.test/g.sock"))
+    assert "-m 0711 /run/gunicorn_switch/shop.test" in unix
+
+
+def test_paths_a_shell_would_read_otherwise_are_refused(www):
+    from gunicorn_switch_core import boot_apply, safe_text
+    with pytest.raises(safe_text.UnsafeText):
+        boot_apply.script_text(dict(REC, project_path="/www/wwwroot/$(reboot)"))
+    with pytest.raises(safe_text.UnsafeText):
+        boot_apply.prep_program_text("gunicorn_x_boot", "/www/x;reboot")
+
+
+def test_the_supervisor_program_runs_once_as_root_before_gunicorn():
+    from gunicorn_switch_core import boot_apply
+    text = boot_apply.prep_program_text("gunicorn_shop_test_boot", "/www/server/panel/data/gunicorn_switch/boot/s.dirs.sh")
+    assert {"user=root", "priority=1", "autorestart=false", "startretries=0"} <= set(text.splitlines())
