@@ -21,8 +21,11 @@ replaced by one that runs the boot script on ``start`` and keeps the original LS
 boot order). Rollback restores the files from their backups, byte for byte, or, when something
 else changed them since, undoes only these edits (``undo_lines``).
 """
+import os
 import re
 import shlex
+
+from . import safe_text
 
 MARK = "gunicorn_switch"
 _COMMENT = re.compile(r"^\s*#")
@@ -161,6 +164,19 @@ def initd_text(original, script, site):
         '  *) echo "Usage: $0 {start|stop|restart|status}"; exit 1 ;;\n',
         "esac\n",
     ])
+
+
+def dirs_lines(runtime_dir, unix, uid, gid):
+    """bash lines that make Gunicorn's runtime directory (pidfile, sockets, stats) in root's
+    parent under /run, which a reboot empties, and give it to the site's user (uid, gid):
+    for the scripts root runs at boot. Root makes it: the site's user cannot write the
+    parent, so nothing there can be swapped."""
+    rdir = runtime_dir.rstrip("/")
+    return [
+        "install -d -o root -g root -m 0755 %s || exit 1" % safe_text.sh(os.path.dirname(rdir), "runtime_dir"),
+        "install -d -o %d -g %d -m %s %s || exit 1" % (int(uid), int(gid), "0711" if unix else "0700",
+                                                       safe_text.sh(rdir, "runtime_dir")),
+    ]
 
 
 # ---- the plan --------------------------------------------------------------------------------

@@ -72,16 +72,8 @@ def discover(uwsgi_config, project_path):
 
 
 def dirs_lines(record, user):
-    """bash lines that make Gunicorn's runtime directory (pidfile, sockets, stats) in root's
-    parent under /run, which a reboot empties, and give it to the site's user. Root makes
-    it: the site's user cannot write the parent, so nothing there can be swapped."""
-    rdir = record["runtime_dir"].rstrip("/")
-    mode = "0711" if str(record.get("bind", "")).startswith("unix:") else "0700"
-    return [
-        "install -d -o root -g root -m 0755 %s || exit 1" % safe_text.sh(os.path.dirname(rdir), "runtime_dir"),
-        "install -d -o %d -g %d -m %s %s || exit 1" % (user.uid, user.gid, mode,
-                                                       safe_text.sh(rdir, "runtime_dir")),
-    ]
+    return boot.dirs_lines(record["runtime_dir"], str(record.get("bind", "")).startswith("unix:"),
+                           user.uid, user.gid)
 
 
 def dirs_script_path(site):

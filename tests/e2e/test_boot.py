@@ -76,8 +76,8 @@ def reboot(sb):
     sb.panel_daemon_tick()
 
 
-def site_processes(sb, kind):
-    site = sb.sites[SITE]
+def site_processes(sb, kind, name=SITE):
+    site = sb.sites[name]
     out = []
     for p in sb.pids():
         try:
@@ -89,9 +89,9 @@ def site_processes(sb, kind):
     return out
 
 
-def serving(sb):
+def serving(sb, name=SITE):
     try:
-        return sb.get(SITE, "/")[0] == 200
+        return sb.get(name, "/")[0] == 200
     except OSError:
         return False
 
@@ -182,3 +182,43 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
     assert server_of(sb, SITE) == ""
     assert site_processes(sb, "uwsgi") and site_processes(sb, "gunicorn") == []
     assert path.read_bytes() == before
+
+
+# ---- the panel's project autostart ------------------------------------------------------------
+
+PROJECT = "api"
+
+
+@pytest.fixture(scope="module")
+def project_sandbox():
+    from tests.sandbox import layout
+
+    yield from running_sandbox(tuple(s for s in layout.SITES if s.name == PROJECT))
+
+
+def test_the_panels_project_autostart_brings_a_switched_project_back_on_gunicorn(
+        project_sandbox, panel_get):
+    """A panel Python project (auto_run) is started at boot by the panel, as root, with its
+    start script: after the switch that script starts Gunicorn, and remakes its runtime dir
+    under /run first (the reboot emptied it); after the rollback it is uWSGI's again."""
+    sb, plugin = project_sandbox, new_plugin()
+    plan = plugin.plan(panel_get(site=PROJECT))
+    assert plan["status"], plan
+    rows = [c for c in plan["data"]["carried"] if c["kind"] == "boot"]
+    assert plan["data"]["boot"]["persistent"] is True and "auto_run" in rows[0]["where"] + \
+        plan["data"]["boot"]["where_en"]
+    task = wait_task(plugin, panel_get, plugin.switch(
+        panel_get(site=PROJECT, plan_id=plan["data"]["plan_id"]))["data"]["task_id"])
+    assert task["state"] == "succeeded", task
+    try:
+        reboot(sb)
+        poll(lambda: serving(sb, PROJECT) or None, "the project after a reboot")
+        assert server_of(sb, PROJECT).startswith("gunicorn/")
+        assert site_processes(sb, "uwsgi", PROJECT) == []
+    finally:
+        task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=PROJECT))["data"]["task_id"])
+    assert task["state"] == "succeeded", task
+    reboot(sb)
+    poll(lambda: serving(sb, PROJECT) or None, "the project after the rollback and a reboot")
+    assert server_of(sb, PROJECT) == ""
+    assert site_processes(sb, "gunicorn", PROJECT) == []
