@@ -160,6 +160,33 @@ def plan_for(site, uwsgi_config, project_path, gunicorn_manager, uwsgi_manager):
     return p
 
 
+def enable(record):
+    """开机自启 for a site Gunicorn runs as a plain daemon that nothing starts at boot: an
+    ``@reboot`` line in root's crontab runs the boot script. Kept in the record, so that
+    rollback takes it away again. Returns (changed, message); the caller saves the record."""
+    site = record["site"]
+    b = dict(record.get("boot") or {})
+    if b.get("persistent"):
+        return False, "already started at boot: %s" % (b.get("where_en") or "-")
+    if record.get("manager") != "daemon":
+        return False, "Gunicorn's manager (%s) decides whether it starts at boot" % record.get("manager")
+    script = script_path(site)
+    safe_files.makedirs(os.path.dirname(script), mode=0o700)
+    host.write_atomic(script, script_text(record), mode=0o700)
+    path = panel_cron.crontab_file()
+    now = _read(path) or ""
+    line = boot.replacement_line("crontab", script, site)
+    if line not in now.splitlines():
+        now += ("\n" if now and not now.endswith("\n") else "") + line + "\n"
+        panel_cron.write_crontab(path, now)
+    files = [f for f in b.get("files") or [] if f["path"] != path]
+    files.append({"path": path, "kind": "crontab", "sha256": _sha(now)})
+    b.update(files=files, script=script, persistent=True, where="计划任务 @reboot → 插件的开机脚本",
+             where_en="root's crontab @reboot -> the plugin's boot script")
+    record["boot"] = b
+    return True, "%s: %s" % (path, line)
+
+
 def status_of(record):
     """The status page's boot field of a switched site: {persistent, where, note}."""
     b = record.get("boot")
@@ -169,7 +196,7 @@ def status_of(record):
     where = b.get("where_en") if en else b.get("where")
     note = None
     if not b.get("persistent"):
-        note = i18n.t("boot_none", script=b.get("script") or script_path(record["site"]))
+        note = i18n.t("boot_none", site=record["site"], script=b.get("script") or script_path(record["site"]))
     return {"persistent": bool(b.get("persistent")), "where": where, "note": note}
 
 
@@ -273,7 +300,8 @@ def restore(done, site, entry_for, log=lambda m: None):
         else:
             undone = boot.undo_lines(now, site)
         if entry is not None and (undone is None or
-                                  (entry.get("sha256") and _sha(undone) == entry["sha256"])):
+                                  (entry.get("sha256") and _sha(undone) == entry["sha256"]) or
+                                  (not entry.get("existed") and not undone)):
             backups.restore(entry)
             log("restored %s byte for byte" % path)
         elif undone is not None and undone != now:

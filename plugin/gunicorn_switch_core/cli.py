@@ -21,7 +21,7 @@ OK, REFUSED, BAD, FAILED, INTERNAL, INTERRUPTED = 0, 1, 2, 3, 4, 130
 # The switch options of the panel API (design.md: plan/switch arguments).
 OPTION_KEYS = ("workers", "threads", "worker_class", "bind", "manager", "user", "timeout",
                "access_log")
-OPS = ("reload", "add-worker", "remove-worker", "restart", "stop", "start")
+OPS = ("reload", "add-worker", "remove-worker", "restart", "stop", "start", "enable-boot")
 POLL = 0.3
 ADDRESS = re.compile(r"^(unix:/[A-Za-z0-9._/@+-]+|[A-Za-z0-9.-]+:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5})$")
 

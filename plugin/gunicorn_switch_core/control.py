@@ -14,9 +14,9 @@ import time
 
 import psutil
 
-from . import host, i18n, panel_db, paths, records, safe_files, status
+from . import boot_apply, host, i18n, panel_db, paths, records, safe_files, status
 
-OPS = ("reload", "add_worker", "remove_worker", "restart", "stop", "start")
+OPS = ("reload", "add_worker", "remove_worker", "restart", "stop", "start", "enable_boot")
 WAIT = 20.0  # seconds an action waits to see its effect; the page shows the rest
 POLL = 0.2
 KEEP_BACKUPS = 20
@@ -273,6 +273,11 @@ def control(site, op, info=None):
         if master is None:
             raise ControlError(i18n.t("not_running", name=site))
         return reload(site, master["pid"])
+    if op == "enable_boot":
+        changed, log = boot_apply.enable(rec)
+        if changed:
+            records.save(rec)
+        return {"op": op, "done": bool((rec.get("boot") or {}).get("persistent")), "log": log}
     if op in ("restart", "stop", "start"):
         return managed(site, rec, op)
     master = _master(rec)

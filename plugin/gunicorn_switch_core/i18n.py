@@ -130,11 +130,11 @@ MESSAGES = {
     "uninstall_busy": ("站点 {names} 正在切换或回滚，请等任务结束后再卸载插件",
                        "A switch or rollback of {names} is running: uninstall the plugin when it ends"),
     # boot persistence (issue 14 §3)
-    "boot_none": ("该站点不会开机自启。开机自启：启用 —— 安装进程守护管理器（Supervisor）后回滚并重新切换，"
-                  "或在计划任务中添加开机运行（@reboot）的任务，执行 {script}",
-                  "This site does not start at boot. 开机自启 (start at boot): enable it — install the "
-                  "Supervisor plugin, then roll back and switch again, or add an @reboot task to the "
-                  "panel's cron that runs {script}"),
+    "boot_none": ("该站点不会开机自启。开机自启：启用 —— gunicorn-switch control {site} enable-boot"
+                  "（在 root 的计划任务中添加 @reboot 运行 {script}），或安装进程守护管理器（Supervisor）后回滚并重新切换",
+                  "This site does not start at boot. 开机自启 (start at boot): enable it — "
+                  "gunicorn-switch control {site} enable-boot (an @reboot line in root's crontab that "
+                  "runs {script}), or install the Supervisor plugin, then roll back and switch again"),
     "boot_where": ("开机自启：{where}", "Starts at boot: {where}"),
     "uninstall_ok": ("可以卸载：已切换的站点会保持现状继续运行",
                      "Ready to uninstall: switched sites keep running as they are"),

@@ -304,7 +304,7 @@ def boot_plan_for(name, site, manager):
     p = boot_apply.plan_for(name, site["uwsgi_config"], site["project_path"], manager,
                             site["manager"])
     note = None if p["persistent"] else i18n.t(
-        "boot_none", script=p["script"] or boot_apply.script_path(name))
+        "boot_none", site=name, script=p["script"] or boot_apply.script_path(name))
     return p, note
 
 

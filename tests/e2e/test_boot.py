@@ -184,6 +184,43 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
     assert path.read_bytes() == before
 
 
+def test_a_daemon_site_that_nothing_started_at_boot_says_so_and_can_be_enabled(
+        boot_sandbox, boot_plugin, panel_get):
+    sb, plugin = boot_sandbox, boot_plugin
+    for other in (CRONTAB, RC_LOCAL):
+        if sb.p(other).exists():
+            sb.p(other).unlink()
+    if not serving(sb):
+        sb.start_uwsgi(sb.sites[SITE])
+        sb.wait_ok(sb.sites[SITE])
+    plan = plugin.plan(panel_get(site=SITE, manager="daemon", lang="en"))
+    assert plan["status"], plan
+    assert plan["data"]["boot"]["persistent"] is False
+    notes = [w["message"] for w in plan["data"]["warnings"] if w["origin"] == "boot"]
+    assert len(notes) == 1 and notes[0].startswith("This site does not start at boot. 开机自启")
+    task = wait_task(plugin, panel_get, plugin.switch(
+        panel_get(site=SITE, plan_id=plan["data"]["plan_id"]))["data"]["task_id"])
+    assert task["state"] == "succeeded", task
+    try:
+        status = plugin.get_status(panel_get(site=SITE, lang="zh"))["data"]
+        assert status["boot"]["persistent"] is False
+        assert any(h.startswith("该站点不会开机自启") for h in status["hints"])
+        res = plugin.control(panel_get(site=SITE, op="enable_boot"))
+        assert res["status"] and res["data"]["done"], res
+        status = plugin.get_status(panel_get(site=SITE))["data"]
+        assert status["boot"]["persistent"] is True and status["boot"]["note"] is None
+        reboot(sb)
+        poll(lambda: serving(sb) or None, "the site after a reboot")
+        assert server_of(sb, SITE).startswith("gunicorn/")
+        assert site_processes(sb, "uwsgi") == []
+    finally:
+        task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=SITE))["data"]["task_id"])
+    assert task["state"] == "succeeded", task
+    assert serving(sb) and server_of(sb, SITE) == ""
+    # the switch's cron job and the enabled @reboot line both gone: no crontab, as before
+    assert not sb.p(CRONTAB).exists()
+    assert not sb.p("/www/server/panel/data/gunicorn_switch/boot/%s.sh" % SITE).exists()
+
 # ---- the panel's project autostart ------------------------------------------------------------
 
 PROJECT = "api"
