@@ -151,14 +151,16 @@ def initd_text(original, script, site):
     where the site is run from now."""
     m = _LSB.search(original)
     lsb = m.group(0) if m else ""
-    run = shlex.quote(script)
+    # without a script Gunicorn's manager starts it at boot: start only says so
+    start = "exec %s" % shlex.quote(script) if script else \
+        'echo "%s: Gunicorn is started at boot by its process manager"; exit 0' % site
     return "".join([
         "#!/bin/sh\n",
         "# %s: %s runs on Gunicorn; uWSGI's script is kept by the switch and put back by "
         "its rollback\n" % (MARK, site),
         lsb,
         'case "$1" in\n',
-        "  start) exec %s ;;\n" % run,
+        "  start) %s ;;\n" % start,
         '  stop|restart|reload|force-reload|status) echo "%s runs on Gunicorn: use the '
         'gunicorn_switch page"; exit 0 ;;\n' % site,
         '  *) echo "Usage: $0 {start|stop|restart|status}"; exit 1 ;;\n',
@@ -248,8 +250,8 @@ def carried_items(p, lang, none_note):
                 detail = ("%s now runs the plugin's boot script on start" if en else
                           "%s 的 start 改为运行插件的开机脚本") % f["file"]
         elif f["kind"] == "initd":
-            detail = ("%s is left as it is: check that it does not start uWSGI at boot" if en else
-                      "%s 保持不变：请确认它开机时不会再启动 uWSGI") % f["file"]
+            detail = ("%s no longer starts uWSGI (rollback puts it back)" if en else
+                      "%s 不再启动 uWSGI（回滚时恢复）") % f["file"]
         else:
             detail = ("commented out in %s (rollback puts it back)" if en else
                       "在 %s 中注释掉（回滚时恢复）") % f["file"]

@@ -247,8 +247,6 @@ def apply(plan, record, backup):
         backup(path)
         kind = entries[0]["kind"]
         if kind == "initd":
-            if script is None:
-                continue  # a manager starts Gunicorn; the script is left alone (see where)
             new = boot.initd_text(now, script, site)
         else:
             # the lines as they are now (the plan's numbers may have moved)

@@ -178,3 +178,11 @@ def test_the_supervisor_program_runs_once_as_root_before_gunicorn():
     from gunicorn_switch_core import boot_apply
     text = boot_apply.prep_program_text("gunicorn_shop_test_boot", "/www/server/panel/data/gunicorn_switch/boot/s.dirs.sh")
     assert {"user=root", "priority=1", "autorestart=false", "startretries=0"} <= set(text.splitlines())
+
+
+def test_under_a_manager_the_init_script_no_longer_starts_anything():
+    new = boot.initd_text(PYMANAGER, None, "shop.test")
+    assert "# Provides:          shop_pymanager\n" in new
+    start = [ln for ln in new.splitlines() if ln.strip().startswith("start)")][0]
+    assert "exit 0" in start and "exec" not in start
+    assert not boot.initd_starts_site(new, NEEDLES)
