@@ -33,11 +33,12 @@ def panel_get():
     return PanelGet
 
 
-@pytest.fixture(scope="session")
-def sandbox():
+def running_sandbox(specs=None):
+    """Build and start a sandbox (every site of tests/sandbox/layout.py, or ``specs``), point
+    the plugin at it while the caller uses it, then stop and remove it."""
     from tests.sandbox.host import Sandbox
 
-    sb = Sandbox().build().start()
+    sb = (Sandbox() if specs is None else Sandbox(specs=specs)).build().start()
     saved = sb.activate()
     try:
         yield sb
@@ -46,12 +47,21 @@ def sandbox():
         sb.destroy()
 
 
-@pytest.fixture(scope="session")
-def plugin(sandbox):
+def new_plugin():
     """The panel's view of the plugin: an instance of gunicorn_switch_main."""
     import gunicorn_switch_main
 
     return gunicorn_switch_main.gunicorn_switch_main()
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    yield from running_sandbox()
+
+
+@pytest.fixture(scope="session")
+def plugin(sandbox):
+    return new_plugin()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -153,6 +153,11 @@ def of_task(r):
     return list(out.values())
 
 
+def entry_for(kept, path):
+    """The backup entry of ``path`` among ``kept``, or None."""
+    return next((e for e in kept if e["path"] == path), None)
+
+
 def restore_paths(r, paths_, kept=None):
     """Restore the backups of ``paths_``: this task's, or ``kept`` (a switch's record, read
     by its rollback)."""

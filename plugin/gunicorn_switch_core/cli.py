@@ -17,7 +17,7 @@ from .cli_text import exit_codes, say
 # The switch options of the panel API (api.plan and api.switch take the same).
 OPTION_KEYS = ("workers", "threads", "worker_class", "bind", "manager", "user", "timeout",
                "access_log")
-OPS = ("reload", "add-worker", "remove-worker", "restart", "stop", "start")
+OPS = ("reload", "add-worker", "remove-worker", "restart", "stop", "start", "enable-boot")
 POLL = 0.3
 def _options(pairs):
     """--set KEY=VALUE pairs as the API's options, validated as the page's are (exit 2)."""

@@ -14,9 +14,9 @@ import time
 
 import psutil
 
-from . import backups, host, i18n, panel_db, processes, records, safe_files, status
+from . import backups, boot_apply, host, i18n, panel_db, processes, records, safe_files, status
 
-OPS = ("reload", "add_worker", "remove_worker", "restart", "stop", "start")
+OPS = ("reload", "add_worker", "remove_worker", "restart", "stop", "start", "enable_boot")
 WAIT = 20.0  # seconds an action waits to see its effect; the page shows the rest
 POLL = 0.2
 # A top-level ``workers = N`` with an optional trailing comment (the render writes it so).
@@ -252,6 +252,11 @@ def control(site, op, info=None):
         if master is None:
             raise ControlError(i18n.t("not_running", name=site))
         return reload(site, master["pid"])
+    if op == "enable_boot":
+        changed, log = boot_apply.enable(rec)
+        if changed:
+            records.save(rec)
+        return {"op": op, "done": bool((rec.get("boot") or {}).get("persistent")), "log": log}
     if op in ("restart", "stop", "start"):
         return through_manager(site, rec, op)
     master = _master(rec)

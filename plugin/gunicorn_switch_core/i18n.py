@@ -129,6 +129,13 @@ MESSAGES = {
     "no_managers": ("进程管理模块尚未安装", "The process manager module is not available"),
     "uninstall_busy": ("站点 {names} 正在切换或回滚，请等任务结束后再卸载插件",
                        "A switch or rollback of {names} is running: uninstall the plugin when it ends"),
+    # boot persistence (issue 14 §3)
+    "boot_none": ("该站点不会开机自启。开机自启：启用 —— gunicorn-switch control {site} enable-boot"
+                  "（在 root 的计划任务中添加 @reboot 运行 {script}），或安装进程守护管理器（Supervisor）后回滚并重新切换",
+                  "This site does not start at boot. 开机自启 (start at boot): enable it — "
+                  "gunicorn-switch control {site} enable-boot (an @reboot line in root's crontab that "
+                  "runs {script}), or install the Supervisor plugin, then roll back and switch again"),
+    "boot_where": ("开机自启：{where}", "Starts at boot: {where}"),
     "uninstall_ok": ("可以卸载：已切换的站点会保持现状继续运行",
                      "Ready to uninstall: switched sites keep running as they are"),
 }

@@ -164,14 +164,15 @@ def rows_for(echoes):
 
 # ---- adding and removing --------------------------------------------------------------------
 
-def _read(path):
+def read_text(path):
+    """A root file's text (surrogates kept: written back byte for byte), None if unreadable."""
     try:
         return host.read_bytes(path).decode("utf-8", "surrogateescape")
     except (OSError, host.HostError):
         return None
 
 
-def _sha(text):
+def text_sha256(text):
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -190,7 +191,7 @@ def add(jobs, site, task_id, user, backup):
     written}: what removal needs."""
     path = crontab_file()
     backup(path)
-    text = _read(path) or ""
+    text = read_text(path) or ""
     echoes, rows, lines = [], [], []
     for job in jobs:
         echo = echo_name(site, task_id, job["n"])
@@ -208,15 +209,15 @@ def add(jobs, site, task_id, user, backup):
     delete_rows(echoes)  # a resumed step: no second row
     add_rows(rows)
     return {"file": path, "echoes": echoes,
-            "sha256": _sha(text)}
+            "sha256": text_sha256(text)}
 
 
 def remove(crons, restore):
     """Undo add(): the crontab file back byte for byte when nobody changed it since
     (``restore(path)``), else only its lines of these tasks; the rows and scripts gone."""
     path, echoes = crons["file"], crons["echoes"]
-    now = _read(path)
-    if now is not None and _sha(now) == crons["sha256"]:
+    now = read_text(path)
+    if now is not None and text_sha256(now) == crons["sha256"]:
         restore(path)
     elif now is not None:
         write_crontab(path, remove_lines(now, echoes))

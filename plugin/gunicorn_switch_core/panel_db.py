@@ -10,7 +10,7 @@ import json
 import shlex
 import sqlite3
 
-from . import host, paths, safe_text, sites_db
+from . import boot, host, paths, safe_text, sites_db
 
 PIDS = paths.PYTHON_PROJECT + "/vhost/pids"
 SCRIPTS = paths.PYTHON_PROJECT + "/vhost/scripts"
@@ -160,7 +160,7 @@ def gunicorn_script(name, record):
         "PATH=%s" % host.SAFE_PATH,
         "export BT_PYTHON_SERVICE_SID=%s" % sid(name),
         "cd %s || exit 1" % safe_text.sh(record["project_path"], "project_path"),
-    ] + drop_lines(user) + [
+    ] + _runtime_dir_lines(record, user) + drop_lines(user) + [
         "nohup \"${drop[@]}\" %s </dev/null >/dev/null 2>&1 &" % run,
         # The panel makes its pids dir 0777 on every start: root only unlinks there (rm
         # does not follow a planted link); the site's user writes the pid.
@@ -168,6 +168,16 @@ def gunicorn_script(name, record):
         "\"${drop[@]}\" /bin/sh -c 'echo \"$1\" > \"$2\"' sh \"$!\" %s" % pid,
         "",
     ])
+
+
+def _runtime_dir_lines(record, user):
+    """The panel starts the project at boot (auto_run) with this script, as root: /run was
+    emptied by the reboot, and Gunicorn, as the site's user, cannot remake its runtime dir
+    in root's /run/gunicorn_switch."""
+    if not record.get("runtime_dir"):
+        return []
+    return boot.dirs_lines(record["runtime_dir"], str(record.get("bind", "")).startswith("unix:"),
+                           user.uid, user.gid)
 
 
 def drop_lines(user):

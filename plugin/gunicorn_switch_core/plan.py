@@ -13,9 +13,9 @@ import socket
 import stat
 from typing import TYPE_CHECKING
 
-from . import (addresses, discover, django_detect, health, host, i18n, nginx_tokens,
-               nginx_translate, nginx_tree, paths, plans, render, safe_files, safe_text,
-               saturation, switch, uwsgi_translate)
+from . import (addresses, boot, boot_apply, discover, django_detect, health, host, i18n,
+               nginx_tokens, nginx_translate, nginx_tree, paths, plans, render, safe_files,
+               safe_text, saturation, switch, uwsgi_translate)
 
 if TYPE_CHECKING:
     from typing import Any, Dict, Mapping, Optional
@@ -284,6 +284,15 @@ def log_dir(site):
     return paths.host("/www/wwwlogs/python/" + site["site"])
 
 
+def boot_plan_for(name, site, manager):
+    """(what the switch does about boot, the note when the site will not start at boot)."""
+    p = boot_apply.plan_for(name, site["uwsgi_config"], site["project_path"], manager,
+                            site["manager"])
+    note = None if p["persistent"] else i18n.t(
+        "boot_none", site=name, script=p["script"] or boot_apply.script_path(name))
+    return p, note
+
+
 def plan_nginx(site, bind, tr):
     """({path: bytes} read, the translation's Result) of the site's nginx files, read once."""
     try:
@@ -352,6 +361,9 @@ def make_plan(name: str, options: Mapping[str, str],
         warnings.append({"message": user_warning, "origin": "uid"})
     if bind_warning:
         warnings.append({"message": bind_warning, "origin": "bind"})
+    boot_plan, boot_note = boot_plan_for(name, site, manager)
+    if boot_note:
+        warnings.append({"message": boot_note, "origin": "boot"})
     nginx_addr = nginx_listen(tree)
     domain = (site["domains"] or [name])[0]
     baseline = health.status(nginx_addr, domain)
@@ -369,7 +381,8 @@ def make_plan(name: str, options: Mapping[str, str],
         "nginx_files": {p: nginx_tokens.decode(b) for p, b in nres.new_files.items()},
         "steps": [{"name": n, "title": zh, "title_en": en} for n, zh, en in switch.SWITCH.listing()],
         "warnings": warnings,
-        "carried": list(tr.carried),
+        "carried": list(tr.carried) + boot.carried_items(boot_plan, i18n.lang(), boot_note),
+        "boot": boot_plan,
         "blockers": list(tr.blockers),
         "settings": {k: v["value"] for k, v in tr.as_dict()["settings"].items()},
         "bind": bind,

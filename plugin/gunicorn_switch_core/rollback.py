@@ -1,6 +1,6 @@
 """The rollback, as journaled steps with an undo each (see tasks.Runner): start_uwsgi →
-restore_nginx (commit point) → remove_carried → stop_gunicorn → forget. Until nginx is back on
-uWSGI, Gunicorn serves the site and any failure undoes what was done; after it, uWSGI serves.
+restore_nginx (commit point) → remove_carried → restore_boot → stop_gunicorn → forget. Until
+nginx is back on uWSGI, Gunicorn serves the site and any failure undoes what was done; after it, uWSGI serves.
 The inputs are the switch's record (its backups restore every file byte for byte) and the
 nginx files as the switch left them (the undo of restore_nginx writes them back).
 """
@@ -10,7 +10,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from . import (backups, daemons, health, host, managers, nginx_live, panel_cron, panel_db, records,
+from . import (backups, boot_apply, daemons, health, host, managers, nginx_live, panel_cron, panel_db, records,
                supervisor_programs, tasks, uwsgi_process)
 
 if TYPE_CHECKING:
@@ -126,6 +126,14 @@ def remove_carried_do(r):
         r.log("stopped %s (%s)" % (d["name"], daemons.describe(d)))
 
 
+def restore_boot_do(r):
+    """uWSGI's boot entries back as they were (byte for byte), the boot script gone."""
+    rec = _switch_record(r)
+    if not rec.get("boot"):
+        return "skipped"
+    boot_apply.restore(rec["boot"], rec["site"], lambda p: backups.entry_for(rec["backups"], p), r.log)
+
+
 def stop_gunicorn_do(r):
     rec = _switch_record(r)
     nginx_live.drain(r.outputs.get("old_nginx"), timeout=float(r.inputs["drain_timeout"]))
@@ -155,6 +163,8 @@ ROLLBACK = tasks.Procedure("rollback", [
                restore_nginx_do, restore_nginx_undo),
     tasks.Step("remove_carried", "移除接管的计划任务和守护进程", "Remove the carried-over crons and daemons",
                remove_carried_do),
+    tasks.Step("restore_boot", "恢复 uWSGI 的开机自启（逐字节）", "Restore uWSGI's start at boot byte for byte",
+               restore_boot_do),
     tasks.Step("stop_gunicorn", "排空并停止 Gunicorn，移除进程守护", "Drain and stop Gunicorn, unregister it",
                stop_gunicorn_do),
     tasks.Step("forget", "清理切换记录", "Forget the switch", forget_do),

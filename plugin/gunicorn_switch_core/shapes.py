@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         uwsgi_logs: List[str]
         options: Dict[str, Any]
         wsgi_app: Optional[str]
+        boot: Dict[str, Any]  # what starts the site at boot, and what the switch does about it
         plan_id: NotRequired[str]  # set when the plan is shown (plans.save)
 
     class SwitchRecord(TypedDict, total=False):
@@ -109,6 +110,7 @@ if TYPE_CHECKING:
         project_config_switched: Optional[str]
         crons: Optional[Dict[str, Any]]
         daemons: List[Dict[str, Any]]
+        boot: Optional[Dict[str, Any]]
 
     class Task(TypedDict):
         """A background task's journal (tasks.py)."""

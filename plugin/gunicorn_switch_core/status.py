@@ -16,7 +16,8 @@ import time
 
 import psutil
 
-from . import host, i18n, paths, processes, records, saturation, stats_layout, worker_exits
+from . import (boot_apply, host, i18n, paths, processes, records, saturation, stats_layout,
+               worker_exits)
 
 # Samples closer than this give noisy rates: keep the older one and report cumulative values.
 MIN_INTERVAL = 0.25
@@ -166,7 +167,17 @@ def _keep_sample(site, record, prev, now, procs, workers, sat):
 
 
 def get_status(site, info=None):
-    """The status of ``site`` (the answer of api.get_status).
+    """The status of ``site`` (the answer of api.get_status), with what starts it at boot."""
+    out = _get_status(site, info)
+    record = records.load(site)
+    out["boot"] = boot_apply.status_of(record) if record is not None else None
+    if out["boot"] and out["boot"]["note"]:
+        out["hints"].append(out["boot"]["note"])
+    return out
+
+
+def _get_status(site, info=None):
+    """The status of ``site`` without its boot.
 
     ``info`` is the site's entry from discover.get_sites(), used for a Gunicorn the plugin
     did not start; it is looked up only when the site has no record.

@@ -12,7 +12,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
-from . import (backups, daemons, health, host, managers, nginx_live, nginx_stage, panel_cron,
+from . import (backups, boot_apply, daemons, health, host, managers, nginx_live, nginx_stage, panel_cron,
                panel_db, processes, records, safe_files, safe_text, supervisor_programs, tasks,
                uwsgi_process)
 
@@ -339,6 +339,35 @@ def crons_undo(r):
         r.outputs["crons"] = None
 
 
+def boot_do(r):
+    """What started uWSGI at boot starts Gunicorn now (boot_apply), after uWSGI stopped."""
+    p = r.inputs.get("boot")
+    if p is None:
+        return "skipped"  # a plan from before boot persistence
+    rec = r.outputs["record"]
+    # the lines as they are now, not as they were when the plan was made
+    p = dict(p, found=boot_apply.discover(r.inputs["uwsgi_config"], r.inputs["project_path"]))
+    try:
+        r.outputs["boot"] = boot_apply.apply(p, rec, lambda path: backups.keep(r, path))
+    except Exception as e:
+        try:
+            boot_undo(r)
+        finally:
+            record_do(r)
+        raise tasks.StepError("start at boot was not changed (%s): uWSGI's boot entries %s "
+                              "still start uWSGI" % (e, "; ".join(f["text"] for f in p["found"]) or "-"))
+    for f in r.outputs["boot"]["files"]:
+        r.log("%s: %s" % (f["kind"], f["path"]))
+    r.log("starts at boot: %s" % (r.outputs["boot"]["where_en"] or "nothing (see the plan's note)"))
+
+
+def boot_undo(r):
+    if r.outputs.get("boot"):
+        boot_apply.restore(r.outputs["boot"], r.task["site"], lambda p: backups.entry_for(backups.of_task(r), p),
+                           r.log)
+        r.outputs["boot"] = None
+
+
 def record_do(r):
     rec = dict(r.outputs["record"])
     rec["switched_at"] = time.time()
@@ -349,6 +378,7 @@ def record_do(r):
     rec["project_config_switched"] = r.outputs.get("project_config_switched")
     rec["crons"] = r.outputs.get("crons")
     rec["daemons"] = r.outputs.get("daemons") or []
+    rec["boot"] = r.outputs.get("boot")
     records.save(rec)
     r.log("recorded: rollback restores %d file(s)" % len(rec["backups"]))
 
@@ -369,6 +399,8 @@ SWITCH = tasks.Procedure("switch", [
                stop_uwsgi_do),
     tasks.Step("crons", "把 uWSGI 的 cron 加入计划任务（以站点用户运行）",
                "Add uWSGI's crons to the panel's cron jobs (run as the site's user)", crons_do, crons_undo),
+    tasks.Step("boot", "开机自启改为启动 Gunicorn（不再启动 uWSGI）", "Start Gunicorn at boot instead of uWSGI",
+               boot_do, boot_undo),
     tasks.Step("record", "记录切换结果，便于回滚", "Record the switch for rollback", record_do),
 ], commit="swap_nginx")
 

@@ -50,7 +50,7 @@
       plan_warnings: '注意事项', plan_steps: '执行步骤',
       blockers_title: '切换后站点可能无法运行，仍要切换？',
       plan_carried: '从 uWSGI 接管的功能', carried_reload: '重载文件', carried_cron: '计划任务',
-      carried_daemon: '守护进程', carried_where: '接管到',
+      carried_daemon: '守护进程', carried_boot: '开机自启', carried_where: '接管到',
       plan_conf: '将写入的 gunicorn_conf.py', plan_diff: 'nginx 配置改动', plan_none: '无',
       plan_start: '开始切换', cancel: '取消', plan_invalid: '当前选项无法生成计划，请先修改选项',
       plan_busy: '计划正在重新生成，请稍候',
@@ -94,7 +94,8 @@
       cause_signal: '被信号结束', cause_exit: '正常退出',
       btn_reload: '平滑重载', btn_add: '+1 worker', btn_remove: '−1 worker', btn_restart: '重启', btn_start: '启动',
       op_reload: '正在平滑重载…', op_add_worker: '正在增加 worker…', op_remove_worker: '正在减少 worker…',
-      op_restart: '正在重启…', op_start: '正在启动…',
+      op_restart: '正在重启…', op_start: '正在启动…', btn_enable_boot: '开机自启：启用',
+      op_enable_boot: '正在设置开机自启…', op_done_enable_boot: '已设置开机自启',
       op_done_reload: '已平滑重载：{n} 个新 worker', op_done_add_worker: '已增加 1 个 worker，共 {n} 个',
       op_done_remove_worker: '已减少 1 个 worker，共 {n} 个', op_done_restart: '已重启，主进程 PID {pid}',
       op_done_start: '已启动，主进程 PID {pid}', op_partial: '操作已发出，但在等待时间内没有看到全部生效，请稍后查看',
@@ -145,7 +146,7 @@
       plan_warnings: 'Warnings', plan_steps: 'Steps',
       blockers_title: 'The site may not run after the switch. Switch anyway?',
       plan_carried: 'Carried over from uWSGI', carried_reload: 'Reload file', carried_cron: 'Cron job',
-      carried_daemon: 'Daemon', carried_where: 'Now in',
+      carried_daemon: 'Daemon', carried_boot: 'Start at boot', carried_where: 'Now in',
       plan_conf: 'gunicorn_conf.py to be written', plan_diff: 'nginx change', plan_none: 'None',
       plan_start: 'Start the switch', cancel: 'Cancel', plan_invalid: 'No plan for these options: change them first',
       plan_busy: 'The plan is being made again, please wait',
@@ -189,7 +190,8 @@
       cause_signal: 'signal', cause_exit: 'exit',
       btn_reload: 'Graceful reload', btn_add: '+1 worker', btn_remove: '−1 worker', btn_restart: 'Restart', btn_start: 'Start',
       op_reload: 'Reloading…', op_add_worker: 'Adding a worker…', op_remove_worker: 'Removing a worker…',
-      op_restart: 'Restarting…', op_start: 'Starting…',
+      op_restart: 'Restarting…', op_start: 'Starting…', btn_enable_boot: '开机自启 (start at boot): enable',
+      op_enable_boot: 'Enabling start at boot…', op_done_enable_boot: 'Starts at boot now',
       op_done_reload: 'Reloaded: {n} new worker(s)', op_done_add_worker: 'Added a worker: {n} now',
       op_done_remove_worker: 'Removed a worker: {n} now', op_done_restart: 'Restarted, master PID {pid}',
       op_done_start: 'Started, master PID {pid}', op_partial: 'Sent, but the whole effect was not seen in time; check again shortly',
@@ -1285,6 +1287,10 @@
         ops += gswitch.opButton('restart', 'btn_restart', 'btn-danger', !managed);
       } else if (managed) {
         ops += gswitch.opButton('start', 'btn_start', 'btn-success', false);
+      }
+      // a switched site that nothing starts at boot (issue 14 §3): 开机自启, enable
+      if (managed && data.boot && data.boot.persistent === false) {
+        ops += gswitch.opButton('enable_boot', 'btn_enable_boot', 'btn-default', false);
       }
       ops += '<span class="gswitch-updated c9">' + esc(gswitch.t('updated', {time: clock()})) + '</span></div>';
       html += ops;

@@ -87,7 +87,7 @@ def test_switch_serve_rollback_switch_again(sandbox, plugin, panel_get, site):
     record_load("%s switch" % site, load)
     assert task["state"] == "succeeded", task
     assert [s["state"] for s in task["steps"] if s["name"] not in ("install", "crons", "daemons")] \
-        == ["done"] * 6
+        == ["done"] * 7
     # only shop.test's uWSGI has a cron and a daemon
     assert [s["state"] for s in task["steps"] if s["name"] in ("daemons", "crons")] == [
         "done" if site == "shop.test" else "skipped"] * 2

@@ -368,7 +368,7 @@ def test_rollback_runner_killed(sandbox, plugin, panel_get, clean, monkeypatch, 
     task = wait_task(plugin, panel_get, fl.switch_task(plugin, panel_get, SITE))
     assert task["state"] == "succeeded", task
     switched = config_snapshot(sandbox)
-    committed = fault in ("kill-after:restore_nginx", "kill-after:remove_carried",
+    committed = fault in ("kill-after:restore_nginx", "kill-after:remove_carried", "kill-after:restore_boot",
                           "kill-after:stop_gunicorn")
     task = _killed_under_load(sandbox, plugin, panel_get, monkeypatch, fault,
                               lambda: fl.rollback_task(plugin, panel_get, SITE), committed)
