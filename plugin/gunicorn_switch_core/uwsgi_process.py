@@ -17,7 +17,7 @@ def stop_uwsgi(u):
     if m == "supervisor":
         prog = u["detail"]
         rc, out = supervisor_programs.supervisorctl("stop", prog)
-        path = u.get("supervisor_programs.program_file")
+        path = u.get("program_file")
         if path and os.path.exists(path):
             host.write_atomic(path, supervisor_programs.set_autostart(host.read_text(path), False))
             rc2, out2 = supervisor_programs.supervisorctl("update", prog)
