@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_nginx_corpus import CASES, CORPUS, edited_lines, lay_out, vhost_of
-from tests.e2e.test_switch import config_snapshot, record_load, server_of, statuses, under_load, wait_task
+from tests.corpus.nginx_cases import CASES, CORPUS, edited_lines, lay_out, vhost_of
+from tests.sandbox.checks import config_snapshot, record_load, server_of, statuses, under_load, wait_task
 from tests.sandbox import venvs
 
 REPO = Path(__file__).resolve().parents[2]

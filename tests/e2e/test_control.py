@@ -10,11 +10,10 @@ import psutil
 import pytest
 
 from gunicorn_switch_core import control, logs, processes, records, status
-from tests.e2e import test_status as ts
+from tests.sandbox.checks import poll
+from tests.sandbox.gunicorn_site import get
 
-get, poll = ts.get, ts.poll
-# The same fixtures as test_status: a temporary root, and Gunicorn sites stopped by PID.
-root, make_site = ts.root, ts.make_site
+# Fixtures root and make_site (a temporary root, Gunicorn sites stopped by PID): tests/e2e/conftest.py.
 
 
 def conf_workers(site):

@@ -11,11 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
 from gunicorn_switch_core import log_rotation, stats_layout  # noqa: E402
-from tests.e2e import test_status as ts  # noqa: E402
-from tests.e2e.test_log_rotation import set_live  # noqa: E402
+from tests.sandbox.gunicorn_site import get, set_live, wait_status  # noqa: E402
 from tests.sandbox.load import Load  # noqa: E402
-
-root, make_site, wait_status, get = ts.root, ts.make_site, ts.wait_status, ts.get
 
 
 def _cut_short(url):

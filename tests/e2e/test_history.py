@@ -13,9 +13,8 @@ sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
 from gunicorn_switch_core import stats_layout as L  # noqa: E402
 from gunicorn_switch_core import status  # noqa: E402
-from tests.e2e import test_status as ts  # noqa: E402
-
-root, make_site, poll, get = ts.root, ts.make_site, ts.poll, ts.get
+from tests.sandbox.checks import poll  # noqa: E402
+from tests.sandbox.gunicorn_site import get  # noqa: E402
 
 
 def test_the_master_keeps_a_bounded_history_that_survives_a_reload(make_site):

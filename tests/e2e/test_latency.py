@@ -10,10 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
-from tests.e2e import test_status as ts  # noqa: E402
+from tests.sandbox.gunicorn_site import wait_status  # noqa: E402
 from tests.sandbox.load import Load  # noqa: E402
-
-root, make_site, wait_status = ts.root, ts.make_site, ts.wait_status
 
 
 def pct(values, q):

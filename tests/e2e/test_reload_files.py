@@ -6,10 +6,9 @@ import urllib.error
 
 import psutil
 
-from tests.e2e import test_status as ts
+from tests.sandbox.checks import poll
+from tests.sandbox.gunicorn_site import get
 
-get, poll = ts.get, ts.poll
-root, make_site = ts.root, ts.make_site
 CLIENTS = 4
 REQUESTS_PER_CLIENT = 3000  # bounded even if the test never stops the load
 
