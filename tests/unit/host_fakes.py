@@ -52,6 +52,11 @@ class FakeUser(object):
     def group_name(self):
         return self.name
 
+    def env(self, extra_path=None, base=None):
+        """Just who and where: what the code under test adds to it is what a test looks at."""
+        return {"PATH": "%s:/usr/bin:/bin" % extra_path if extra_path else "/usr/bin:/bin",
+                "HOME": self.home, "USER": self.name}
+
     def __repr__(self):
         return "FakeUser(%r)" % self.name
 
