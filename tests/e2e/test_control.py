@@ -20,6 +20,7 @@ def conf_workers(site):
     return control.conf_workers(site.conf.read_text())
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_add_and_remove_a_worker_persist_in_the_conf(make_site, root):
     site = make_site()
     text0 = site.conf.read_text()
@@ -52,6 +53,7 @@ def test_add_and_remove_a_worker_persist_in_the_conf(make_site, root):
     assert len(site.status()["workers"]) == 1
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_reload_replaces_every_worker_without_a_failed_request(make_site):
     site = make_site(processes=3)
     stop = threading.Event()
@@ -141,6 +143,7 @@ def _sites_db(root, *names):
     con.close()
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_panel_methods(make_site, root, panel_get):
     import gunicorn_switch_main
 
@@ -166,6 +169,7 @@ def test_panel_methods(make_site, root, panel_get):
     assert p.get_status(panel_get(site="ghost.test"))["status"] is False
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_unmanaged_site_can_only_be_reloaded(make_site):
     site = make_site(hooks=False, site="bare.test")
     with pytest.raises(control.ControlError):
@@ -182,6 +186,7 @@ def _managers():
     return managers if hasattr(managers, "start") else None
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 @pytest.mark.skipif(_managers() is None, reason="managers.py (the lead's) is not there yet")
 def test_stop_start_restart_through_the_daemon_manager(make_site):
     site = make_site()

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
@@ -16,6 +18,9 @@ from gunicorn_switch_core import log_rotation  # noqa: E402
 from tests.sandbox.checks import poll  # noqa: E402
 from tests.sandbox.gunicorn_site import get, set_live  # noqa: E402
 from tests.sandbox.load import Load  # noqa: E402
+
+# Real Gunicorns under load, seconds of waiting each: `make test` runs them.
+pytestmark = pytest.mark.slow
 
 
 def access_lines(logs):

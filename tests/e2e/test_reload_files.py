@@ -5,6 +5,7 @@ import threading
 import urllib.error
 
 import psutil
+import pytest
 
 from tests.sandbox.checks import poll
 from tests.sandbox.gunicorn_site import get
@@ -17,6 +18,7 @@ def _workers(site):
     return {c.pid for c in psutil.Process(site.pid).children()}
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_touching_the_reload_file_replaces_every_worker_without_a_failed_request(
         make_site, tmp_path):
     # There before Gunicorn starts, as on a deployed site (creating it would be a change).

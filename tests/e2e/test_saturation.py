@@ -8,6 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
@@ -18,6 +20,9 @@ from tests.sandbox.gunicorn_site import get, wait_status  # noqa: E402
 
 SLOW = 3.0
 CLIENTS = 6  # for 2 slots: 4 wait in the listen queue
+
+# Real Gunicorns under load, seconds of waiting each: `make test` runs them.
+pytestmark = pytest.mark.slow
 
 
 def test_a_backlog_builds_when_all_slots_are_busy_and_clears(make_site):

@@ -22,7 +22,9 @@ from tests.sandbox import venvs  # noqa: E402
 from tests.sandbox.gunicorn_site import get, wait_status  # noqa: E402
 
 
-@pytest.mark.parametrize("flavour", ["sync", "gthread", "gunicorn23"])
+# sync stays in `make test-fast` as the one real Gunicorn of this file there
+@pytest.mark.parametrize("flavour", ["sync", pytest.param("gthread", marks=pytest.mark.slow),
+                                     pytest.param("gunicorn23", marks=pytest.mark.slow)])
 def test_requests_are_counted_per_worker(make_site, flavour):
     kw = {"gthread": {"threads": 3},
           "gunicorn23": {"venv": venvs.old_gunicorn_venv(), "gunicorn_version": "23.0.0"}}
@@ -59,6 +61,7 @@ def gevent_venv():
                                                                "packaging"])
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 @pytest.mark.parametrize("worker_class", ["sync", "gevent", "asgi"])
 def test_a_slow_request_shows_its_worker_busy(make_site, worker_class):
     kw = {"gevent": {"worker_class": "gevent", "venv": gevent_venv()},
@@ -83,6 +86,7 @@ def test_a_slow_request_shows_its_worker_busy(make_site, worker_class):
         t.join(30)
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_a_timed_out_worker_is_reported(make_site):
     site = make_site(harakiri=2)
     errors = []
