@@ -11,7 +11,7 @@ import os
 import traceback
 from typing import TYPE_CHECKING
 
-from . import (__version__, discover, i18n, paths, plan as planning, plans, records,
+from . import (__version__, discover, history, i18n, paths, plan as planning, plans, records,
                rollback as rolling_back, switch as switching, tasks)
 from . import control as ctl, log_rotation, logs, safe_text, sites_db, status
 
@@ -228,10 +228,10 @@ def uninstall_check():
 
 def get_history(args: Args) -> Dict[str, Any]:
     span = _int_arg(args, "span", 3600, 1, 86400, i18n.t("bad_value", name="span"))
-    if span not in status.HISTORY_SPANS:
+    if span not in history.HISTORY_SPANS:
         raise BadInput(i18n.t("bad_value", name="span"))
     _discovery_unless_switched(args)
-    return status.get_history(args["site"], span)
+    return history.get_history(args["site"], span)
 
 
 def get_log_rotation(args: Args) -> Dict[str, Any]:

@@ -7,8 +7,9 @@ and, unless asked for, the stats hooks. Paths under the project move to the app 
 """
 import os
 import re
+import sys
 
-from . import host, plan as planning, records, render, uwsgi_config, uwsgi_translate
+from . import cli_base, host, plan as planning, records, render, uwsgi_config, uwsgi_translate
 from .cli_text import say
 
 # bandit B104/B108 reviewed: inside the container, where publishing the port is the user's
@@ -140,3 +141,29 @@ def write(result, directory):
         os.replace(tmp, path)
         out.append(path)
     return out
+
+
+def cmd_export(args):
+    if not args.docker:
+        raise cli_base.Exit(cli_base.BAD, say("export_only_docker"))
+    site = cli_base.site_name(args.site)
+    if not args.app_dir.startswith("/") or not re.match(r"^/[A-Za-z0-9._/-]*$", args.app_dir):
+        raise cli_base.Exit(cli_base.BAD, "--app-dir")
+    if records.load(site) is None:
+        cli_base.server_of(site)  # refuses a site the panel does not know (exit 2)
+    try:
+        res = docker(site, app_dir=args.app_dir, stats=args.stats)
+    except ExportError as e:
+        raise cli_base.Exit(cli_base.REFUSED, str(e))
+    files = write(res, args.out) if args.out else []
+    for w in res["warnings"]:
+        cli_base.err(say("warning", msg=("%s: " % w["origin"] if w.get("origin") else "") + w["message"]))
+    if args.json:
+        cli_base.print_json(dict(res, files=files))
+    elif files:
+        print(say("export_written", files=", ".join(files)))
+    else:
+        sys.stdout.write(res["conf"])
+        sys.stdout.write("\n# Dockerfile:\n" + "".join("#   " + line + "\n"
+                                                        for line in res["dockerfile"].splitlines()))
+    return cli_base.OK

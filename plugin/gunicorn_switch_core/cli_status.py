@@ -9,6 +9,7 @@ import shutil
 import sys
 import time
 
+from . import cli_base, i18n, logs
 from .cli_text import say
 
 CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen: one frame starts with this
@@ -130,3 +131,77 @@ def watch(fetch, interval):
         if saved is not None:
             import termios
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+# -- the commands ------------------------------------------------------------------------------
+
+def cmd_status(args):
+    site = cli_base.site_name(args.site)
+    if args.watch:
+        if args.interval <= 0 or args.interval > 3600:
+            raise cli_base.Exit(cli_base.BAD, "--interval")
+        watch(lambda: cli_base.call("get_status", site=site), args.interval)
+        return cli_base.OK
+    data = cli_base.call("get_status", site=site)
+    if args.json:
+        cli_base.print_json(data)
+    else:
+        print("\n".join(render(data)))
+    return cli_base.OK
+
+
+def cmd_control(args):
+    data = cli_base.call("control", site=cli_base.site_name(args.site), op=args.op.replace("-", "_"))
+    if args.json:
+        cli_base.print_json(data)
+    else:
+        for k, v in data.items():
+            print("%s: %s" % (k, v))
+    if data.get("done") is False:
+        raise cli_base.Exit(cli_base.FAILED, say("control_pending", wait=20))
+    return cli_base.OK
+
+
+def new_lines(previous, lines, overlap=50):
+    """The lines of a fresh tail ``lines`` that follow the tail printed before (``previous``):
+    after the latest place where ``lines`` starts with the end of ``previous``; all of them
+    when the old tail is not found (the log was rotated or truncated). The page's get_logs
+    gives text, not offsets, so a burst of lines identical to the old tail's end is taken
+    for the old tail: Gunicorn's lines carry a timestamp, which makes that rare."""
+    if not previous:
+        return lines
+    m = min(len(previous), overlap)
+    for j in range(len(lines), 0, -1):
+        k = min(j, m)
+        if lines[j - k:j] == previous[-k:]:
+            return lines[j:]
+    return lines
+
+
+def cmd_logs(args):
+    site = cli_base.site_name(args.site)
+    if not 1 <= args.lines <= logs.MAX_LINES:
+        raise cli_base.Exit(cli_base.BAD, i18n.t("bad_lines", max=logs.MAX_LINES))
+    text = cli_base.call("get_logs", site=site, kind=args.kind, lines=args.lines)
+    if args.json and not args.follow:
+        cli_base.print_json({"site": site, "kind": args.kind, "text": text})
+        return cli_base.OK
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    if not args.follow:
+        return cli_base.OK
+    printed = text.splitlines()
+    try:
+        while True:
+            time.sleep(1.0)
+            tail = cli_base.call("get_logs", site=site, kind=args.kind, lines=logs.MAX_LINES).splitlines()
+            fresh = new_lines(printed, tail)
+            if fresh:
+                sys.stdout.write("\n".join(fresh) + "\n")
+                sys.stdout.flush()
+            printed = tail
+    except KeyboardInterrupt:
+        return cli_base.OK
+
+
+# -- nginx, export, translate -----------------------------------------------------------------

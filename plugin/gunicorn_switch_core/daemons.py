@@ -14,7 +14,7 @@ import time
 
 import psutil
 
-from . import host, managers, safe_text
+from . import host, managers, safe_text, supervisor_programs
 
 # uWSGI restarts a daemon that dies; so does this loop (a second later, as uWSGI's throttle).
 # A stop goes to the whole process group (remove): the loop just ends.
@@ -25,7 +25,7 @@ STOP_WAIT = 30.0
 
 
 def program_name(site, n):
-    return "%s_daemon%d" % (managers.program_name(site), n)
+    return "%s_daemon%d" % (supervisor_programs.program_name(site), n)
 
 
 def _env(job, user):
@@ -36,9 +36,9 @@ def _env(job, user):
 
 def supervisor_text(job, prog, user):
     safe_text.check_path(job["cwd"], "chdir")
-    command = managers.supervisor_value("/bin/sh -c " + shlex.quote(job["command"]), "command")
-    env = [(k, managers.supervisor_value(v, k)) for k, v in job["env"]]
-    text = managers.program_section(prog, command, job["cwd"], user, env, group=True)
+    command = supervisor_programs.supervisor_value("/bin/sh -c " + shlex.quote(job["command"]), "command")
+    env = [(k, supervisor_programs.supervisor_value(v, k)) for k, v in job["env"]]
+    text = supervisor_programs.program_section(prog, command, job["cwd"], user, env, group=True)
     return text.replace("stopsignal=TERM", "stopsignal=%s" % job["stopsignal"])
 
 
@@ -48,16 +48,16 @@ def install(job, record, backup):
     user = managers.run_user(record)
     if record["manager"] == "supervisor":
         prog = program_name(record["site"], job["n"])
-        path = managers.program_file(prog)
+        path = supervisor_programs.program_file(prog)
         backup(path)
-        backup(managers.supervisor_metadata_file())
+        backup(supervisor_programs.supervisor_metadata_file())
         host.write_atomic(path, supervisor_text(job, prog, user))
-        managers.metadata_add(prog, job["command"], job["cwd"], user.name,
+        supervisor_programs.metadata_add(prog, job["command"], job["cwd"], user.name,
                               "%s (gunicorn_switch)" % job["name"])
         d = {"manager": "supervisor", "program": prog, "file": path, "name": job["name"]}
-        managers.supervisorctl("update", prog)
-        state = managers.wait_state(prog, managers.UP + ("FATAL", "BACKOFF", "EXITED"))
-        if state not in managers.UP:
+        supervisor_programs.supervisorctl("update", prog)
+        state = supervisor_programs.wait_state(prog, supervisor_programs.UP + ("FATAL", "BACKOFF", "EXITED"))
+        if state not in supervisor_programs.UP:
             raise host.HostError("%s: supervisor state %s" % (job["name"], state))
         return d
     log = os.path.join(record["log_dir"], "daemon%d.log" % job["n"])
@@ -84,17 +84,17 @@ def _ours(d):
 
 def running(d):
     if d["manager"] == "supervisor":
-        return managers.program_state(d["program"]) in managers.UP
+        return supervisor_programs.program_state(d["program"]) in supervisor_programs.UP
     return _ours(d) is not None
 
 
 def remove(d, restore):
     """Stop and unregister one daemon; ``restore(path)`` puts a backed-up file back."""
     if d["manager"] == "supervisor":
-        managers.supervisorctl("stop", d["program"])
+        supervisor_programs.supervisorctl("stop", d["program"])
         restore(d["file"])
-        managers.supervisorctl("update")
-        restore(managers.supervisor_metadata_file())
+        supervisor_programs.supervisorctl("update")
+        restore(supervisor_programs.supervisor_metadata_file())
         return
     p = _ours(d)
     if p is None:

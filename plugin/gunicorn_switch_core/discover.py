@@ -6,7 +6,8 @@ changes a live site: no signal, no command of the site's own, no write.
 """
 import os
 
-from . import host, nginx_view, panel_db, paths, processes, records, sites_db, uwsgi_config
+from . import (addresses, host, nginx_tree, nginx_view, panel_db, paths, processes, records, sites_db,
+               uwsgi_config)
 
 VENV_KEYS = ("home", "virtualenv", "venv", "pyhome")
 
@@ -104,6 +105,8 @@ def _under_root(proc):
 def gather():
     """Read every fact discovery needs; returns plain data for build_sites()."""
     conf_dir = os.path.dirname(paths.host(paths.NGINX_CONF))
+    # one reading of nginx's files: nginx.conf's tree holds the vhosts' too
+    nginx = nginx_tree.Loader(host.read_bytes, conf_dir, tolerate=nginx_tree.LENIENT)
     masters = processes.scan(keep=_under_root)
     for m in masters:
         if m["kind"] == "uwsgi":
@@ -114,7 +117,7 @@ def gather():
         vhost = next((p for p in vhost_candidates(site) if os.path.exists(p)), None)
         tree, problems = ([], [])
         if vhost:
-            tree, problems = nginx_view.load_tree(vhost, conf_dir, host.read_bytes)
+            tree, problems = nginx.tree(vhost)
         site = dict(site, vhost=vhost, tree=tree, nginx_problems=problems)
         if site["project_type"] == "Python" and not any(m.get("uwsgi") for m in masters
                                                         if _sid_match(m, site)):
@@ -122,7 +125,7 @@ def gather():
             site["stopped_uwsgi"] = read_uwsgi_file(ini) if os.path.exists(ini) else None
         sites.append(site)
     # Upstream blocks are global to nginx's http context: look in every vhost and nginx.conf.
-    up_trees = [nginx_view.load_tree(paths.host(paths.NGINX_CONF), conf_dir, host.read_bytes)[0]]
+    up_trees = [nginx.tree(paths.host(paths.NGINX_CONF))[0]]
     up_trees += [s["tree"] for s in sites]
     return {"sites": sites, "masters": masters, "upstreams": nginx_view.upstreams(up_trees),
             "managed": {r["site"]: r for r in records.all_records()}}
@@ -187,7 +190,7 @@ def build_sites(facts):
         resolved = _resolved(tgts, ups)
         master = None
         for m in facts["masters"]:
-            if any(nginx_view.listen_matches(a, lst) for _, addrs in resolved for a in addrs
+            if any(addresses.listen_matches(a, lst) for _, addrs in resolved for a in addrs
                    for lst in m["listen"]) or _sid_match(m, site):
                 master = m
                 break

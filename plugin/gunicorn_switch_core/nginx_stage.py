@@ -1,24 +1,25 @@
 """Check rewritten nginx files with ``nginx -t`` against the full live configuration, before
 anything is put in place.
 
-The changed files are written to a temporary directory together with a copy of every file on an
-include path that leads to one of them (starting from the main nginx.conf); in those copies the
-``include`` arguments are made absolute, globs are expanded into one include per file where a
-staged copy has to take an original's place, and the staged copies are named instead of the
-originals. Relative paths other than includes (``mime.types``, certificates) resolve against the
+The live files are read and their includes followed through ``nginx_tree``, as the plan read
+them. The changed files are written to a temporary directory together with a copy of every file
+on an include path that leads to one of them (starting from the main nginx.conf); in those
+copies the ``include`` arguments are made absolute, globs are expanded into one include per file
+where a staged copy has to take an original's place, and the staged copies are named instead of
+the originals. Relative paths other than includes (``mime.types``, certificates) resolve against the
 directory of the ``-c`` file, so the staged main conf's directory mirrors the live conf dir with
 symlinks. ``pid``/``error_log`` stay as they are: ``nginx -t`` never writes a pid into the pid
 file, but it does create it (empty) when it is missing; we remove such an empty file again.
 """
-import glob
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 
+from . import nginx_tree
 from .nginx_edit import Editor, quote
-from .nginx_tokens import NginxConfigError, parse
+from .nginx_tokens import NginxConfigError
 
 _PREFIX = re.compile(r"--prefix=(\S+)")
 
@@ -40,11 +41,6 @@ def nginx_prefix(nginx_bin, conf_path):
     return os.path.dirname(conf_dir) + "/"
 
 
-def _read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 class _Stager(object):
     def __init__(self, conf_path, new_files, workdir):
         self.conf_dir = os.path.dirname(os.path.abspath(conf_path))
@@ -52,38 +48,25 @@ class _Stager(object):
         self.workdir = workdir
         self.staged = {}  # original path -> staged path
         self.leads = {}  # memo: does this file lead to a changed file?
-        self.parsed = {}
+        # nothing tolerated: a file on the way that cannot be read or parsed fails the check
+        self.files = nginx_tree.Loader(self.content, self.conf_dir, tolerate=())
 
     def content(self, path):
-        return self.new_files[path] if path in self.new_files else _read(path)
+        return self.new_files[path] if path in self.new_files else nginx_tree.read_file(path)
 
     def config(self, path):
-        if path not in self.parsed:
-            self.parsed[path] = parse(self.content(path), path)
-        return self.parsed[path]
+        return self.files.config(path)
 
-    def targets(self, arg):
-        path = arg if os.path.isabs(arg) else os.path.join(self.conf_dir, arg)
-        if glob.has_magic(path):
-            return sorted(glob.glob(path)), True
-        return [os.path.normpath(path)], False
+    def _targets(self, path):
+        if path not in self.new_files and not os.path.isfile(path):
+            return None  # nginx -t names a missing include itself
+        return self.files.targets(path)
 
-    def leads_to_change(self, path, stack=()):
-        if path in self.new_files:
-            return True
-        if path in self.leads:
-            return self.leads[path]
-        if path in stack or not os.path.isfile(path):
-            return False
-        self.leads[path] = False
-        result = False
-        for d in self.config(path).walk():
-            if d.name == "include" and d.args:
-                if any(self.leads_to_change(t, stack + (path,)) for t in self.targets(d.args[0])[0]):
-                    result = True
-                    break
-        self.leads[path] = result
-        return result
+    def leads_to_change(self, path):
+        if path not in self.leads:
+            self.leads[path] = any(p in self.new_files
+                                   for p in nginx_tree.follow(path, self._targets))
+        return self.leads[path]
 
     def stage(self, path, name=None):
         if path in self.staged:
@@ -96,7 +79,7 @@ class _Stager(object):
         for d in cfg.walk():
             if d.name != "include" or not d.args:
                 continue
-            targets = self.targets(d.args[0])[0]
+            targets = nginx_tree.resolve_include(d.args[0], self.conf_dir)
             changed = [t for t in targets if self.leads_to_change(t)]
             if changed:
                 paths = [self.stage(t) if t in changed else t for t in targets]

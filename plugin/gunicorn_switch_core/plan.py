@@ -13,9 +13,9 @@ import socket
 import stat
 from typing import TYPE_CHECKING
 
-from . import (discover, django_detect, health, host, i18n, nginx_tokens, nginx_translate,
-               nginx_view, paths, plans, render, safe_files, safe_text, saturation, switch,
-               uwsgi_translate)
+from . import (addresses, discover, django_detect, health, host, i18n, nginx_tokens,
+               nginx_translate, nginx_tree, paths, plans, render, safe_files, safe_text,
+               saturation, switch, uwsgi_translate)
 
 if TYPE_CHECKING:
     from typing import Any, Dict, Mapping, Optional
@@ -236,15 +236,9 @@ def nginx_listen(tree):
     for _path, conf in tree:
         for d in conf.walk():
             if d.name == "listen" and d.args and "ssl" not in d.args and "quic" not in d.args:
-                a = d.args[0]
-                if safe_text.digits(a):
-                    return "127.0.0.1:" + a
-                hostpart, _, port = a.rpartition(":")
-                if safe_text.digits(port):
-                    # bandit B104 reviewed: compares addresses, binds nothing
-                    if hostpart in ("", "*", "0.0.0.0", "[::]"):  # nosec B104
-                        hostpart = "127.0.0.1"
-                    return "%s:%s" % (hostpart, port)
+                loopback = addresses.listen_to_loopback(d.args[0])
+                if loopback:
+                    return loopback
     return "127.0.0.1:80"
 
 
@@ -279,7 +273,7 @@ def upstream_ports(upstream):
     addrs = upstream.split(" -> ", 1)[-1].split(",")
     out = []
     for a in addrs:
-        a = nginx_view.normalize_address(a)
+        a = addresses.normalize(a)
         port = a.rpartition(":")[2]
         if not a.startswith("unix:") and safe_text.digits(port):
             out.append(int(port))
@@ -288,6 +282,23 @@ def upstream_ports(upstream):
 
 def log_dir(site):
     return paths.host("/www/wwwlogs/python/" + site["site"])
+
+
+def plan_nginx(site, bind, tr):
+    """({path: bytes} read, the translation's Result) of the site's nginx files, read once."""
+    try:
+        tree = nginx_tree.site_tree(paths.host(paths.NGINX_CONF), site["nginx_conf"],
+                                    host.read_bytes)
+        hint = addresses.normalize(site["upstream"].split(" -> ")[0]) if site["upstream"] else None
+        statics = [(s["url"], s["path"]) for s in tr.nginx.get("static") or []]
+        nres = nginx_translate.translate_tree(
+            tree, bind, old_upstream_hint=hint, static_maps=statics,
+            websocket=tr.nginx.get("websocket") or None, vhost=site["nginx_conf"])
+    except (nginx_tokens.NginxConfigError, OSError, host.HostError) as e:
+        raise PlanError("nginx_unreadable", name=site["site"], error=e)
+    if not nres.changed:
+        raise PlanError("nginx_nothing", name=site["site"])
+    return tree.files, nres
 
 
 def make_plan(name: str, options: Mapping[str, str],
@@ -330,20 +341,7 @@ def make_plan(name: str, options: Mapping[str, str],
     conf_text = render.render(tr)
     conf_path = os.path.join(site["project_path"], CONF_NAME)
 
-    main_conf = paths.host(paths.NGINX_CONF)
-    try:
-        files_list = nginx_translate.find_site_files(main_conf, site["nginx_conf"], host.read_bytes)
-        files = {p: host.read_bytes(p) for p in files_list}
-        hint = nginx_view.normalize_address(site["upstream"].split(" -> ")[0]) if site["upstream"] else None
-        statics = [(s["url"], s["path"]) for s in tr.nginx.get("static") or []]
-        nres = nginx_translate.translate_site(
-            files, bind, old_upstream_hint=hint, static_maps=statics,
-            websocket=tr.nginx.get("websocket") or None,
-            conf_dir=os.path.dirname(main_conf), vhost=site["nginx_conf"])
-    except (nginx_tokens.NginxConfigError, OSError, host.HostError) as e:
-        raise PlanError("nginx_unreadable", name=name, error=e)
-    if not nres.changed:
-        raise PlanError("nginx_nothing", name=name)
+    files, nres = plan_nginx(site, bind, tr)
 
     warnings = [_warning(w) for w in tr.warnings] + [{"message": w, "origin": "nginx"} for w in nres.warnings]
     warnings += [{"message": w.message if hasattr(w, "message") else str(w), "origin": "uwsgi"}

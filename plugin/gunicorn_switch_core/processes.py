@@ -10,7 +10,10 @@ import time
 
 import psutil
 
-from . import host
+from . import addresses, host
+
+# How long a stopped master may take to exit before it is reported as still running.
+STOP_WAIT = 30.0
 
 # Environment variables that tell how a master was started; nothing else is kept (the rest of
 # a process's environment may hold secrets and is not ours to carry around).
@@ -312,19 +315,12 @@ def _dirty_arbiter(proc_name):
 
 # -- binds ------------------------------------------------------------------------------------
 
-def tcp_address(bind):
-    if bind.startswith("unix:"):
-        return None
-    host_, _, port = bind.rpartition(":")
-    return host_.strip("[]") or "127.0.0.1", int(port)
-
-
 def port_holder(bind):
     """Who holds a TCP bind's port now: "pid N (name)", "another program", or None when the
     port is free (or the bind is a unix socket). The plan chose a free port, but something
     may have taken it since; Gunicorn would then retry for seconds, write its pidfile all the
     same, and the switch would only fail at the health check, for no clear reason."""
-    addr = tcp_address(bind)
+    addr = addresses.tcp_address(bind)
     if addr is None:
         return None
     s = socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET)
@@ -348,7 +344,7 @@ def port_holder(bind):
 def wait_listening(pid_of, bind, deadline):
     """Wait until the process ``pid_of()`` names listens on ``bind``; False when it died or
     never bound (Gunicorn writes its pidfile before it binds: a pid alone proves nothing)."""
-    addr = tcp_address(bind)
+    addr = addresses.tcp_address(bind)
     end = time.monotonic() + deadline
     while True:
         pid = pid_of()
@@ -368,3 +364,30 @@ def wait_listening(pid_of, bind, deadline):
         if time.monotonic() >= end:
             return False
         time.sleep(0.2)
+
+
+def wait_gone(pid, timeout=STOP_WAIT):
+    """Whether ``pid`` exited within ``timeout``. A zombie has exited (its sockets are
+    closed, it serves nothing): a daemon's master is reparented to init, and psutil's wait
+    on a process that is not our child counts it alive until init reaps it, which some inits
+    do only every couple of seconds (measured: 1.7-1.8 s on the dev machines' PID 1, most of
+    the 2.3-2.5 s a drained uWSGI seemed to take to exit; uWSGI's own log says its workers
+    were buried after 1 s, its master's cycle)."""
+    if not pid:
+        return True
+    try:
+        proc = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return True
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+            proc.wait(0.05)
+            return True
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.TimeoutExpired:
+            if time.monotonic() >= end:
+                return False

@@ -10,7 +10,8 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from . import backups, daemons, health, host, managers, nginx_live, panel_cron, panel_db, records, tasks
+from . import (backups, daemons, health, host, managers, nginx_live, panel_cron, panel_db, records,
+               supervisor_programs, tasks, uwsgi_process)
 
 if TYPE_CHECKING:
     from .shapes import SwitchRecord, Task
@@ -33,19 +34,19 @@ def _uwsgi_side_paths(rec):
 def start_uwsgi_do(r):
     rec = _switch_record(r)
     u = rec["uwsgi"]
-    if managers.find_uwsgi(u):
+    if uwsgi_process.find_uwsgi(u):
         r.log("uWSGI is already running")
         return
     backups.restore_paths(r, [p for p in _uwsgi_side_paths(rec) if not p.endswith(".pid")],
                           kept=rec["backups"])
     if u["manager"] == "panel_project":
         _restore_project_config(r, rec)
-    ok, log = managers.start_uwsgi(u)
+    ok, log = uwsgi_process.start_uwsgi(u)
     r.log(log)
     end = time.monotonic() + health.DEADLINE
     pid = None
     while time.monotonic() < end and not pid:
-        pid = managers.find_uwsgi(u)
+        pid = uwsgi_process.find_uwsgi(u)
         time.sleep(0.3)
     if not ok or not pid:
         raise tasks.StepError("uWSGI did not start again")
@@ -58,7 +59,7 @@ def start_uwsgi_do(r):
 def start_uwsgi_undo(r):
     rec = _switch_record(r)
     u = dict(rec["uwsgi"])
-    pid = managers.find_uwsgi(u)
+    pid = uwsgi_process.find_uwsgi(u)
     if pid:
         # restore_nginx_undo just sent nginx back to Gunicorn: the nginx workers from before
         # that reload may still be waiting on uWSGI, and SIGINT kills uWSGI's requests (they
@@ -66,14 +67,14 @@ def start_uwsgi_undo(r):
         left = nginx_live.drain(r.outputs.get("old_nginx"), timeout=float(r.inputs.get("drain_timeout") or 30))
         r.log("old nginx workers still busy after the drain: %d" % left)
         u["pid"] = pid
-        ok, log = managers.stop_uwsgi(u)
+        ok, log = uwsgi_process.stop_uwsgi(u)
         r.log(log)
     if u.get("program_file"):
         # leave the program as the switch left it: autostart off
         path = u["program_file"]
         if os.path.exists(path):
-            host.write_atomic(path, managers.set_autostart(host.read_text(path), False))
-            managers.supervisorctl("update", u["detail"])
+            host.write_atomic(path, supervisor_programs.set_autostart(host.read_text(path), False))
+            supervisor_programs.supervisorctl("update", u["detail"])
     if u["manager"] == "panel_project" and rec.get("project_config_switched"):
         panel_db.set_project_config_text(rec["site"], rec["project_config_switched"])
     elif u["manager"] == "panel_project" and rec.get("project_config") is not None:

@@ -20,6 +20,8 @@ import os
 import socket
 import struct
 
+from .addresses import is_any_host
+
 SOMAXCONN_PATH = "/proc/sys/net/core/somaxconn"
 TCP_LISTEN = 0x0A
 
@@ -55,10 +57,6 @@ def _hex_addr(text):
     return socket.inet_ntop(family, raw), int(port, 16)
 
 
-# bandit B104 reviewed: addresses compared with what the kernel lists, nothing binds here
-_WILDCARD = ("0.0.0.0", "::")  # nosec B104
-
-
 def parse_proc_net_tcp(text, host, port):
     """[(queue, tx_queue)] of the LISTEN sockets on ``host:port`` (a wildcard listener counts:
     it is the one that takes the bind's connections)."""
@@ -71,7 +69,7 @@ def parse_proc_net_tcp(text, host, port):
             addr, p = _hex_addr(f[1])
         except ValueError:
             continue
-        if p != port or (addr != host and addr not in _WILDCARD and
+        if p != port or (addr != host and not is_any_host(addr) and
                          addr != "::ffff:" + host):
             continue
         tx, _, rx = f[4].partition(":")
@@ -187,7 +185,7 @@ def inet_listeners(payloads, family):
 
 
 def _matches(addr, p, host, port):
-    return p == port and (addr == host or addr in _WILDCARD or addr == "::ffff:" + host)
+    return p == port and (addr == host or is_any_host(addr) or addr == "::ffff:" + host)
 
 
 def tcp_queue_diag(host, port):

@@ -10,132 +10,20 @@ The page polls this, so one call must cost less than a ``ps aux`` even for 32 wo
 ``oneshot()`` per process, the children of the master from /proc, no subprocess, and the
 error log re-read only when it changed.
 """
-import datetime
 import json
 import os
-import re
-import signal
 import time
 
 import psutil
 
-from . import host, i18n, paths, processes, records, safe_files, saturation, stats_layout
+from . import host, i18n, paths, processes, records, saturation, stats_layout, worker_exits
 
 # Samples closer than this give noisy rates: keep the older one and report cumulative values.
 MIN_INTERVAL = 0.25
 # A sample is replaced only once it is this old, so that rates span a useful interval even
 # when several pages poll at once.
 SAMPLE_REFRESH = 1.0
-RECENT_EXITS = 20
-LOG_TAIL_BYTES = 128 * 1024
-EXIT_MATCH_WINDOW = 300.0  # seconds between an exit record and the log line about it
-# A replacement may start before its predecessor's exit is recorded: Gunicorn spawns it once
-# the old worker is aborted, and the master records the exit only when it reaps it.
-REPLACE_SLACK = 2.0
 _SAMPLES: dict = {}
-_LOG_CACHE: dict = {}
-
-# Lines of Gunicorn's arbiter (23.0 .. 27.x) that say how a worker ended.
-_LOG_LINE = re.compile(
-    r"^\[(?P<ts>[^\]]+)\][^\n]*?(?:"
-    r"WORKER TIMEOUT \(pid:(?P<timeout>\d+)\)"
-    r"|Worker \(pid:(?P<sig_pid>\d+)\) was sent (?P<sig>SIG[A-Z0-9]+|signal \d+)!(?P<oom> Perhaps out of memory\?)?"
-    r"|Worker \(pid:(?P<code_pid>\d+)\) exited with code:? (?P<code>-?\d+)"
-    r")", re.M)
-
-
-# -- pure parts ------------------------------------------------------------------------
-
-def parse_log_time(text):
-    """Epoch seconds of Gunicorn's default log timestamp ('2026-01-02 03:04:05 +0800')."""
-    try:
-        return datetime.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S %z").timestamp()
-    except ValueError:
-        return None
-
-
-def parse_error_log(text):
-    """{pid: {time, timeout, signal, oom, code, lines}}: what the error log says of exits."""
-    out = {}
-    for m in _LOG_LINE.finditer(text):
-        pid = int(m.group("timeout") or m.group("sig_pid") or m.group("code_pid"))
-        ev = out.setdefault(pid, {"time": None, "timeout": False, "signal": None,
-                                  "oom": False, "code": None, "lines": []})
-        ev["time"] = parse_log_time(m.group("ts")) or ev["time"]
-        ev["lines"].append(m.group(0)[:300])
-        if m.group("timeout"):
-            ev["timeout"] = True
-        elif m.group("sig_pid"):
-            sig = m.group("sig")
-            num = getattr(signal, sig, None) if sig.startswith("SIG") else int(sig.split()[1])
-            ev["signal"] = int(num) if num is not None else None
-            ev["oom"] = bool(m.group("oom"))
-        else:
-            ev["code"] = int(m.group("code"))
-    return out
-
-
-def _cause(rec_cause, ev):
-    """The page's cause for an exit: the hooks' record refined by the error log's lines."""
-    if (ev and ev["timeout"]) or rec_cause == "timeout":
-        return "timeout"
-    if rec_cause in ("max_requests", "reload_on_rss", "max_lifetime", "memory"):
-        return rec_cause
-    if rec_cause == "boot_error":
-        return "crash"
-    if ev:
-        if ev["oom"]:
-            return "oom"
-        if ev["signal"] not in (None, 15):
-            return "signal"
-        if ev["code"]:
-            return "crash"
-    if rec_cause == "killed":
-        return "crash"  # gone without worker_exit and the log does not say why
-    return "exit"
-
-
-def _detail(cause, ev):
-    if ev and ev["lines"]:
-        return " / ".join(ev["lines"][-2:])
-    return {"timeout": "WORKER TIMEOUT", "killed": "killed"}.get(cause, "")
-
-
-def merge_exits(exit_records, evidence, limit=RECENT_EXITS):
-    """Recent worker exits, newest first, from the exits file and the parsed error log.
-
-    Abnormal endings the log reports without a record (a site without the hooks, or stats
-    that could not be written) are listed too; ordinary ones are left to the log.
-    """
-    out = []
-    seen = set()
-    for rec in exit_records:
-        ev = evidence.get(rec["pid"])
-        if ev and ev["time"] is not None and abs(ev["time"] - rec["time"]) > EXIT_MATCH_WINDOW:
-            ev = None  # the pid was reused; that line is about another worker
-        if ev:
-            seen.add(rec["pid"])
-        cause = _cause(rec["cause"], ev)
-        sig = rec["signal"] or (ev["signal"] if ev else None)
-        code = ev["code"] if ev and ev["code"] is not None else (
-            rec["exitcode"] if rec["exitcode"] >= 0 else None)
-        out.append({"pid": rec["pid"], "time": rec["time"], "cause": cause, "code": code,
-                    "signal": sig or None, "requests": rec["requests"],
-                    "age": rec["age"], "detail": _detail(rec["cause"], ev),
-                    "rss": rec.get("rss") or None})
-    for pid, ev in evidence.items():
-        if pid in seen:
-            continue
-        cause = _cause(None, ev)
-        if cause == "exit":
-            continue
-        out.append({"pid": pid, "time": ev["time"], "cause": cause, "code": ev["code"],
-                    "signal": ev["signal"], "rss": None,
-                    "requests": None, "age": None, "detail": _detail(None, ev)})
-    out.sort(key=lambda e: e["time"] or 0, reverse=True)
-    return out[:limit]
-
-
 def rates(prev, now, pid, started, cpu, requests):
     """(cpu %, req/s) of one process: the change since ``prev`` (the last sample's
     ``{"t", "procs": {pid: [started, cpu, requests]}}``), else cumulative CPU and no rate."""
@@ -151,54 +39,7 @@ def rates(prev, now, pid, started, cpu, requests):
     return round(cpu / age * 100.0, 1), None
 
 
-def match_replacements(workers, exits):
-    """For each live worker, the exit of the worker it replaced (the latest exit recorded
-    before it started, give or take REPLACE_SLACK, that no earlier-started worker took)."""
-    pending = sorted((e for e in exits if e.get("time")), key=lambda e: e["time"])
-    taken = set()
-    out = {}
-    for w in sorted(workers, key=lambda w: w["started"]):
-        best = None
-        for i, e in enumerate(pending):
-            if i in taken or e["time"] > w["started"] + REPLACE_SLACK:
-                continue
-            best = i  # the latest untaken exit before this worker started
-        if best is not None and w["started"] - pending[best]["time"] < EXIT_MATCH_WINDOW:
-            taken.add(best)
-            out[w["pid"]] = pending[best]
-        else:
-            out[w["pid"]] = None
-    return out
-
-
-# The managers under which control's restart is Gunicorn's USR2 upgrade (control.reexec says
-# why not under Supervisor and systemd).
 RESTART_BY_USR2 = ("daemon", "panel_project")
-
-
-def _error_evidence(path):
-    """parse_error_log over the log's tail, re-read only when the file changed."""
-    if not path:
-        return {}
-    try:
-        st = os.stat(path)
-    except OSError:
-        return {}
-    key = (st.st_ino, st.st_size, st.st_mtime)
-    cached = _LOG_CACHE.get(path)
-    if cached and cached[0] == key:
-        return cached[1]
-    try:
-        data, _size = safe_files.read_tail(path, LOG_TAIL_BYTES)
-    except OSError:
-        return {}
-    ev = parse_error_log(data.decode("utf-8", "replace"))
-    _LOG_CACHE[path] = (key, ev)
-    return ev
-
-
-def _read_exits(stats_dir):
-    return stats_layout.read_exits_file(stats_dir)
 
 
 def sample_path(site, record):
@@ -245,38 +86,54 @@ def _not_running(site, record, exits, hints):
             "hints": hints}
 
 
-def get_status(site, info=None):
-    """The status of ``site`` (the answer of api.get_status).
-
-    ``info`` is the site's entry from discover.get_sites(), used for a Gunicorn the plugin
-    did not start; it is looked up only when the site has no record.
-    """
-    now = time.time()
+def _master_of(site, info, hints):
+    """(record, master, stats_dir, recent exits) of a site: a switched site's from its record,
+    another Gunicorn's from discovery (``info``, looked up only when not given)."""
     record = records.load(site)
-    hints = []
     if record is not None:
         stats_dir = record.get("stats_dir")
-        master = processes.gunicorn_master(processes.read_pidfile(record.get("pidfile")), processes.record_uids(record))
-        evidence = _error_evidence(record.get("error_log"))
-        exit_recs = _read_exits(stats_dir) if stats_dir else []
-    else:
-        if info is None:
-            from . import discover  # a full scan; only for sites the plugin did not switch
-            info = next((s for s in discover.get_sites() if s["site"] == site), {})
-        stats_dir = None
-        master = processes.gunicorn_master(info.get("pid")) if info.get("server") == "gunicorn" else None
-        evidence, exit_recs = {}, []
-        hints.append(i18n.t("status_unmanaged"))
-    recent = merge_exits(exit_recs, evidence)
-    if master is None:
-        return _not_running(site, record, recent, hints)
+        master = processes.gunicorn_master(processes.read_pidfile(record.get("pidfile")),
+                                           processes.record_uids(record))
+        recent = worker_exits.merge_exits(worker_exits.read_exits(stats_dir) if stats_dir else [],
+                                          worker_exits.error_evidence(record.get("error_log")))
+        return record, master, stats_dir, recent, info
+    if info is None:
+        from . import discover  # a full scan; only for sites the plugin did not switch
+        info = next((s for s in discover.get_sites() if s["site"] == site), {})
+    hints.append(i18n.t("status_unmanaged"))
+    master = processes.gunicorn_master(info.get("pid")) if info.get("server") == "gunicorn" else None
+    return None, master, None, worker_exits.merge_exits([], {}), info
 
-    prev = _load_sample(site, sample_path(site, record))
-    _explain_exits(recent, stats_dir, prev)
-    procs = {str(master["pid"]): [master["started"], master["cpu_s"], None]}
-    m_cpu, _ = rates(prev, now, master["pid"], master["started"], master["cpu_s"], None)
-    workers = []
-    hists = []
+
+def _worker_row(pid, w, slot, prev, now, recent):
+    """One worker as the page shows it: /proc's figures, the rates since the last sample, and
+    what its stats slot says (None where the site has no stats hooks)."""
+    requests = slot["requests"] if slot else None
+    cpu, rps = rates(prev, now, pid, w["started"], w["cpu_s"], requests)
+    current = None
+    if slot and slot["busy"] and slot["cur_start"]:
+        current = {"method": slot["cur_method"], "path": slot["cur_path"],
+                   "seconds": round(max(0.0, now - slot["cur_start"]), 3)}
+    return {
+        "pid": pid, "started": w["started"], "age": round(now - w["started"], 1),
+        "latency": stats_layout.percentiles(slot["hist"]) if slot else None,
+        "capacity": slot["capacity"] if slot else None,
+        "rss": w["rss"], "cpu": cpu, "requests": requests, "rps": rps,
+        "avg_ms": round(slot["avg_ms"], 2) if slot else None,
+        "busy": slot["busy"] if slot else None,
+        "in_flight": slot["in_flight"] if slot else None,
+        "retiring": bool(slot["exit_flags"] & 1) if slot else None,
+        "last_status": (slot["last_status"] or None) if slot else None,
+        "current": current, "last_exit": None,
+        # worker_exit has run (its record is written) but the master has not reaped it
+        "exiting": any(e["pid"] == pid and (e["time"] or 0) >= w["started"] for e in recent),
+    }
+
+
+def _workers(master, site, stats_dir, prev, now, recent, procs):
+    """The live workers, oldest first, each with the exit of the worker it replaced; and
+    their latency histograms. ``procs`` gets each worker's figures for the next sample."""
+    workers, hists = [], []
     for pid in processes.worker_pids(master["pid"], site):
         w = processes.worker_proc(pid)
         # setproctitle also sets the kernel's 15-character name: "gunicorn: dirty".
@@ -284,38 +141,20 @@ def get_status(site, info=None):
             continue
         slot = stats_layout.read_slot_file(
             os.path.join(stats_dir, "%d%s" % (pid, stats_layout.SLOT_SUFFIX))) if stats_dir else None
-        requests = slot["requests"] if slot else None
-        cpu, rps = rates(prev, now, pid, w["started"], w["cpu_s"], requests)
-        procs[str(pid)] = [w["started"], w["cpu_s"], requests]
-        current = None
-        if slot and slot["busy"] and slot["cur_start"]:
-            current = {"method": slot["cur_method"], "path": slot["cur_path"],
-                       "seconds": round(max(0.0, now - slot["cur_start"]), 3)}
+        row = _worker_row(pid, w, slot, prev, now, recent)
+        procs[str(pid)] = [w["started"], w["cpu_s"], row["requests"]]
         if slot:
             hists.append(slot["hist"])
-        workers.append({
-            "pid": pid, "started": w["started"], "age": round(now - w["started"], 1),
-            "latency": stats_layout.percentiles(slot["hist"]) if slot else None,
-            "capacity": slot["capacity"] if slot else None,
-            "rss": w["rss"], "cpu": cpu, "requests": requests, "rps": rps,
-            "avg_ms": round(slot["avg_ms"], 2) if slot else None,
-            "busy": slot["busy"] if slot else None,
-            "in_flight": slot["in_flight"] if slot else None,
-            "retiring": bool(slot["exit_flags"] & 1) if slot else None,
-            "last_status": (slot["last_status"] or None) if slot else None,
-            "current": current, "last_exit": None,
-            # worker_exit has run (its record is written) but the master has not reaped it
-            "exiting": any(e["pid"] == pid and (e["time"] or 0) >= w["started"]
-                           for e in recent),
-        })
+        workers.append(row)
     workers.sort(key=lambda w: w["started"])
-    for pid, e in match_replacements(workers, recent).items():
+    for pid, e in worker_exits.match_replacements(workers, recent).items():
         if e is not None:
             next(w for w in workers if w["pid"] == pid)["last_exit"] = {
                 "pid": e["pid"], "time": e["time"], "cause": e["cause"]}
+    return workers, hists
 
-    bind = (record or {}).get("bind") or next(iter((info or {}).get("listen") or []), None)
-    sat = _saturation(workers, bind, (prev or {}).get("queue_since"), now)
+
+def _keep_sample(site, record, prev, now, procs, workers, sat):
     dt = now - (prev or {}).get("t", 0)
     if prev is None or dt >= SAMPLE_REFRESH or dt < 0:
         _save_sample(site, sample_path(site, record),
@@ -325,9 +164,31 @@ def get_status(site, info=None):
         # the rates keep their older sample; when the queue filled or emptied is news
         _save_sample(site, sample_path(site, record), dict(prev, queue_since=sat["queue_since"]))
 
+
+def get_status(site, info=None):
+    """The status of ``site`` (the answer of api.get_status).
+
+    ``info`` is the site's entry from discover.get_sites(), used for a Gunicorn the plugin
+    did not start; it is looked up only when the site has no record.
+    """
+    now = time.time()
+    hints = []
+    record, master, stats_dir, recent, info = _master_of(site, info, hints)
+    if master is None:
+        return _not_running(site, record, recent, hints)
+
+    prev = _load_sample(site, sample_path(site, record))
+    worker_exits.explain(recent, stats_dir, prev)
+    procs = {str(master["pid"]): [master["started"], master["cpu_s"], None]}
+    m_cpu, _ = rates(prev, now, master["pid"], master["started"], master["cpu_s"], None)
+    workers, hists = _workers(master, site, stats_dir, prev, now, recent, procs)
+    bind = (record or {}).get("bind") or next(iter((info or {}).get("listen") or []), None)
+    sat = _saturation(workers, bind, (prev or {}).get("queue_since"), now)
+    _keep_sample(site, record, prev, now, procs, workers, sat)
+
     if record is not None and workers and all(w["requests"] is None for w in workers):
         hints.append(i18n.t("status_no_stats", dir=stats_dir or "-"))
-    _exit_hints(recent, now, hints)
+    worker_exits.hints_for(recent, now, hints)
     known = [w for w in workers if w["requests"] is not None]
     latency = stats_layout.percentiles(stats_layout.merge_hists(hists)) if hists else None
     _saturation_hints(sat, workers, recent, latency, (record or {}).get("backlog"), now, hints)
@@ -363,25 +224,6 @@ def get_status(site, info=None):
     }
 
 
-def _explain_exits(recent, stats_dir, prev):
-    """Add what the worker recorded as it timed out (request, stacks), and for a worker
-    killed without a word the RSS last seen of it."""
-    seen = (prev or {}).get("rss", {})
-    for e in recent:
-        if e["cause"] == "timeout" and stats_dir:
-            ab = stats_layout.read_abort(stats_dir, e["pid"])
-            if ab and e["time"] and abs((ab["time"] or 0) - e["time"]) < EXIT_MATCH_WINDOW:
-                e["request"] = {"method": ab["method"], "path": ab["path"],
-                                "elapsed": ab["elapsed"]}
-                e["stacks"] = ab["stacks"]
-        entry = seen.get(str(e["pid"]))
-        if not e.get("rss") and entry and e["cause"] in ("oom", "signal", "crash", "timeout"):
-            e["rss"] = entry[0]
-            e["rss_seen"] = entry[1]  # when the status last saw it, not at its end
-
-
-# Workers' last seen RSS, kept this long after they are gone: the OOM killer's victims say
-# nothing of themselves, and their exit shows up in the log a moment later.
 RSS_MEMORY = 3600.0
 RSS_MEMORY_MAX = 256
 
@@ -433,52 +275,3 @@ def _saturation_hints(sat, workers, recent, latency, backlog, now, hints):
                         seconds=int(now - sat["queue_since"])) + " " + sat["advice"])
 
 
-def _exit_hints(recent, now, hints):
-    hour = [e for e in recent if e["time"] and now - e["time"] < 3600]
-    n_timeout = sum(1 for e in hour if e["cause"] == "timeout")
-    n_oom = sum(1 for e in hour if e["cause"] == "oom")
-    if n_timeout:
-        hints.append(i18n.t("status_timeouts", n=n_timeout))
-    if n_oom:
-        hints.append(i18n.t("status_oom", n=n_oom))
-
-
-HISTORY_SPANS = (300, 3600, 86400)
-HISTORY_POINTS = 360  # a chart's worth: 24 h are folded 24 steps to a point
-
-
-def _worst(run, key):
-    vals = [p[key] for p in run if p[key] is not None]
-    return max(vals) if vals else None
-
-
-def fold_history(points, n=HISTORY_POINTS):
-    """At most ``n`` points: runs of neighbours summed (requests, exits), averaged (busy,
-    RSS sum) or their worst kept (percentiles, queue, RSS max)."""
-    if len(points) <= n:
-        return points
-    k = -(-len(points) // n)
-    out = []
-    for i in range(0, len(points), k):
-        run = points[i:i + k]
-        req = sum(p["requests"] for p in run)
-        out.append({"t": run[-1]["t"], "requests": req,
-                    "rps": round(req / float(stats_layout.HISTORY_STEP * len(run)), 2),
-                    "p50": _worst(run, "p50"), "p95": _worst(run, "p95"),
-                    "p99": _worst(run, "p99"), "queue": _worst(run, "queue"),
-                    "rss_max": _worst(run, "rss_max"),
-                    "busy_ratio": round(sum(p["busy_ratio"] for p in run) / len(run), 3),
-                    "rss_sum": sum(p["rss_sum"] for p in run) // len(run),
-                    "workers": run[-1]["workers"], "exits": sum(p["exits"] for p in run)})
-    return out
-
-
-def get_history(site, span):
-    """The site's history ring over the last ``span`` seconds, folded for a chart."""
-    record = records.load(site)
-    stats_dir = (record or {}).get("stats_dir")
-    if not stats_dir:
-        return {"site": site, "span": span, "step": stats_layout.HISTORY_STEP, "points": []}
-    points = stats_layout.read_history_file(stats_dir, time.time(), span)
-    return {"site": site, "span": span, "step": stats_layout.HISTORY_STEP,
-            "points": fold_history(points)}

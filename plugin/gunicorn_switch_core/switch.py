@@ -13,7 +13,8 @@ import time
 from typing import TYPE_CHECKING
 
 from . import (backups, daemons, health, host, managers, nginx_live, nginx_stage, panel_cron,
-               panel_db, processes, records, safe_files, safe_text, tasks)
+               panel_db, processes, records, safe_files, safe_text, supervisor_programs, tasks,
+               uwsgi_process)
 
 if TYPE_CHECKING:
     from .shapes import Plan, SwitchRecord, Task
@@ -49,7 +50,7 @@ def _uwsgi_info(plan):
          "uid": plan.get("uwsgi_uid"), "exe": plan.get("uwsgi_exe"), "site_user": plan["user"],
          "logs": plan.get("uwsgi_logs") or []}
     if u["manager"] == "supervisor" and u["detail"]:
-        u["program_file"] = managers.program_file(u["detail"])
+        u["program_file"] = supervisor_programs.program_file(u["detail"])
     if u["manager"] == "panel_project":
         u["start_script"] = panel_db.start_script(plan["site"], "uwsgi")
     return u
@@ -261,7 +262,7 @@ def _stop_uwsgi(r):
         backups.keep(r, u["config"])
     if u["manager"] == "panel_project":
         _tell_panel(r, p, rec)
-    ok, log = managers.stop_uwsgi(u)
+    ok, log = uwsgi_process.stop_uwsgi(u)
     r.log(log)
     if not ok:
         raise tasks.StepError("uWSGI (pid %s) did not stop; Gunicorn serves the site. Stop uWSGI "

@@ -10,6 +10,7 @@ import os
 import re
 
 from . import django_detect, uwsgi_jobs
+from .addresses import proxy_pass_for, unix_path
 from .uwsgi_config import atoi, atoi_rest, is_true
 
 NEWEST_GUNICORN = "27.0.1"
@@ -306,18 +307,6 @@ def _crons(tr, every, last, site, chdir, env_map, ctx):
 
 def _origin(opt):
     return opt.describe()
-
-
-def unix_path(bind):
-    return bind[5:] if bind.startswith("unix:") else None
-
-
-def proxy_pass_for(bind):
-    """The nginx ``proxy_pass`` target for a Gunicorn bind (never with a URI part, §4.1)."""
-    path = unix_path(bind)
-    if path is not None:
-        return "http://unix:%s:" % path
-    return "http://%s" % bind
 
 
 def umask_for(mode_text):

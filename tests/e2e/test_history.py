@@ -13,8 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
-from gunicorn_switch_core import stats_layout as L  # noqa: E402
-from gunicorn_switch_core import status  # noqa: E402
+from gunicorn_switch_core import history, stats_layout as L  # noqa: E402
 from tests.sandbox.checks import poll  # noqa: E402
 from tests.sandbox.gunicorn_site import get  # noqa: E402
 
@@ -27,7 +26,7 @@ def test_the_master_keeps_a_bounded_history_that_survives_a_reload(make_site):
     def busy_steps():
         for _ in range(20):
             get(site.url("/slow/?s=0.05"))
-        pts = status.get_history(site.site, 300)["points"]
+        pts = history.get_history(site.site, 300)["points"]
         return [p for p in pts if p["requests"] > 0] or None
 
     pts = poll(busy_steps, "a history step with requests", deadline=40)
@@ -39,10 +38,10 @@ def test_the_master_keeps_a_bounded_history_that_survives_a_reload(make_site):
     assert oct(ring.stat().st_mode & 0o777) == "0o600"
     last = p["t"]
     os.kill(site.pid, signal.SIGHUP)  # a reload: new workers, the same master and thread
-    after = poll(lambda: [q for q in status.get_history(site.site, 300)["points"]
+    after = poll(lambda: [q for q in history.get_history(site.site, 300)["points"]
                           if q["t"] > last + 5] or None, "a record after the reload", deadline=30)
     assert psutil_alive(site.pid)
-    assert any(q["t"] == last for q in status.get_history(site.site, 300)["points"])
+    assert any(q["t"] == last for q in history.get_history(site.site, 300)["points"])
     assert after and ring.stat().st_size == L.HISTORY_BYTES
 
 
@@ -78,6 +77,6 @@ def test_a_simulated_day_fills_the_ring_in_its_fixed_size(make_site, tmp_path):
     assert day[0]["t"] == end - (L.HISTORY_SLOTS - 1) * L.HISTORY_STEP and day[-1]["t"] == end
     assert day[-1]["requests"] == (steps - 1) % 7 and day[-1]["queue"] is None
     assert len(L.read_history(data, end, 300)) == 31
-    folded = status.fold_history(day)
-    assert len(folded) <= status.HISTORY_POINTS
+    folded = history.fold_history(day)
+    assert len(folded) <= history.HISTORY_POINTS
     assert sum(p["requests"] for p in folded) == sum(p["requests"] for p in day)

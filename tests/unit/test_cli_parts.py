@@ -1,7 +1,7 @@
 """The command line's pure parts: --set parsing, the log follower's overlap, the status text."""
 import pytest
 
-from gunicorn_switch_core import cli, cli_status
+from gunicorn_switch_core import cli, cli_base, cli_status
 
 
 @pytest.fixture(autouse=True)
@@ -13,9 +13,9 @@ def english(monkeypatch, tmp_path):
 @pytest.mark.parametrize("pairs", [["workers"], ["evil=1"], ["workers=abc"], ["bind=0.0.0.0"],
                                    ["user=root"], ["worker_class=x;y"]])
 def test_bad_set_is_bad_input(pairs):
-    with pytest.raises(cli.Exit) as e:
+    with pytest.raises(cli_base.Exit) as e:
         cli._options(pairs)
-    assert e.value.code == cli.BAD and e.value.message
+    assert e.value.code == cli_base.BAD and e.value.message
 
 
 def test_set_accepts_dashes_and_spaces():
@@ -32,7 +32,7 @@ def test_set_accepts_dashes_and_spaces():
     (["a", "b"], ["p", "q"], ["p", "q"]),                   # rotated: all of the new file
 ])
 def test_new_lines(previous, lines, new):
-    assert cli.new_lines(previous, lines) == new
+    assert cli_status.new_lines(previous, lines) == new
 
 
 def test_lang_is_read_before_parsing():

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gunicorn_switch_core import host, managers, panel_db, plan, safe_files, safe_text, uwsgi_config
+from gunicorn_switch_core import (host, managers, panel_db, plan, safe_files, safe_text, uwsgi_config,
+                                  uwsgi_process)
 from gunicorn_switch_core import uwsgi_translate
 
 
@@ -216,16 +217,16 @@ def test_a_negative_umask_is_refused_not_rendered():
 # ---- who runs what ---------------------------------------------------------------------------
 
 def test_uwsgi_comes_back_as_the_user_its_master_ran_as(tmp_path, www):
-    assert managers.respawn_user({"uid": www.uid, "exe": "/x"}).name == "www"
+    assert uwsgi_process.respawn_user({"uid": www.uid, "exe": "/x"}).name == "www"
     os.chmod(tmp_path, 0o755)
     exe = tmp_path / "uwsgi"
     exe.write_text("")
     os.chmod(exe, 0o755)
-    assert managers.respawn_user({"uid": 0, "exe": str(exe), "site_user": "www"}) is None  # root's
+    assert uwsgi_process.respawn_user({"uid": 0, "exe": str(exe), "site_user": "www"}) is None  # root's
     os.chown(exe, www.uid, www.gid)
     # a root master from a binary www can change comes back as www, never as root
-    assert managers.respawn_user({"uid": 0, "exe": str(exe), "site_user": "www"}).name == "www"
-    assert isinstance(managers.respawn_user({"uid": None}), str)
+    assert uwsgi_process.respawn_user({"uid": 0, "exe": str(exe), "site_user": "www"}).name == "www"
+    assert isinstance(uwsgi_process.respawn_user({"uid": None}), str)
 
 
 def test_a_master_that_is_not_uwsgi_from_the_venv_is_not_trusted(tmp_path, www):

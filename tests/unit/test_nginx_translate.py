@@ -7,8 +7,9 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "plugin"))
 
 from gunicorn_switch_core.nginx_tokens import NginxConfigError  # noqa: E402
-from gunicorn_switch_core.nginx_translate import (  # noqa: E402
-    bind_address, find_site_files, translate_site)
+from gunicorn_switch_core.addresses import bind_address  # noqa: E402
+from gunicorn_switch_core.nginx_translate import translate_site  # noqa: E402
+from gunicorn_switch_core.nginx_tree import find_site_files  # noqa: E402
 
 V = "/www/server/panel/vhost/nginx/s.conf"
 CONF = "/www/server/nginx/conf/nginx.conf"

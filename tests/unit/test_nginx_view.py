@@ -1,8 +1,8 @@
-from gunicorn_switch_core import nginx_view
+from gunicorn_switch_core import addresses, nginx_tree, nginx_view
 
 
 def test_normalize_address():
-    n = nginx_view.normalize_address
+    n = addresses.normalize
     assert n("127.0.0.1:8000") == "127.0.0.1:8000"
     assert n("http://127.0.0.1:8000/") == "127.0.0.1:8000"
     assert n("http://localhost:8000/app/") == "127.0.0.1:8000"
@@ -12,7 +12,7 @@ def test_normalize_address():
 
 
 def test_listen_matches():
-    m = nginx_view.listen_matches
+    m = addresses.listen_matches
     assert m("127.0.0.1:8000", "0.0.0.0:8000")
     assert m("127.0.0.1:8000", "127.0.0.1:8000")
     assert not m("127.0.0.1:8000", "127.0.0.1:8001")
@@ -30,7 +30,7 @@ def test_load_tree_follows_includes_and_globs(tmp_path):
     (inc / "b.conf").write_text("location /b { proxy_pass http://up/; }\n")
     vhost = tmp_path / "v.conf"
     vhost.write_text("server { include params; include %s/*.conf; include missing.conf; }\n" % inc)
-    tree, problems = nginx_view.load_tree(str(vhost), str(conf), lambda p: open(p, "rb").read())
+    tree, problems = nginx_tree.load_tree(str(vhost), str(conf), lambda p: open(p, "rb").read())
     assert [p for p, _ in tree] == [str(vhost), str(conf / "params"), str(inc / "a.conf"), str(inc / "b.conf")]
     assert len(problems) == 1 and problems[0][0].endswith("missing.conf")
     t = nginx_view.targets(tree)

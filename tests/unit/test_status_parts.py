@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from gunicorn_switch_core import control, logs, processes, status
+from gunicorn_switch_core import worker_exits, control, logs, processes, status
 
 LOG = """\
 [2026-03-01 10:00:00 +0800] [100] [INFO] Starting gunicorn 27.0.1
@@ -27,7 +27,7 @@ def ts(text):
 
 
 def test_parse_error_log():
-    ev = status.parse_error_log(LOG)
+    ev = worker_exits.parse_error_log(LOG)
     assert sorted(ev) == [101, 102, 103, 104, 105, 106, 107]  # 999: not a log line
     assert ev[101]["timeout"] and ev[101]["signal"] == 9 and ev[101]["oom"]
     assert ev[101]["time"] == ts("2026-03-01 10:00:06 +0800")
@@ -40,7 +40,7 @@ def test_parse_error_log():
 
 
 def test_parse_log_time_of_other_formats_is_none():
-    assert status.parse_log_time("Mar 1 10:00:00") is None
+    assert worker_exits.parse_log_time("Mar 1 10:00:00") is None
 
 
 def rec(pid, cause, t=0.0, code=0, sig=0):
@@ -49,9 +49,9 @@ def rec(pid, cause, t=0.0, code=0, sig=0):
 
 
 def test_causes_from_records_and_log():
-    ev = status.parse_error_log(LOG)
+    ev = worker_exits.parse_error_log(LOG)
     t = ts("2026-03-01 10:00:06 +0800")
-    exits = status.merge_exits([
+    exits = worker_exits.merge_exits([
         rec(101, "timeout", t, 1), rec(102, "killed", t + 54, -1), rec(103, "killed", t + 114, -1),
         rec(104, "exit", t + 174, 0), rec(105, "exit", t + 234), rec(108, "max_requests", t + 300),
         rec(109, "killed", t + 301, -1), rec(110, "boot_error", t + 302),
@@ -70,15 +70,15 @@ def test_causes_from_records_and_log():
 
 
 def test_a_log_line_about_a_reused_pid_is_not_taken():
-    ev = status.parse_error_log(LOG)
-    t = ts("2026-03-01 10:01:00 +0800") + 3 * status.EXIT_MATCH_WINDOW
-    [e102] = [e for e in status.merge_exits([rec(102, "exit", t)], ev) if e["pid"] == 102
+    ev = worker_exits.parse_error_log(LOG)
+    t = ts("2026-03-01 10:01:00 +0800") + 3 * worker_exits.EXIT_MATCH_WINDOW
+    [e102] = [e for e in worker_exits.merge_exits([rec(102, "exit", t)], ev) if e["pid"] == 102
               and e["time"] == t]
     assert e102["cause"] == "exit"
 
 
 def test_merge_keeps_the_newest():
-    exits = status.merge_exits([rec(i, "exit", float(i)) for i in range(50)], {}, limit=5)
+    exits = worker_exits.merge_exits([rec(i, "exit", float(i)) for i in range(50)], {}, limit=5)
     assert [e["pid"] for e in exits] == [49, 48, 47, 46, 45]
 
 
@@ -102,7 +102,7 @@ def test_match_replacements():
                {"pid": 3, "started": 100.5}, {"pid": 4, "started": 101.0}]
     exits = [{"pid": 9, "time": 100.0, "cause": "timeout"},
              {"pid": 8, "time": 101.9, "cause": "oom"}]
-    got = status.match_replacements(workers, exits)
+    got = worker_exits.match_replacements(workers, exits)
     assert got[1] is None and got[2] is None
     assert got[3]["pid"] == 8 or got[3]["pid"] == 9
     assert {got[3]["pid"], got[4]["pid"]} == {8, 9}

@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugin"))
 
-from gunicorn_switch_core import uwsgi_config, uwsgi_jobs, uwsgi_translate  # noqa: E402
+from gunicorn_switch_core import supervisor_programs, uwsgi_config, uwsgi_jobs, uwsgi_translate  # noqa: E402
 
 
 def translate(tmp_path, body):
@@ -92,7 +92,7 @@ def test_daemons_are_carried_and_what_cannot_be_is_said(tmp_path):
 
 
 def test_a_daemon_program_runs_the_command_through_sh_as_the_site_user():
-    from gunicorn_switch_core import daemons, host, managers, safe_text
+    from gunicorn_switch_core import daemons, host, safe_text
     user = host.User("root" if not _has("www") else "www")
     job = {"n": 1, "name": "uWSGI daemon: s #1", "command": "celery -A a worker --x=100%",
            "cwd": "/srv/app", "stopsignal": "INT", "env": [["K", "v w"]]}
@@ -104,7 +104,7 @@ def test_a_daemon_program_runs_the_command_through_sh_as_the_site_user():
         with pytest.raises(safe_text.UnsafeText):
             daemons.supervisor_text(dict(job, command=bad), "p", user)
     with pytest.raises(safe_text.UnsafeText):
-        managers.supervisor_value("x\ny", "env")
+        supervisor_programs.supervisor_value("x\ny", "env")
 
 
 def _has(name):
