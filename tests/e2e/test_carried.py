@@ -12,8 +12,7 @@ import time
 import psutil
 import pytest
 
-from tests.e2e.test_status import poll
-from tests.e2e.test_switch import record_load, under_load, wait_task
+from tests.sandbox.checks import poll, record_load, under_load, wait_task
 
 SITE = "shop.test"
 CRONTAB = "/var/spool/cron/crontabs/root"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_nginx_corpus import CASES, CORPUS, edited_lines, lay_out, vhost_of
-from tests.e2e.test_switch import config_snapshot, record_load, server_of, statuses, under_load, wait_task
+from tests.corpus.nginx_cases import CASES, CORPUS, edited_lines, lay_out, vhost_of
+from tests.sandbox.checks import config_snapshot, record_load, server_of, statuses, under_load, wait_task
 from tests.sandbox import venvs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -317,7 +317,15 @@ def _switch_translation(root, case):
     return spec, main, vhost, maps, result
 
 
-@pytest.mark.parametrize("case", CASES)
+# The corpus's golden files are compared in test_nginx_corpus (make test-fast); here the command
+# line's plumbing (--to, --from, --static-map, --websocket, --conf) over a few cases that use all
+# of it, and every case in `make test`.
+CLI_FAST = ("01_baota_php_rewrite", "04_upstream_unix_multi", "13_websocket_literal", "18_crlf",
+            "25_two_servers", "35_upstream_other_file")
+
+
+@pytest.mark.parametrize("case", [c if c in CLI_FAST else pytest.param(c, marks=pytest.mark.slow)
+                                  for c in CASES])
 def test_nginx_command_writes_what_the_switch_writes(case, tmp_path):
     certificate = (str(tmp_path / "no-cert.pem"), str(tmp_path / "no-key.pem"))
     for p in certificate:

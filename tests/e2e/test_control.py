@@ -10,17 +10,17 @@ import psutil
 import pytest
 
 from gunicorn_switch_core import control, logs, processes, records, status
-from tests.e2e import test_status as ts
+from tests.sandbox.checks import poll
+from tests.sandbox.gunicorn_site import get
 
-get, poll = ts.get, ts.poll
-# The same fixtures as test_status: a temporary root, and Gunicorn sites stopped by PID.
-root, make_site = ts.root, ts.make_site
+# Fixtures root and make_site (a temporary root, Gunicorn sites stopped by PID): tests/e2e/conftest.py.
 
 
 def conf_workers(site):
     return control.conf_workers(site.conf.read_text())
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_add_and_remove_a_worker_persist_in_the_conf(make_site, root):
     site = make_site()
     text0 = site.conf.read_text()
@@ -53,6 +53,7 @@ def test_add_and_remove_a_worker_persist_in_the_conf(make_site, root):
     assert len(site.status()["workers"]) == 1
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_reload_replaces_every_worker_without_a_failed_request(make_site):
     site = make_site(processes=3)
     stop = threading.Event()
@@ -142,6 +143,7 @@ def _sites_db(root, *names):
     con.close()
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_panel_methods(make_site, root, panel_get):
     import gunicorn_switch_main
 
@@ -167,6 +169,7 @@ def test_panel_methods(make_site, root, panel_get):
     assert p.get_status(panel_get(site="ghost.test"))["status"] is False
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_unmanaged_site_can_only_be_reloaded(make_site):
     site = make_site(hooks=False, site="bare.test")
     with pytest.raises(control.ControlError):
@@ -183,6 +186,7 @@ def _managers():
     return managers if hasattr(managers, "start") else None
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 @pytest.mark.skipif(_managers() is None, reason="managers.py (the lead's) is not there yet")
 def test_stop_start_restart_through_the_daemon_manager(make_site):
     site = make_site()

@@ -7,15 +7,14 @@ import threading
 import urllib.error
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
 from gunicorn_switch_core import log_rotation, stats_layout  # noqa: E402
-from tests.e2e import test_status as ts  # noqa: E402
-from tests.e2e.test_log_rotation import set_live  # noqa: E402
+from tests.sandbox.gunicorn_site import get, set_live, wait_status  # noqa: E402
 from tests.sandbox.load import Load  # noqa: E402
-
-root, make_site, wait_status, get = ts.root, ts.make_site, ts.wait_status, ts.get
 
 
 def _cut_short(url):
@@ -26,6 +25,7 @@ def _cut_short(url):
         return e
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_a_timed_out_request_leaves_its_path_and_the_stack_of_the_view(make_site):
     site = make_site(harakiri=2, threads=1)
     t = threading.Thread(target=_cut_short, args=(site.url("/slow/?s=8"),))
@@ -66,6 +66,7 @@ def test_a_memory_guard_retirement_says_so_with_the_rss(make_site):
     assert "rss_seen" not in ex  # measured by the worker as it left, not sampled before
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_the_memory_guard_retires_workers_one_at_a_time_without_a_failed_request(make_site):
     site = make_site(processes=2, threads=2)
     set_live(site.conf, _COLLECT_EVERY=0.5)  # the guard looks twice a second, not every 10 s

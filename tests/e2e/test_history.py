@@ -8,15 +8,17 @@ import sys
 
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
 from gunicorn_switch_core import history, stats_layout as L  # noqa: E402
-from tests.e2e import test_status as ts  # noqa: E402
+from tests.sandbox.checks import poll  # noqa: E402
+from tests.sandbox.gunicorn_site import get  # noqa: E402
 
-root, make_site, poll, get = ts.root, ts.make_site, ts.poll, ts.get
 
-
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_the_master_keeps_a_bounded_history_that_survives_a_reload(make_site):
     site = make_site(processes=2)
     ring = site.runtime / "stats" / L.HISTORY_NAME

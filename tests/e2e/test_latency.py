@@ -7,13 +7,16 @@ a known time, so the distribution has two clear modes and p50/p95 land in differ
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
-from tests.e2e import test_status as ts  # noqa: E402
+from tests.sandbox.gunicorn_site import wait_status  # noqa: E402
 from tests.sandbox.load import Load  # noqa: E402
 
-root, make_site, wait_status = ts.root, ts.make_site, ts.wait_status
+# Real Gunicorns under load, seconds of waiting each: `make test` runs them.
+pytestmark = pytest.mark.slow
 
 
 def pct(values, q):

@@ -7,24 +7,20 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
 import psutil  # noqa: E402
 
 from gunicorn_switch_core import log_rotation  # noqa: E402
-from tests.e2e import test_status as ts  # noqa: E402
+from tests.sandbox.checks import poll  # noqa: E402
+from tests.sandbox.gunicorn_site import get, set_live  # noqa: E402
 from tests.sandbox.load import Load  # noqa: E402
 
-root, make_site, poll = ts.root, ts.make_site, ts.poll
-
-
-def set_live(conf, **values):
-    text = conf.read_text()
-    for name, value in values.items():
-        text, n = re.subn(r"^%s = .*$" % name, "%s = %s" % (name, value), text, flags=re.M)
-        assert n == 1, name
-    conf.write_text(text)
+# Real Gunicorns under load, seconds of waiting each: `make test` runs them.
+pytestmark = pytest.mark.slow
 
 
 def access_lines(logs):
@@ -75,7 +71,7 @@ def test_rotation_under_load_loses_no_line_and_leaves_no_deleted_file_open(make_
     assert deleted_fds(pids, site.logs) == []
     # the live logs are the files the processes write to now
     before = access_lines(site.logs)[0]
-    ts.get(site.url())
+    get(site.url())
     poll(lambda: access_lines(site.logs)[0] == before + 1, "one more line")
 
 
@@ -88,7 +84,7 @@ def test_keep_drops_the_oldest_and_nothing_stays_open_deleted(make_site):
     set_live(site.conf, _LOG_ROTATE_MAX_BYTES=300, _COLLECT_EVERY=0.2)
     time.sleep(1.5)
     for _ in range(40):
-        ts.get(site.url())
+        get(site.url())
         time.sleep(0.05)
     time.sleep(1.0)
     names = sorted(f.name for f in site.logs.glob("gunicorn_access.log*"))

@@ -13,7 +13,7 @@ import time
 
 import psutil
 
-from tests.e2e.test_switch import record_load, server_of, under_load, wait_task
+from tests.sandbox.checks import record_load, server_of, under_load, wait_task
 from tests.sandbox.panel_project import PanelProjects, locations
 
 SITE = "api"

@@ -5,11 +5,11 @@ import threading
 import urllib.error
 
 import psutil
+import pytest
 
-from tests.e2e import test_status as ts
+from tests.sandbox.checks import poll
+from tests.sandbox.gunicorn_site import get
 
-get, poll = ts.get, ts.poll
-root, make_site = ts.root, ts.make_site
 CLIENTS = 4
 REQUESTS_PER_CLIENT = 3000  # bounded even if the test never stops the load
 
@@ -18,6 +18,7 @@ def _workers(site):
     return {c.pid for c in psutil.Process(site.pid).children()}
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_touching_the_reload_file_replaces_every_worker_without_a_failed_request(
         make_site, tmp_path):
     # There before Gunicorn starts, as on a deployed site (creating it would be a change).

@@ -8,17 +8,21 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
 from gunicorn_switch_core import saturation  # noqa: E402
-from tests.e2e import test_status as ts  # noqa: E402
 from tests.sandbox import djangoapp, venvs  # noqa: E402
-
-root, make_site, wait_status, get = ts.root, ts.make_site, ts.wait_status, ts.get
+from tests.sandbox.checks import poll  # noqa: E402
+from tests.sandbox.gunicorn_site import get, wait_status  # noqa: E402
 
 SLOW = 3.0
 CLIENTS = 6  # for 2 slots: 4 wait in the listen queue
+
+# Real Gunicorns under load, seconds of waiting each: `make test` runs them.
+pytestmark = pytest.mark.slow
 
 
 def test_a_backlog_builds_when_all_slots_are_busy_and_clears(make_site):
@@ -82,7 +86,7 @@ def test_the_queue_of_a_unix_socket_is_read_as_ss_shows_it(tmp_path):
                             stderr=subprocess.DEVNULL)
     clients = []
     try:
-        ts.poll(lambda: os.path.exists(sock) and _unix_get(sock, "/").startswith(b"HTTP/1"),
+        poll(lambda: os.path.exists(sock) and _unix_get(sock, "/").startswith(b"HTTP/1"),
                 "gunicorn on " + sock, deadline=60)
         assert saturation.listen_queue("unix:" + sock) == {
             "queue": 0, "backlog": 32, "somaxconn": saturation.somaxconn()}
@@ -91,7 +95,7 @@ def test_the_queue_of_a_unix_socket_is_read_as_ss_shows_it(tmp_path):
         for t in clients:
             t.start()
         # one in the only worker, the other three wait to be accepted
-        q = ts.poll(lambda: (saturation.listen_queue("unix:" + sock) or {}).get("queue") == 3,
+        q = poll(lambda: (saturation.listen_queue("unix:" + sock) or {}).get("queue") == 3,
                     "3 connections queued on the unix socket", deadline=2)
         assert q
         assert saturation.listen_queue("unix:" + sock + ".none") is None

@@ -1,13 +1,10 @@
 """get_status against a real Gunicorn running a real Django project.
 
-Each test renders gunicorn_conf.py with the translation + render modules (hooks included),
+Each test (through ``make_site``: tests/e2e/conftest.py, tests/sandbox/gunicorn_site.py) renders
+gunicorn_conf.py with the translation + render modules (hooks included),
 starts Gunicorn on a free loopback port, writes the site's record under a temporary
 GUNICORN_SWITCH_ROOT, and stops everything it started by PID.
 """
-import os
-import pwd
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -15,194 +12,19 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
-from gunicorn_switch_core import (  # noqa: E402
-    records, render, status, uwsgi_config, uwsgi_translate)
-from tests.sandbox import djangoapp, venvs  # noqa: E402
-from tests.sandbox.host import free_port  # noqa: E402
-
-SITE = "status.test"
+from gunicorn_switch_core import records, status  # noqa: E402
+from tests.sandbox import venvs  # noqa: E402
+from tests.sandbox.gunicorn_site import get, wait_status  # noqa: E402
 
 
-def poll(check, what, deadline=30.0):
-    """Poll ``check()`` until it returns a true value; fail with ``what`` after ``deadline``."""
-    end = time.monotonic() + deadline
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.1)
-
-
-def wait_status(site, pred, what, deadline=30.0):
-    """Poll the site's status until ``pred(status)`` holds; that status."""
-    def check():
-        st = site.status()
-        return st if pred(st) else None
-    return poll(check, what, deadline)
-
-
-def get(url, timeout=30):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, r.read()
-
-
-class GunicornSite(object):
-    """One Django project served by Gunicorn from a rendered conf, with its record."""
-
-    def __init__(self, tmp, site=SITE, venv=None, processes=2, threads=1, harakiri=30,
-                 hooks=True, gunicorn_version="27.0.1", worker_class=None, extra_ini=""):
-        self.tmp = Path(tmp)
-        self.site = site
-        self.venv = venv or venvs.site_venv()
-        self.port = free_port()
-        self.project = djangoapp.make_project(self.tmp / "proj", "hello")
-        self.runtime = self.tmp / "run"
-        self.logs = self.tmp / "logs"
-        self.logs.mkdir()
-        self.conf = self.tmp / "gunicorn_conf.py"
-        self.proc = None
-        self.seen = {}  # pid -> create_time of every worker seen, to stop leftovers safely
-        self.hooks = hooks
-        if hooks:
-            ini = self.project / "uwsgi.ini"
-            ini.write_text("[uwsgi]\nchdir = %s\nmodule = hello.wsgi:application\n"
-                           "master = true\nprocesses = %d\nthreads = %d\nharakiri = %d\n%s"
-                           % (self.project, processes, threads, harakiri, extra_ini))
-            tr = uwsgi_translate.translate(uwsgi_config.load(str(ini)), {
-                "site": site, "project_path": str(self.project),
-                "bind": "127.0.0.1:%d" % self.port,
-                "user": pwd.getpwuid(os.getuid()).pw_name, "log_dir": str(self.logs),
-                "runtime_dir": str(self.runtime), "python_version": "3.11",
-                "gunicorn_version": gunicorn_version, "worker_class": worker_class})
-            self.conf.write_text(render.render(tr))
-            self.argv = [str(self.venv / "bin" / "gunicorn"), "-c", str(self.conf)]
-            records.save({
-                "site": site, "gunicorn_conf": str(self.conf),
-                "pidfile": str(self.runtime / "gunicorn.pid"),
-                "runtime_dir": str(self.runtime), "stats_dir": str(self.runtime / "stats"),
-                "control_socket": str(self.runtime / "gunicorn.ctl")
-                if uwsgi_translate.has_feature(gunicorn_version, "control_socket") else None,
-                "error_log": str(self.logs / "gunicorn_error.log"),
-                "access_log": str(self.logs / "gunicorn_access.log"),
-                "log_dir": str(self.logs), "bind": "127.0.0.1:%d" % self.port,
-                "venv": str(self.venv), "project_path": str(self.project),
-                "gunicorn_version": gunicorn_version, "manager": "daemon",
-                "manager_detail": None, "user": pwd.getpwuid(os.getuid()).pw_name,
-            })
-        else:
-            # A Gunicorn someone started by hand: no conf of ours, no hooks, no record.
-            self.argv = [str(self.venv / "bin" / "gunicorn"), "-w", str(processes),
-                         "-b", "127.0.0.1:%d" % self.port, "--timeout", str(harakiri),
-                         "--error-logfile", str(self.logs / "error.log"),
-                         "hello.wsgi:application"]
-
-    def url(self, path="/"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def start(self):
-        out = open(str(self.tmp / "gunicorn.out"), "wb")
-        self.proc = subprocess.Popen(self.argv, cwd=str(self.project), stdout=out,
-                                     stderr=subprocess.STDOUT)
-        out.close()
-        end = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError("gunicorn exited: %s" % self.output())
-            try:
-                get(self.url(), timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.2)
-        self.note_workers()
-        return self
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def info(self):
-        """What discovery would say of this site (used when it has no record)."""
-        return {"site": self.site, "server": "gunicorn", "pid": self.pid,
-                "listen": ["127.0.0.1:%d" % self.port]}
-
-    def status(self):
-        st = status.get_status(self.site, None if self.hooks else self.info())
-        for w in st["workers"]:
-            self.seen[w["pid"]] = w["started"]
-        return st
-
-    def note_workers(self):
-        for c in psutil.Process(self.pid).children():
-            try:
-                self.seen[c.pid] = c.create_time()
-            except psutil.Error:
-                pass
-
-    def output(self):
-        out = ""
-        for f in (self.tmp / "gunicorn.out", self.logs / "gunicorn_error.log"):
-            try:
-                out += f.read_text(errors="replace")[-3000:]
-            except OSError:
-                pass
-        return out
-
-    def stop(self):
-        if self.proc is None:
-            return
-        try:
-            self.note_workers()
-        except psutil.Error:
-            pass
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for pid, started in self.seen.items():
-            try:
-                p = psutil.Process(pid)
-                if abs(p.create_time() - started) < 0.05:
-                    p.kill()
-            except psutil.Error:
-                pass
-
-
-@pytest.fixture
-def root(tmp_path, monkeypatch):
-    monkeypatch.setenv("GUNICORN_SWITCH_ROOT", str(tmp_path / "root"))
-    monkeypatch.setenv("GUNICORN_SWITCH_LANG", "en")
-    status._SAMPLES.clear()
-    return tmp_path / "root"
-
-
-@pytest.fixture
-def make_site(root, tmp_path):
-    started = []
-
-    def make(**kw):
-        s = GunicornSite(tmp_path / ("s%d" % len(started)), **kw)
-        started.append(s)
-        return s.start()
-
-    yield make
-    for s in started:
-        s.stop()
-
-
-@pytest.mark.parametrize("flavour", ["sync", "gthread", "gunicorn23"])
+# sync stays in `make test-fast` as the one real Gunicorn of this file there
+@pytest.mark.parametrize("flavour", ["sync", pytest.param("gthread", marks=pytest.mark.slow),
+                                     pytest.param("gunicorn23", marks=pytest.mark.slow)])
 def test_requests_are_counted_per_worker(make_site, flavour):
     kw = {"gthread": {"threads": 3},
           "gunicorn23": {"venv": venvs.old_gunicorn_venv(), "gunicorn_version": "23.0.0"}}
@@ -239,6 +61,7 @@ def gevent_venv():
                                                                "packaging"])
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 @pytest.mark.parametrize("worker_class", ["sync", "gevent", "asgi"])
 def test_a_slow_request_shows_its_worker_busy(make_site, worker_class):
     kw = {"gevent": {"worker_class": "gevent", "venv": gevent_venv()},
@@ -263,6 +86,7 @@ def test_a_slow_request_shows_its_worker_busy(make_site, worker_class):
         t.join(30)
 
 
+@pytest.mark.slow  # a real Gunicorn and seconds of waiting: `make test` runs it
 def test_a_timed_out_worker_is_reported(make_site):
     site = make_site(harakiri=2)
     errors = []

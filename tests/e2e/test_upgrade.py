@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from tests.sandbox.panel_import import panel_import, relink_repo_plugin
-from tests.ui.conftest import load_devpanel
+from tests.ui.devpanel_page import load_devpanel
 
 devpanel = load_devpanel()
 

@@ -12,7 +12,7 @@ import time
 
 import psutil
 
-from tests.e2e.test_switch import config_snapshot, server_of, wait_task  # noqa: F401 (re-exported)
+from tests.sandbox.checks import config_snapshot, server_of, wait_task  # noqa: F401 (re-exported)
 from tests.sandbox.load import Load
 
 LOAD_PATHS = ["/", "/db/", "/static/css/app.css"]

@@ -16,8 +16,8 @@ sys.path.insert(0, str(REPO / "plugin"))
 sys.path.insert(0, str(REPO))
 
 from tests.conftest import PanelGet  # noqa: E402
-from tests.e2e.test_switch import server_of, under_load, wait_task  # noqa: E402
 from tests.sandbox import layout  # noqa: E402
+from tests.sandbox.checks import server_of, under_load, wait_task  # noqa: E402
 from tests.sandbox.host import Sandbox  # noqa: E402
 
 

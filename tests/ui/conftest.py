@@ -6,12 +6,13 @@ page talks to the real plugin. Set ``GSWITCH_UI_PLUGIN_DIR`` (and ``GSWITCH_UI_R
 point it at a plugin dir and prefix of your own (e.g. a sandbox built by hand).
 """
 import collections
-import importlib.util
 import os
 import shutil
 import sys
 
 import pytest
+
+from tests.ui.devpanel_page import load_devpanel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -22,15 +23,6 @@ CHROMIUM_ARGS = [
 ]
 
 Target = collections.namedtuple("Target", "kind root plugin_dir")
-
-
-def load_devpanel():
-    """tools/devpanel/server.py as a module (it is a script, not a package)."""
-    path = os.path.join(REPO, "tools", "devpanel", "server.py")
-    spec = importlib.util.spec_from_file_location("gswitch_devpanel_server", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")

@@ -9,49 +9,18 @@ import urllib.error
 import urllib.request
 
 import pytest
-from tests.ui.conftest import load_devpanel
+
+from tests.ui.devpanel_page import DIALOG, expected_sites, load_devpanel, open_plugin, wait_sites_loaded
 
 TABS_ZH = ["站点", "状态", "日志", "设置", "关于"]
 TABS_EN = ["Sites", "Status", "Logs", "Settings", "About"]
 TAB_KEYS = ["sites", "status", "logs", "settings", "about"]
-DIALOG = ".layui-layer-page"
 
 
 # -- helpers -------------------------------------------------------------------------------
 def post(url, token=None, data=None):
     """POST to the dev panel; (status, content type, body text)."""
     return load_devpanel().post(url, token, data)
-
-
-def expected_sites(devpanel_module, server):
-    """What the class itself says, so that the test fits whatever host the fixture provides."""
-    get = devpanel_module.build_get([], [], "gunicorn_switch", "get_sites")
-    result = server.plugin_class()().get_sites(get)
-    assert result["status"] is True, result
-    return result["data"]
-
-
-def open_plugin(page, url):
-    from playwright.sync_api import expect
-
-    page.goto(url)
-    page.click("#dp-soft-list .dp-setting")
-    expect(page.locator(DIALOG + " .gswitch .bt-w-menu")).to_be_visible()
-    return page.locator(DIALOG + " .gswitch").last
-
-
-def wait_sites_loaded(page, root, sites):
-    from playwright.sync_api import expect
-
-    rows = root.locator(".gswitch-sites tbody tr")
-    if sites:
-        expect(rows).to_have_count(len(sites))
-        expect(rows.first).to_have_attribute("data-site", sites[0]["site"])
-    else:
-        expect(root.locator(".gswitch-sites .gswitch-empty")).not_to_have_text(
-            ["正在加载…", "Loading…"])
-    # nothing left spinning
-    expect(page.locator(".layui-layer-msg .layui-layer-ico16")).to_have_count(0)
 
 
 # -- the dev panel itself ------------------------------------------------------------------

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from test_devpanel import DIALOG, expected_sites, open_plugin, wait_sites_loaded
+from tests.ui.devpanel_page import DIALOG, expected_sites, open_plugin, wait_sites_loaded
 from gunicorn_switch_core import switch as switching  # noqa: E402 (the plugin is on sys.path: tests/conftest.py)
 
 SITE = "shop.test"

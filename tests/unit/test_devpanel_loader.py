@@ -15,7 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 from tests.sandbox import venvs  # noqa: E402
-from tests.ui.conftest import load_devpanel  # noqa: E402
+from tests.ui.devpanel_page import load_devpanel  # noqa: E402
 
 devpanel = load_devpanel()
 PROBE = textwrap.dedent('''\

@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
 from gunicorn_switch_core import log_rotation  # noqa: E402
-from tests.unit.test_render import conf_of  # noqa: E402
+from tests.corpus.uwsgi_cases import conf_of  # noqa: E402
 
 
 def test_the_rendered_conf_has_the_defaults_and_they_can_be_changed():

@@ -6,15 +6,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugin"))
 
 from gunicorn_switch_core import render, stats_layout, uwsgi_config, uwsgi_translate  # noqa: E402
-
-CORPUS = ROOT / "tests" / "corpus" / "uwsgi"
-
-
-def conf_of(name, **ctx):
-    base = {"site": "mysite", "python_version": "3.11", "bind": "127.0.0.1:8100"}
-    base.update(ctx)
-    tr = uwsgi_translate.translate(uwsgi_config.load(str(CORPUS / name)), base)
-    return render.render(tr)
+from tests.corpus.uwsgi_cases import CORPUS, conf_of  # noqa: E402
 
 
 def assignments(text):
