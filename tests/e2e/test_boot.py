@@ -18,8 +18,7 @@ import psutil
 import pytest
 
 from tests.conftest import new_plugin, running_sandbox
-from tests.e2e.test_status import poll
-from tests.e2e.test_switch import server_of, wait_task
+from tests.sandbox.checks import poll, server_of, wait_task
 
 pytestmark = pytest.mark.sandbox
 

@@ -272,13 +272,11 @@ def no_waits(monkeypatch):
     return waited
 
 
-@pytest.mark.xfail(strict=True, reason="uwsgi_process.stop_uwsgi reads u.get('supervisor_programs.program_file') "
-                   "(a rename that reached a dict key) instead of 'program_file': autostart stays on")
 def test_stop_uwsgi_under_supervisor_turns_autostart_off(prefix, commands, no_waits):
     program = prefix / "uwsgi_shop.ini"
     program.write_text("[program:uwsgi_shop]\ncommand=uwsgi --ini x\nautostart=true\n")
     ok, log = uwsgi_process.stop_uwsgi({"manager": "supervisor", "detail": "uwsgi_shop", "pid": 42,
-                                   "program_file": str(program)})
+                                        "program_file": str(program)})
     assert ok and log.endswith("\nstate: STOPPED")
     assert program.read_text() == "[program:uwsgi_shop]\ncommand=uwsgi --ini x\nautostart=false\nautorestart=false\n"
     assert [c[-2:] for c in commands[0]] == [["stop", "uwsgi_shop"], ["update", "uwsgi_shop"]]
