@@ -167,3 +167,10 @@ def cmd_export(args):
         sys.stdout.write("\n# Dockerfile:\n" + "".join("#   " + line + "\n"
                                                         for line in res["dockerfile"].splitlines()))
     return cli_base.OK
+
+
+def export_arguments(p):
+    p.add_argument("--docker", action="store_true", help=say("docker"))
+    p.add_argument("--out", metavar="DIR", help=say("out"))
+    p.add_argument("--stats", action="store_true", help=say("stats"))
+    p.add_argument("--app-dir", default="/app", help=say("app_dir"))

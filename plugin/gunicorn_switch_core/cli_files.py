@@ -1,6 +1,7 @@
 """Commands that work on files alone, without the panel's state: ``nginx FILE --to ADDRESS``
 (the switch's nginx translation of one file) and ``translate`` (a uWSGI config to a
 gunicorn_conf.py)."""
+import argparse
 import difflib
 import os
 import re
@@ -125,3 +126,37 @@ def cmd_translate(args):
     else:
         sys.stdout.write(render.render(tr))
     return cli_base.OK
+
+
+def nginx_arguments(p):
+    p.add_argument("file", metavar="FILE", help=say("file"))
+    p.add_argument("--to", required=True, metavar="ADDRESS", help=say("to"))
+    p.add_argument("--conf", metavar="NGINX_CONF", help=say("conf"))
+    p.add_argument("--from", dest="from_", metavar="ADDRESS|UPSTREAM", help=say("from"))
+    p.add_argument("--static-map", action="append", metavar="URL=DIR", help=say("static_map"))
+    p.add_argument("--websocket", choices=("on", "off"), help=say("websocket"))
+
+
+def translate_arguments(t):
+    t.add_argument("config", help="uWSGI config file (file.ini or file.ini:section)")
+    t.add_argument("--json", action="store_true", help="print the settings as JSON")
+    t.add_argument("--gunicorn-version")
+    t.add_argument("--python-version", default="3.11")
+    t.add_argument("--bind", help="127.0.0.1:PORT or unix:/path (default: unix socket in "
+                                  "the runtime dir)")
+    t.add_argument("--site")
+    t.add_argument("--project", help="project path (default: uWSGI chdir)")
+    t.add_argument("--venv")
+    t.add_argument("--log-dir")
+    t.add_argument("--runtime-dir")
+    t.add_argument("--user")
+    t.add_argument("--workers", type=int)
+    t.add_argument("--threads", type=int)
+    t.add_argument("--worker-class")
+    t.add_argument("--timeout", type=int)
+    t.add_argument("--nginx-read-timeout", type=int)
+    t.add_argument("--cwd", help="uWSGI's working directory (default: the config's directory)")
+    t.add_argument("--env", action="append", metavar="NAME=VALUE",
+                   help="environment of the uWSGI process (repeatable)")
+    t.add_argument("--argv", nargs=argparse.REMAINDER,
+                   help="the running master's command-line flags (after the config)")

@@ -310,11 +310,9 @@ def plan_nginx(site, bind, tr):
     return tree.files, nres
 
 
-def make_plan(name: str, options: Mapping[str, str],
-              facts: Optional[Dict[str, Any]] = None) -> Plan:
-    """The whole plan for switching site ``name``; raises PlanError when it cannot be done."""
-    opts = parse_options(options)
-    site, master, tree = site_facts(name, facts)
+def switchable_uwsgi(name, site, master):
+    """The parsed config of the site's running uWSGI; PlanError when the site is not one the
+    switch can take (already on Gunicorn, no uWSGI, no venv, a config it cannot read)."""
     if site["server"] == "gunicorn":
         raise PlanError("on_gunicorn", name=name)
     if site["server"] != "uwsgi" or master is None:
@@ -325,6 +323,25 @@ def make_plan(name: str, options: Mapping[str, str],
     if cfg is None:
         raise PlanError("uwsgi_unreadable", name=name,
                         error="; ".join(master.get("problems", [])) or "?")
+    return cfg
+
+
+def plan_warnings(tr, nres, cfg, notes):
+    """Everything the plan warns of: the translation's, nginx's, the uWSGI reader's, then the
+    plan's own ``notes`` ({origin: message or None})."""
+    warnings = [_warning(w) for w in tr.warnings] + [{"message": w, "origin": "nginx"} for w in nres.warnings]
+    warnings += [{"message": w.message if hasattr(w, "message") else str(w), "origin": "uwsgi"}
+                 for w in getattr(cfg, "warnings", [])]
+    warnings += [{"message": m, "origin": origin} for origin, m in notes.items() if m]
+    return warnings
+
+
+def make_plan(name: str, options: Mapping[str, str],
+              facts: Optional[Dict[str, Any]] = None) -> Plan:
+    """The whole plan for switching site ``name``; raises PlanError when it cannot be done."""
+    opts = parse_options(options)
+    site, master, tree = site_facts(name, facts)
+    cfg = switchable_uwsgi(name, site, master)
     user, user_warning = site_user(opts, cfg, master)
     check_paths([("project_path", site["project_path"]), ("venv", site["venv"]),
                  ("log_dir", log_dir(site))])
@@ -352,18 +369,9 @@ def make_plan(name: str, options: Mapping[str, str],
 
     files, nres = plan_nginx(site, bind, tr)
 
-    warnings = [_warning(w) for w in tr.warnings] + [{"message": w, "origin": "nginx"} for w in nres.warnings]
-    warnings += [{"message": w.message if hasattr(w, "message") else str(w), "origin": "uwsgi"}
-                 for w in getattr(cfg, "warnings", [])]
-    if why:
-        warnings.append({"message": why, "origin": "gunicorn_version"})
-    if user_warning:
-        warnings.append({"message": user_warning, "origin": "uid"})
-    if bind_warning:
-        warnings.append({"message": bind_warning, "origin": "bind"})
     boot_plan, boot_note = boot_plan_for(name, site, manager)
-    if boot_note:
-        warnings.append({"message": boot_note, "origin": "boot"})
+    warnings = plan_warnings(tr, nres, cfg, {"gunicorn_version": why, "uid": user_warning,
+                                             "bind": bind_warning, "boot": boot_note})
     nginx_addr = nginx_listen(tree)
     domain = (site["domains"] or [name])[0]
     baseline = health.status(nginx_addr, domain)
