@@ -47,3 +47,9 @@ PYTHON_PROJECT = "/www/server/python_project"
 SUPERVISOR_PLUGIN = PANEL + "/plugin/supervisor"
 # What the plugin keeps about itself (journal, backups, managed sites, its log).
 PLUGIN_STATE = PANEL_DATA + "/" + PLUGIN_NAME
+# Gunicorn's runtime dirs: root's parent, one per site inside it (pidfile, sockets, stats).
+GUNICORN_RUNTIME = "/run/gunicorn_switch"
+# Gunicorn's logs, one dir per site.
+PYTHON_LOGS = WWWLOGS + "/python"
+# bandit B108 reviewed: Gunicorn's documented tmpfs for the workers' heartbeat files
+SHM = "/dev/shm"  # nosec B108

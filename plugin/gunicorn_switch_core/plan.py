@@ -185,7 +185,7 @@ def free_port():
 
 
 def runtime_dir(site):
-    return paths.host("/run/gunicorn_switch/" + site)
+    return paths.host(paths.GUNICORN_RUNTIME + "/" + site)
 
 
 def supervisor_installed():
@@ -281,7 +281,7 @@ def upstream_ports(upstream):
 
 
 def log_dir(site):
-    return paths.host("/www/wwwlogs/python/" + site["site"])
+    return paths.host(paths.PYTHON_LOGS + "/" + site["site"])
 
 
 def plan_nginx(site, bind, tr):
