@@ -31,7 +31,7 @@ CONF_NAME = "gunicorn_conf.py"
 DEFAULT_USER = "www"
 # Where the panel makes venvs (its project manager, its Python version manager) and where
 # projects keep their own: a venv anywhere else is not the site's to run pip in.
-VENV_PLACES = (paths.PYENVS, "/www/server/python_manager", paths.WWWROOT)
+VENV_PLACES = (paths.PYENVS, paths.PYTHON_MANAGER, paths.WWWROOT)
 
 class PlanError(Exception):
     """The site cannot be switched as asked; the message (in the page's language) says why."""

@@ -70,7 +70,8 @@ SOCKET_KEYS = {
     "fastcgi-socket": "fastcgi", "shared-socket": "shared", "http11-socket": "http",
 }
 # Options that Gunicorn does by default or that have no meaning there: dropped quietly
-# (listed in ``dropped``, not warned about).
+# (listed in ``dropped``, not warned about). Options a rule reads are not listed: the rule
+# says what became of them.
 DEFAULT_BEHAVIOUR = {
     "master": "Gunicorn always runs a master (arbiter)",
     "vacuum": "Gunicorn removes its unix sockets and pidfile on exit",
@@ -91,51 +92,34 @@ DEFAULT_BEHAVIOUR = {
     "harakiri-graceful-timeout": "Gunicorn sends SIGABRT then SIGKILL on timeout",
     "harakiri-graceful-signal": "Gunicorn sends SIGABRT then SIGKILL on timeout",
     "log-date": "Gunicorn formats timestamps itself",
-    "auto-procname": "proc_name is set",
-    "procname-prefix": "proc_name is set", "procname-prefix-spaced": "proc_name is set",
-    "procname": "proc_name is set", "procname-master": "proc_name is set",
+    "auto-procname": "proc_name is set", "procname-prefix": "proc_name is set",
+    "procname-prefix-spaced": "proc_name is set", "procname": "proc_name is set",
+    "procname-master": "proc_name is set",
     "home": "Gunicorn runs from the venv's own bin/gunicorn",
     "virtualenv": "Gunicorn runs from the venv's own bin/gunicorn",
     "venv": "Gunicorn runs from the venv's own bin/gunicorn",
     "pyhome": "Gunicorn runs from the venv's own bin/gunicorn",
     "H": "Gunicorn runs from the venv's own bin/gunicorn",
-    "plugins": "Gunicorn has no plugins", "plugin": "Gunicorn has no plugins",
     "gevent-monkey-patch": "Gunicorn's gevent worker patches itself",
     "pidfile": "Gunicorn writes its own pidfile in the runtime directory",
     "pidfile2": "Gunicorn writes its own pidfile in the runtime directory",
     "safe-pidfile": "Gunicorn writes its own pidfile in the runtime directory",
-    "daemonize": "Gunicorn runs in the foreground under the plugin; logs go to errorlog",
-    "daemonize2": "Gunicorn runs in the foreground under the plugin; logs go to errorlog",
-    "logto": "logs go to errorlog/accesslog in the site's log directory",
-    "logto2": "logs go to errorlog/accesslog in the site's log directory",
-    "logger": "logs go to errorlog/accesslog in the site's log directory",
-    "req-logger": "logs go to errorlog/accesslog in the site's log directory",
     "master-fifo": "the panel controls Gunicorn with signals",
     "optimize": "set PYTHONOPTIMIZE in raw_env if needed",
     "max-vars": "no equivalent",
-    "lazy-apps": "preload_app stays False", "lazy": "preload_app stays False",
     "manage-script-name": "SCRIPT_NAME handling follows mount",
-    "harakiri-verbose": "emulated in worker_abort",
-    "callable": "part of wsgi_app",
-    "uid": "user", "gid": "group",
     "chmod-socket": "umask", "C": "umask",
-    "chown-socket": "Gunicorn chowns the unix socket to user/group",
-    "static-map": "nginx", "static-map2": "nginx", "check-static": "nginx",
-    "static-index": "nginx", "static-expires": "nginx", "static-expires-uri": "nginx",
-    "static-expires-type": "nginx", "static-gzip-all": "nginx", "static-safe": "nginx",
-    "add-header": "nginx", "limit-post": "nginx",
-    "protocol": "the new bind speaks HTTP to nginx", "socket-protocol": "HTTP to nginx",
-    "http-timeout": "timeout", "reload-mercy": "graceful_timeout",
-    "worker-reload-mercy": "graceful_timeout", "max-requests-delta": "max_requests_jitter",
-    "reload-on-rss": "hook", "evil-reload-on-rss": "hook", "reload-on-as": "hook",
-    "evil-reload-on-as": "hook", "limit-as": "hook", "max-worker-lifetime": "hook",
-    "max-worker-lifetime-delta": "hook",
+    "static-safe": "nginx",
+    "protocol": "the new bind speaks HTTP to nginx",
+    "socket-protocol": "HTTP to nginx",
+    "max-requests-delta": "max_requests_jitter",
 }
 RESOLVED_BY_PARSER = frozenset([
     "ini", "include", "inherit", "xml", "yaml", "yml", "json", "js", "config", "set",
     "set-placeholder", "set-ph",
 ])
-# uWSGI features with no Gunicorn counterpart that change what the site does.
+# uWSGI features with no Gunicorn counterpart that change what the site does: the warning
+# for each (the rules give some of them themselves: cheaper, https, evil-reload-on-*).
 MANUAL = {
     "spooler": "uWSGI spooler: move the tasks to Celery/RQ or a Baota cron job",
     "spooler-processes": "uWSGI spooler: move the tasks to Celery/RQ",
@@ -154,8 +138,6 @@ MANUAL = {
     "cheaper-step": "Gunicorn runs a fixed number of workers",
     "log-maxsize": "Gunicorn does not rotate logs: use logrotate (or Baota's log cutting) "
                    "and send USR1",
-    "http-websockets": "WebSockets need an ASGI worker (worker_class=asgi) and nginx Upgrade "
-                       "headers",
     "async": "uWSGI async mode has no equivalent; consider the gevent worker",
     "ugreen": "uGreen has no equivalent; consider the gevent worker",
     "evil-reload-on-rss": "emulated gently: the worker retires after its current request "

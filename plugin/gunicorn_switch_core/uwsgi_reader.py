@@ -239,7 +239,7 @@ class Reader(Expansion):
             self.logic = None
         self.substitute(self.options)
         # inherit is applied during uwsgi_configure(), after the passes: its options get
-        # magic variables only (ParsingOrder.rst).
+        # magic variables only (uWSGI's docs, ParsingOrder.rst).
         done = 0
         while True:
             pending = [o for o in self.options[done:] if o.key == "inherit"]
