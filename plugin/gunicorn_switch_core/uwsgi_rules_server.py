@@ -24,7 +24,7 @@ def bind(o, tr):
             tr.nginx["old_binds"].append({"kind": key, "protocol": kind, "address": opt.value,
                                           "origin": opt.describe()})
     o.runtime_dir = tr.runtime_dir = o.ctx.runtime_dir or paths.GUNICORN_RUNTIME + "/" + o.site
-    o.bind = address = o.ctx.bind or "unix:%s/gunicorn.sock" % o.runtime_dir
+    address = o.ctx.bind or "unix:%s/gunicorn.sock" % o.runtime_dir
     # bandit B104 reviewed: compares addresses, binds nothing
     if address.startswith("0.0.0.0") or address.startswith("[::]"):  # nosec B104
         tr.warn("bind %s listens on every interface; nginx only needs loopback" % address,
@@ -74,7 +74,6 @@ def user(o, tr):
         name, origin = DEFAULT_USER, "plugin default"
         if uid is not None:
             tr.warn("uWSGI ran as %s; Gunicorn workers run as %s" % (uid.value, name), uid)
-    o.user = name
     if ctx.run_as:
         # The process manager starts the master as this user: Gunicorn would only try to
         # switch to the user it already is.

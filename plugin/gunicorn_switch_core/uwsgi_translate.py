@@ -145,8 +145,6 @@ class Options(object):
         self.raw_env = []  # (NAME=value, origin); mounts add SCRIPT_NAME
         self.wsgi_app = self.app_origin = self.extra_path = None
         self.runtime_dir = None
-        self.bind = None
-        self.user = None
         self.workers = None
         self.worker_class = None
 
