@@ -59,3 +59,7 @@ PYTHON_MANAGER = "/www/server/python_manager"
 # the Red Hat family's).
 PANEL_CRON = "/www/server/cron"
 ROOT_CRONTABS = ("/var/spool/cron/crontabs/root", "/var/spool/cron/root")
+# Debian's supervisord, when the Supervisor plugin's own is not the one running.
+SUPERVISORD_CONF = "/etc/supervisor/supervisord.conf"
+# The admin's systemd units (daemon-reload reads them; the package's /lib/systemd/system is not ours).
+SYSTEMD_UNITS = "/etc/systemd/system"
