@@ -31,7 +31,7 @@ class Context(object):
     FIELDS = ("site", "project_path", "venv", "python_version", "gunicorn_version",
               "log_dir", "runtime_dir", "stats_dir", "bind", "user", "group", "workers",
               "threads", "worker_class", "timeout", "nginx_read_timeout", "control_socket",
-              "env", "access_log", "run_as", "somaxconn")
+              "access_log", "run_as", "somaxconn")
 
     def __init__(self, **kw):
         unknown = set(kw) - set(self.FIELDS)
