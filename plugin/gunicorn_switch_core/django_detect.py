@@ -1,4 +1,5 @@
-"""Find a Django project's WSGI/ASGI entry points without importing it (notes §6).
+"""Find a Django project's WSGI/ASGI entry points without importing it (docs/ARCHITECTURE.md,
+"Django entry points").
 
 Importing a project runs its code as the panel's user with the panel's Python; reading the
 source with ``ast`` does neither. Only module-level literal assignments are understood.

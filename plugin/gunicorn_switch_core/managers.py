@@ -42,7 +42,7 @@ def unit_name(site):
 def unit_file(unit):
     """Where the plugin's unit lives: the prefix's /etc/systemd/system (the admin's units,
     which `daemon-reload` reads; the package's /lib/systemd/system is not ours)."""
-    return os.path.join(paths.host("/etc/systemd/system"), unit)
+    return os.path.join(paths.host(paths.SYSTEMD_UNITS), unit)
 
 
 def unit_text(record):

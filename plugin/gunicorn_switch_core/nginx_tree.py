@@ -16,12 +16,14 @@ import fnmatch
 import glob
 import os
 
+from . import paths
 from .addresses import upstream_name
 from .nginx_tokens import NginxConfigError, parse
 
 # nginx allows deeper includes, but no vhost tree needs more, and it bounds a cycle's cost
 MAX_INCLUDE_DEPTH = 8
-DEFAULT_CONF_DIR = "/www/server/nginx/conf"
+# the panel nginx's conf dir, where relative includes resolve when no nginx.conf is among the files
+DEFAULT_CONF_DIR = os.path.dirname(paths.NGINX_CONF)
 
 
 def is_params_include(arg):

@@ -23,18 +23,16 @@ import time
 
 from . import host, panel_db, paths, safe_files, safe_text
 
-CRON_DIR = "/www/server/cron"
 CRONTAB_DB_V11 = paths.PANEL_DATA + "/db/crontab.db"
-CRONTABS = ("/var/spool/cron/crontabs/root", "/var/spool/cron/root")
 
 
 def crontab_file():
     """Root's crontab file, where the panel writes it."""
-    for p in CRONTABS:
+    for p in paths.ROOT_CRONTABS:
         if os.path.exists(paths.host(p)):
             return paths.host(p)
-    debian = os.path.exists("/usr/bin/apt-get") or os.path.isdir(paths.host(os.path.dirname(CRONTABS[0])))
-    return paths.host(CRONTABS[0] if debian else CRONTABS[1])
+    debian = os.path.exists("/usr/bin/apt-get") or os.path.isdir(paths.host(os.path.dirname(paths.ROOT_CRONTABS[0])))
+    return paths.host(paths.ROOT_CRONTABS[0] if debian else paths.ROOT_CRONTABS[1])
 
 
 def echo_name(site, task_id, n):
@@ -45,7 +43,7 @@ def echo_name(site, task_id, n):
 
 
 def script_path(echo):
-    return paths.host("%s/%s" % (CRON_DIR, echo))
+    return paths.host("%s/%s" % (paths.PANEL_CRON, echo))
 
 
 def body(job, user):

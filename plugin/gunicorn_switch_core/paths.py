@@ -47,3 +47,19 @@ PYTHON_PROJECT = "/www/server/python_project"
 SUPERVISOR_PLUGIN = PANEL + "/plugin/supervisor"
 # What the plugin keeps about itself (journal, backups, managed sites, its log).
 PLUGIN_STATE = PANEL_DATA + "/" + PLUGIN_NAME
+# Gunicorn's runtime dirs: root's parent, one per site inside it (pidfile, sockets, stats).
+# The translation writes these two as the server has them when the plan gives no dir.
+GUNICORN_RUNTIME = "/run/gunicorn_switch"
+# Gunicorn's logs, one dir per site.
+PYTHON_LOGS = WWWLOGS + "/python"
+# bandit B108 reviewed: Gunicorn's documented tmpfs for the workers' heartbeat files
+SHM = "/dev/shm"  # nosec B108
+PYTHON_MANAGER = "/www/server/python_manager"
+# The panel's 计划任务: one script per task here, run from root's crontab (Debian's, else
+# the Red Hat family's).
+PANEL_CRON = "/www/server/cron"
+ROOT_CRONTABS = ("/var/spool/cron/crontabs/root", "/var/spool/cron/root")
+# Debian's supervisord, when the Supervisor plugin's own is not the one running.
+SUPERVISORD_CONF = "/etc/supervisor/supervisord.conf"
+# The admin's systemd units (daemon-reload reads them; the package's /lib/systemd/system is not ours).
+SYSTEMD_UNITS = "/etc/systemd/system"

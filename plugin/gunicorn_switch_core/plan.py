@@ -31,7 +31,7 @@ CONF_NAME = "gunicorn_conf.py"
 DEFAULT_USER = "www"
 # Where the panel makes venvs (its project manager, its Python version manager) and where
 # projects keep their own: a venv anywhere else is not the site's to run pip in.
-VENV_PLACES = (paths.PYENVS, "/www/server/python_manager", paths.WWWROOT)
+VENV_PLACES = (paths.PYENVS, paths.PYTHON_MANAGER, paths.WWWROOT)
 
 class PlanError(Exception):
     """The site cannot be switched as asked; the message (in the page's language) says why."""
@@ -185,7 +185,7 @@ def free_port():
 
 
 def runtime_dir(site):
-    return paths.host("/run/gunicorn_switch/" + site)
+    return paths.host(paths.GUNICORN_RUNTIME + "/" + site)
 
 
 def supervisor_installed():
@@ -281,7 +281,7 @@ def upstream_ports(upstream):
 
 
 def log_dir(site):
-    return paths.host("/www/wwwlogs/python/" + site["site"])
+    return paths.host(paths.PYTHON_LOGS + "/" + site["site"])
 
 
 def boot_plan_for(name, site, manager):

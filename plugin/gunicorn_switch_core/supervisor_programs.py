@@ -27,7 +27,7 @@ def supervisor_conf():
             if conf and (not root or conf.startswith(root + "/")):
                 return conf
     for cand in (os.path.join(plugin_dir(), "supervisord.conf"),
-                 paths.host("/etc/supervisor/supervisord.conf")):
+                 paths.host(paths.SUPERVISORD_CONF)):
         if os.path.exists(cand):
             return cand
     return None
