@@ -35,7 +35,7 @@ class BadSite(BadInput):
 
 
 def _log_file():
-    return os.path.join(paths.host(paths.PLUGIN_STATE), "logs", "plugin.log")
+    return os.path.join(paths.real(paths.PLUGIN_STATE), "logs", "plugin.log")
 
 
 def _logger():

@@ -19,7 +19,7 @@ MAX_BACKUP = 8 * 1024 * 1024  # configs, scripts, program files: never near this
 
 
 def backup_dir(site, task_id):
-    return os.path.join(paths.host(paths.PLUGIN_STATE), "backups", site, task_id)
+    return os.path.join(paths.real(paths.PLUGIN_STATE), "backups", site, task_id)
 
 
 def _manifest(d):
@@ -56,7 +56,7 @@ def backup(site, task_id, path):
     os.makedirs(d, mode=0o700, exist_ok=True)
     # makedirs gives the levels above the last one the default 0755: the backups of a site's
     # configs are root's only, and so are the names of the sites that have some.
-    state = paths.host(paths.PLUGIN_STATE)
+    state = paths.real(paths.PLUGIN_STATE)
     for level in (state, os.path.join(state, "backups"), os.path.dirname(d)):
         os.chmod(level, 0o700)
     manifest = _read_manifest(d)
@@ -174,7 +174,7 @@ EDIT_PREFIX = "gunicorn_conf.py.workers-"
 
 def keep_edit(site, data):
     """A copy of a conf's bytes before the status page rewrites it; the last KEEP_EDITS stay."""
-    d = os.path.join(paths.host(paths.PLUGIN_STATE), "backups", site)
+    d = os.path.join(paths.real(paths.PLUGIN_STATE), "backups", site)
     os.makedirs(d, mode=0o700, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S") + "-%06d" % (time.time() % 1 * 1e6)
     path = os.path.join(d, EDIT_PREFIX + stamp)

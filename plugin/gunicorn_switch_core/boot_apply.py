@@ -4,13 +4,13 @@ Gunicorn in its place, and undo that on rollback. The decisions are boot.py's.
 Every file changed here is root's (root's crontab, /etc/rc.local, an init.d script) and is
 backed up (``backup(path)``) before it changes; the boot script lives in the plugin's own
 0700 state directory, so root executes nothing at boot that the site's user could change: the
-script drops to that user before it runs anything of the site's (panel_db.drop_lines).
+script drops to that user before it runs anything of the site's (panel_project.drop_lines).
 """
 import os
 import shlex
 import stat
 
-from . import boot, host, i18n, panel_cron, panel_db, paths, safe_files, safe_text, supervisor_programs
+from . import boot, host, i18n, panel_cron, panel_project, paths, safe_files, safe_text, supervisor_programs
 
 RC_LOCAL = "/etc/rc.local"
 INITD = "/etc/init.d"
@@ -19,15 +19,15 @@ INITD_SKIP = ("nginx", "bt", "README", "skeleton", "rc", "rcS", "functions")
 
 
 def rc_local():
-    return paths.host(RC_LOCAL)
+    return paths.real(RC_LOCAL)
 
 
 def initd_dir():
-    return paths.host(INITD)
+    return paths.real(INITD)
 
 
 def script_path(site):
-    return os.path.join(paths.host(paths.PLUGIN_STATE), "boot", site + ".sh")
+    return os.path.join(paths.real(paths.PLUGIN_STATE), "boot", site + ".sh")
 
 
 _read = panel_cron.read_text
@@ -77,7 +77,7 @@ def dirs_lines(record, user):
 
 
 def dirs_script_path(site):
-    return os.path.join(paths.host(paths.PLUGIN_STATE), "boot", site + ".dirs.sh")
+    return os.path.join(paths.real(paths.PLUGIN_STATE), "boot", site + ".dirs.sh")
 
 
 def dirs_script_text(record):
@@ -99,7 +99,7 @@ def prep_program_text(prog, script):
     the site's Gunicorn program (priority 1 against 999): Gunicorn, started as the site's
     user, cannot make its runtime directory under root's /run/gunicorn_switch itself, and
     retries (startretries) if it comes up first."""
-    log = os.path.join(paths.host(paths.SUPERVISOR_PLUGIN), "log")
+    log = os.path.join(paths.real(paths.SUPERVISOR_PLUGIN), "log")
     return "\n".join([
         "[program:%s]" % prog,
         "command=/bin/bash %s" % safe_text.check_path(script, "boot script"),
@@ -141,7 +141,7 @@ def script_text(record):
         "PATH=%s" % host.SAFE_PATH,
     ] + dirs_lines(record, user) + [
         "cd %s || exit 1" % safe_text.sh(record["project_path"], "project_path"),
-    ] + panel_db.drop_lines(user) + [
+    ] + panel_project.drop_lines(user) + [
         "nohup \"${drop[@]}\" %s </dev/null >/dev/null 2>&1 &" % run,
         "exit 0",
         "",
@@ -152,7 +152,7 @@ def plan_for(site, uwsgi_config, project_path, gunicorn_manager, uwsgi_manager):
     """boot.plan for a site, from the host (reads only)."""
     auto_run = None
     if uwsgi_manager == "panel_project":
-        conf = panel_db.get_project_config(site) or {}
+        conf = panel_project.get_project_config(site) or {}
         auto_run = bool(conf.get("auto_run")) if "auto_run" in conf else None
     p = boot.plan(discover(uwsgi_config, project_path), gunicorn_manager, uwsgi_manager, auto_run)
     p["gunicorn_manager"] = gunicorn_manager

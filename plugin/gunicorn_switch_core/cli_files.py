@@ -34,8 +34,8 @@ def nginx_rewrite(path, to, conf=None, hint=None, static_maps=(), websocket=None
         original = host.read_bytes(path)
     except (OSError, host.HostError) as e:
         raise cli_base.Exit(cli_base.BAD, say("nginx_unreadable", path=path, error=e))
-    if conf is None and os.path.isfile(paths.host(paths.NGINX_CONF)):
-        conf = paths.host(paths.NGINX_CONF)
+    if conf is None and os.path.isfile(paths.real(paths.NGINX_CONF)):
+        conf = paths.real(paths.NGINX_CONF)
     try:
         nginx_tokens.parse(original, path)
         if conf:

@@ -14,7 +14,7 @@ import time
 
 import psutil
 
-from . import backups, boot_apply, host, i18n, panel_db, processes, records, safe_files, status
+from . import backups, boot_apply, host, i18n, panel_project, processes, records, safe_files, status
 
 OPS = ("reload", "add_worker", "remove_worker", "restart", "stop", "start", "enable_boot")
 WAIT = 20.0  # seconds an action waits to see its effect; the page shows the rest
@@ -196,7 +196,7 @@ def reexec(site, rec, old, target):
     if done and rec.get("manager") == "panel_project":
         # the panel's project daemon starts a project whose pid file names no live process:
         # it must name the new master, as the switch made it name the first one
-        panel_db.write_pid(site, new["pid"])
+        panel_project.write_pid(site, new["pid"])
     return {"op": "restart", "method": "USR2", "master_before": old["pid"],
             "master_after": new["pid"], "workers": _workers(new["pid"], site),
             "done": bool(done), "waited": round(time.monotonic() - started, 2),

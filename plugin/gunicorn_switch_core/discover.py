@@ -6,7 +6,7 @@ changes a live site: no signal, no command of the site's own, no write.
 """
 import os
 
-from . import (addresses, host, nginx_tree, nginx_view, panel_db, paths, processes, records, sites_db,
+from . import (addresses, host, nginx_tree, nginx_view, panel_project, paths, processes, records, sites_db,
                uwsgi_config)
 
 VENV_KEYS = ("home", "virtualenv", "venv", "pyhome")
@@ -14,7 +14,7 @@ VENV_KEYS = ("home", "virtualenv", "venv", "pyhome")
 
 def vhost_candidates(site):
     """The vhost files a site may have, in the order the panel would use them."""
-    base = paths.host(paths.VHOST_NGINX)
+    base = paths.real(paths.VHOST_NGINX)
     names = [site["name"] + ".conf", "python_" + site["name"] + ".conf"]
     if site["project_type"] == "Python":
         names.reverse()
@@ -104,7 +104,7 @@ def _under_root(proc):
 
 def gather():
     """Read every fact discovery needs; returns plain data for build_sites()."""
-    conf_dir = os.path.dirname(paths.host(paths.NGINX_CONF))
+    conf_dir = os.path.dirname(paths.real(paths.NGINX_CONF))
     # one reading of nginx's files: nginx.conf's tree holds the vhosts' too
     nginx = nginx_tree.Loader(host.read_bytes, conf_dir, tolerate=nginx_tree.LENIENT)
     masters = processes.scan(keep=_under_root)
@@ -125,14 +125,14 @@ def gather():
             site["stopped_uwsgi"] = read_uwsgi_file(ini) if os.path.exists(ini) else None
         sites.append(site)
     # Upstream blocks are global to nginx's http context: look in every vhost and nginx.conf.
-    up_trees = [nginx.tree(paths.host(paths.NGINX_CONF))[0]]
+    up_trees = [nginx.tree(paths.real(paths.NGINX_CONF))[0]]
     up_trees += [s["tree"] for s in sites]
     return {"sites": sites, "masters": masters, "upstreams": nginx_view.upstreams(up_trees),
             "managed": {r["site"]: r for r in records.all_records()}}
 
 
 def _sid_match(master, site):
-    return master.get("environ", {}).get("BT_PYTHON_SERVICE_SID") == panel_db.sid(site["name"])
+    return master.get("environ", {}).get("BT_PYTHON_SERVICE_SID") == panel_project.sid(site["name"])
 
 
 def _manager(master, site):

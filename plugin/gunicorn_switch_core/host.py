@@ -1,6 +1,6 @@
 """The thin side-effect layer: files, processes, commands. Everything else is pure.
 
-Every path given here is a real path: callers map Baota's constants with ``paths.host`` where
+Every path given here is a real path: callers map Baota's constants with ``paths.real`` where
 they name them, and paths read out of config files are real already. Commands are argument
 lists (never a shell), with a timeout. File reads and writes go through ``safe_files``: the
 plugin runs as root, and much of what it touches lies in directories the site's user can

@@ -143,7 +143,7 @@ MESSAGES = {
 
 def _panel_code():
     """The panel's language code, or "" on a panel without a language setting (BaoTa)."""
-    folder = paths.host(paths.PANEL + "/BTPanel/languages")
+    folder = paths.real(paths.PANEL + "/BTPanel/languages")
     try:
         with open(os.path.join(folder, "language.pl"), encoding="utf-8") as fh:
             chosen = fh.read().strip()

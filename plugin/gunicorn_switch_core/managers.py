@@ -15,7 +15,7 @@ import time
 
 import psutil
 
-from . import host, panel_db, paths, processes, safe_text, supervisor_programs
+from . import host, panel_project, paths, processes, safe_text, supervisor_programs
 
 
 
@@ -42,7 +42,7 @@ def unit_name(site):
 def unit_file(unit):
     """Where the plugin's unit lives: the prefix's /etc/systemd/system (the admin's units,
     which `daemon-reload` reads; the package's /lib/systemd/system is not ours)."""
-    return os.path.join(paths.host(paths.SYSTEMD_UNITS), unit)
+    return os.path.join(paths.real(paths.SYSTEMD_UNITS), unit)
 
 
 def unit_text(record):
@@ -128,7 +128,7 @@ def _run_env(record):
     env = run_user(record).env(extra_path=os.path.join(record["venv"], "bin"), base={})
     env["VIRTUAL_ENV"] = record["venv"]
     if record["manager"] == "panel_project":
-        env["BT_PYTHON_SERVICE_SID"] = panel_db.sid(record["site"])
+        env["BT_PYTHON_SERVICE_SID"] = panel_project.sid(record["site"])
     return env
 
 

@@ -6,16 +6,16 @@ from . import host, paths, tasks
 
 
 def nginx_bin():
-    return paths.host(paths.NGINX_BIN)
+    return paths.real(paths.NGINX_BIN)
 
 
 def nginx_conf():
-    return paths.host(paths.NGINX_CONF)
+    return paths.real(paths.NGINX_CONF)
 
 
 def workers():
     """The pids of nginx's current worker processes (taken just before a reload)."""
-    pid = host.read_pid(paths.host(paths.NGINX_PID))
+    pid = host.read_pid(paths.real(paths.NGINX_PID))
     try:
         return [c.pid for c in psutil.Process(pid).children()] if pid else []
     except psutil.Error:

@@ -12,7 +12,7 @@ page lists them, runs them ("执行") and shows their log:
   on aaPanel; columns from config/databases.json), keyed by ``echo``.
 
 Root's cron runs the script, so the script runs nothing of the site's as root: it drops to the
-site's user first (panel_db.drop_lines). The panel rewrites the script from ``sBody`` when the
+site's user first (panel_project.drop_lines). The panel rewrites the script from ``sBody`` when the
 task is edited or toggled (sync_to_crond -> GetShell), so sBody holds the drop as well.
 """
 import hashlib
@@ -21,7 +21,7 @@ import shlex
 import sqlite3
 import time
 
-from . import host, panel_db, paths, safe_files, safe_text
+from . import host, panel_project, paths, safe_files, safe_text
 
 CRONTAB_DB_V11 = paths.PANEL_DATA + "/db/crontab.db"
 
@@ -29,10 +29,10 @@ CRONTAB_DB_V11 = paths.PANEL_DATA + "/db/crontab.db"
 def crontab_file():
     """Root's crontab file, where the panel writes it."""
     for p in paths.ROOT_CRONTABS:
-        if os.path.exists(paths.host(p)):
-            return paths.host(p)
-    debian = os.path.exists("/usr/bin/apt-get") or os.path.isdir(paths.host(os.path.dirname(paths.ROOT_CRONTABS[0])))
-    return paths.host(paths.ROOT_CRONTABS[0] if debian else paths.ROOT_CRONTABS[1])
+        if os.path.exists(paths.real(p)):
+            return paths.real(p)
+    debian = os.path.exists("/usr/bin/apt-get") or os.path.isdir(paths.real(os.path.dirname(paths.ROOT_CRONTABS[0])))
+    return paths.real(paths.ROOT_CRONTABS[0] if debian else paths.ROOT_CRONTABS[1])
 
 
 def echo_name(site, task_id, n):
@@ -43,7 +43,7 @@ def echo_name(site, task_id, n):
 
 
 def script_path(echo):
-    return paths.host("%s/%s" % (paths.PANEL_CRON, echo))
+    return paths.real("%s/%s" % (paths.PANEL_CRON, echo))
 
 
 def body(job, user):
@@ -58,7 +58,7 @@ def body(job, user):
     lines = ["# gunicorn_switch: %s, run as %s" % (job["name"], user.name)]
     if job.get("cwd"):
         lines.append("cd %s || exit 1" % safe_text.sh(job["cwd"], "chdir"))
-    lines += panel_db.drop_lines(user)
+    lines += panel_project.drop_lines(user)
     lines.append('"${drop[@]}" %s' % " ".join(env + limit + ["/bin/sh", "-c", shlex.quote(job["command"])]))
     return "\n".join(lines) + "\n"
 
@@ -84,7 +84,7 @@ def remove_lines(text, echoes):
 
 def db_file():
     for p in (CRONTAB_DB_V11, paths.SITES_DB_OLD):
-        real = paths.host(p)
+        real = paths.real(p)
         if os.path.exists(real):
             con = sqlite3.connect("file:%s?mode=ro" % real, uri=True, timeout=5)
             try:
@@ -106,7 +106,7 @@ def row(job, echo, sbody):
 
 
 def add_rows(rows):
-    public = panel_db.panel_orm()
+    public = panel_project.panel_orm()
     if public is not None:
         for r in rows:
             keys = sorted(r)
@@ -131,7 +131,7 @@ def add_rows(rows):
 
 
 def delete_rows(echoes):
-    public = panel_db.panel_orm()
+    public = panel_project.panel_orm()
     if public is not None:
         for e in echoes:
             public.M("crontab").where("echo=?", (e,)).delete()

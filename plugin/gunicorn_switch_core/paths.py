@@ -14,7 +14,7 @@ def root():
     return os.environ.get("GUNICORN_SWITCH_ROOT") or "/"
 
 
-def host(path):
+def real(path):
     """The real location of an absolute Baota path (``/www/...``) under the prefix."""
     if not path.startswith("/"):
         raise ValueError("not an absolute path: %r" % (path,))
@@ -24,15 +24,15 @@ def host(path):
     return os.path.join(r, path.lstrip("/"))
 
 
-def unhost(real):
-    """The Baota path of a real location under the prefix (inverse of ``host``)."""
+def baota(real_path):
+    """The Baota path of a real location under the prefix (inverse of ``real``)."""
     r = root().rstrip("/")
-    if r and (real == r or real.startswith(r + "/")):
-        return real[len(r):] or "/"
-    return real
+    if r and (real_path == r or real_path.startswith(r + "/")):
+        return real_path[len(r):] or "/"
+    return real_path
 
 
-# Well-known Baota locations (unprefixed); call host() on them before use.
+# Well-known Baota locations (unprefixed); call real() on them before use.
 NGINX_BIN = "/www/server/nginx/sbin/nginx"
 NGINX_CONF = "/www/server/nginx/conf/nginx.conf"
 NGINX_PID = "/www/server/nginx/logs/nginx.pid"

@@ -142,9 +142,9 @@ def venv_runner(venv, user, project_path, need_pip):
     """Who runs pip in a venv: its owner, the site's user, or root for a venv that only root
     can change (and only then). PlanError for a venv somewhere else, or someone else's."""
     real = os.path.realpath(venv)
-    places = [paths.host(p) for p in VENV_PLACES] + [os.path.realpath(project_path)]
+    places = [paths.real(p) for p in VENV_PLACES] + [os.path.realpath(project_path)]
     if not _inside(real, places):
-        raise PlanError("venv_place", venv=venv, places=", ".join(paths.host(p) for p in VENV_PLACES))
+        raise PlanError("venv_place", venv=venv, places=", ".join(paths.real(p) for p in VENV_PLACES))
     owner = os.stat(real).st_uid
     if owner == user.uid:
         return user.name
@@ -185,11 +185,11 @@ def free_port():
 
 
 def runtime_dir(site):
-    return paths.host(paths.GUNICORN_RUNTIME + "/" + site)
+    return paths.real(paths.GUNICORN_RUNTIME + "/" + site)
 
 
 def supervisor_installed():
-    return os.path.exists(os.path.join(paths.host(paths.SUPERVISOR_PLUGIN), "info.json"))
+    return os.path.exists(os.path.join(paths.real(paths.SUPERVISOR_PLUGIN), "info.json"))
 
 
 def choose_manager(site, requested):
@@ -281,7 +281,7 @@ def upstream_ports(upstream):
 
 
 def log_dir(site):
-    return paths.host(paths.PYTHON_LOGS + "/" + site["site"])
+    return paths.real(paths.PYTHON_LOGS + "/" + site["site"])
 
 
 def boot_plan_for(name, site, manager):
@@ -296,7 +296,7 @@ def boot_plan_for(name, site, manager):
 def plan_nginx(site, bind, tr):
     """({path: bytes} read, the translation's Result) of the site's nginx files, read once."""
     try:
-        tree = nginx_tree.site_tree(paths.host(paths.NGINX_CONF), site["nginx_conf"],
+        tree = nginx_tree.site_tree(paths.real(paths.NGINX_CONF), site["nginx_conf"],
                                     host.read_bytes)
         hint = addresses.normalize(site["upstream"].split(" -> ")[0]) if site["upstream"] else None
         statics = [(s["url"], s["path"]) for s in tr.nginx.get("static") or []]
@@ -420,7 +420,7 @@ def make_plan(name: str, options: Mapping[str, str],
         "uwsgi_uid": master.get("uid"),
         "uwsgi_exe": master.get("exe"),
         "uwsgi_logs": [f for f in master.get("output_files") or []
-                       if _inside(f, [paths.host(paths.WWWLOGS), site["project_path"]])],
+                       if _inside(f, [paths.real(paths.WWWLOGS), site["project_path"]])],
         "options": opts,
         "wsgi_app": (tr.settings.get("wsgi_app").value if tr.settings.get("wsgi_app") else None),
     }

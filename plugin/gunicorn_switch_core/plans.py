@@ -22,7 +22,7 @@ _ID_CHARS = frozenset("0123456789abcdef")
 
 
 def _dir():
-    return os.path.join(paths.host(paths.PLUGIN_STATE), "plans")
+    return os.path.join(paths.real(paths.PLUGIN_STATE), "plans")
 
 
 def _file_digest(path):
@@ -42,12 +42,12 @@ def _master_facts(pid):
 
 def digest(inputs):
     """The digest of a plan's inputs as they are now (``inputs``: what make_plan read)."""
-    from . import panel_db, plan as planning  # plan.py imports this module
+    from . import panel_project, plan as planning  # plan.py imports this module
     now = {
         "files": [[p, _file_digest(p)] for p in sorted(set(inputs.get("files") or []))],
         "master": _master_facts(inputs.get("master_pid")),
         "gunicorn_installed": planning.installed_gunicorn(inputs.get("venv") or "/nonexistent"),
-        "project_config": panel_db.get_project_config(inputs.get("site") or ""),
+        "project_config": panel_project.get_project_config(inputs.get("site") or ""),
     }
     raw = json.dumps(now, sort_keys=True, ensure_ascii=True, default=str)
     return hashlib.sha256(raw.encode("ascii")).hexdigest()

@@ -28,7 +28,7 @@ def valid_site(site):
 
 
 def _dir():
-    return os.path.join(paths.host(paths.PLUGIN_STATE), "sites")
+    return os.path.join(paths.real(paths.PLUGIN_STATE), "sites")
 
 
 def _path(site):

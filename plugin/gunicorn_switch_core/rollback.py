@@ -10,7 +10,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from . import (backups, boot_apply, daemons, health, host, managers, nginx_live, panel_cron, panel_db, records,
+from . import (backups, boot_apply, daemons, health, host, managers, nginx_live, panel_cron, panel_project, records,
                supervisor_programs, tasks, uwsgi_process)
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def _uwsgi_side_paths(rec):
     if u["manager"] == "emperor" and u.get("config"):
         out.append(u["config"])
     if u["manager"] == "panel_project":
-        out += [panel_db.start_script(rec["site"], "gunicorn"), panel_db.pid_file(rec["site"])]
+        out += [panel_project.start_script(rec["site"], "gunicorn"), panel_project.pid_file(rec["site"])]
     return out
 
 
@@ -76,20 +76,20 @@ def start_uwsgi_undo(r):
             host.write_atomic(path, supervisor_programs.set_autostart(host.read_text(path), False))
             supervisor_programs.supervisorctl("update", u["detail"])
     if u["manager"] == "panel_project" and rec.get("project_config_switched"):
-        panel_db.set_project_config_text(rec["site"], rec["project_config_switched"])
+        panel_project.set_project_config_text(rec["site"], rec["project_config_switched"])
     elif u["manager"] == "panel_project" and rec.get("project_config") is not None:
         conf = dict(rec["project_config"])  # a record from before the text was kept
         conf["stype"] = "gunicorn"
-        panel_db.set_project_config(rec["site"], conf)
+        panel_project.set_project_config(rec["site"], conf)
 
 
 def _restore_project_config(r, rec):
     if rec.get("project_config_switched"):
-        r.log(panel_db.restore_config(rec["site"], rec["project_config_text"],
+        r.log(panel_project.restore_config(rec["site"], rec["project_config_text"],
                                       rec["project_config_switched"]))
     elif rec.get("project_config") is not None:
         # a record from before the config's text was kept (it held the parsed dict)
-        panel_db.set_project_config(rec["site"], rec["project_config"])
+        panel_project.set_project_config(rec["site"], rec["project_config"])
 
 
 def restore_nginx_do(r):
@@ -141,9 +141,9 @@ def stop_gunicorn_do(r):
     r.log(log)
     backups.restore_paths(r, managers.registration_files(rec), kept=rec["backups"])
     if rec["uwsgi"]["manager"] == "panel_project":
-        backups.restore_paths(r, [panel_db.start_script(rec["site"], "gunicorn")], kept=rec["backups"])
-        if r.outputs.get("uwsgi_pid") and not os.path.exists(panel_db.pid_file(rec["site"])):
-            panel_db.write_pid(rec["site"], r.outputs["uwsgi_pid"])
+        backups.restore_paths(r, [panel_project.start_script(rec["site"], "gunicorn")], kept=rec["backups"])
+        if r.outputs.get("uwsgi_pid") and not os.path.exists(panel_project.pid_file(rec["site"])):
+            panel_project.write_pid(rec["site"], r.outputs["uwsgi_pid"])
     if not ok:
         raise tasks.StepError("Gunicorn did not stop; uWSGI serves the site again")
 

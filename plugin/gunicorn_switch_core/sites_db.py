@@ -12,7 +12,7 @@ from . import paths
 
 def db_file():
     for p in (paths.SITES_DB_V11, paths.SITES_DB_OLD):
-        real = paths.host(p)
+        real = paths.real(p)
         try:
             with open(real, "rb"):
                 return real

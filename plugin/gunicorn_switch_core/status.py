@@ -46,7 +46,7 @@ RESTART_BY_USR2 = ("daemon", "panel_project")
 def sample_path(site, record):
     """Where the previous sample of a site is kept between calls: root's state dir (the
     runtime dir is the site user's)."""
-    return os.path.join(paths.host(paths.PLUGIN_STATE), "status", site + ".json")
+    return os.path.join(paths.real(paths.PLUGIN_STATE), "status", site + ".json")
 
 
 def _load_sample(site, path):

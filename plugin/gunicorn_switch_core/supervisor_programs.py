@@ -13,7 +13,7 @@ from . import host, paths, safe_text
 
 
 def plugin_dir():
-    return paths.host(paths.SUPERVISOR_PLUGIN)
+    return paths.real(paths.SUPERVISOR_PLUGIN)
 
 
 def supervisor_conf():
@@ -27,14 +27,14 @@ def supervisor_conf():
             if conf and (not root or conf.startswith(root + "/")):
                 return conf
     for cand in (os.path.join(plugin_dir(), "supervisord.conf"),
-                 paths.host(paths.SUPERVISORD_CONF)):
+                 paths.real(paths.SUPERVISORD_CONF)):
         if os.path.exists(cand):
             return cand
     return None
 
 
 def supervisorctl(*args):
-    ctl = paths.host(paths.PANEL + "/pyenv/bin/supervisorctl")
+    ctl = paths.real(paths.PANEL + "/pyenv/bin/supervisorctl")
     if not os.path.exists(ctl):
         ctl = "supervisorctl"
     conf = supervisor_conf()

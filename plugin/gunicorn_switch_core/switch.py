@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from . import (backups, boot_apply, daemons, health, host, managers, nginx_live, nginx_stage, panel_cron,
-               panel_db, processes, records, safe_files, safe_text, supervisor_programs, tasks,
+               panel_project, processes, records, safe_files, safe_text, supervisor_programs, tasks,
                uwsgi_process)
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def _uwsgi_info(plan):
     if u["manager"] == "supervisor" and u["detail"]:
         u["program_file"] = supervisor_programs.program_file(u["detail"])
     if u["manager"] == "panel_project":
-        u["start_script"] = panel_db.start_script(plan["site"], "uwsgi")
+        u["start_script"] = panel_project.start_script(plan["site"], "uwsgi")
     return u
 
 
@@ -268,7 +268,7 @@ def _stop_uwsgi(r):
         raise tasks.StepError("uWSGI (pid %s) did not stop; Gunicorn serves the site. Stop uWSGI "
                               "by hand (kill -INT %s), then roll back or keep Gunicorn" % (u["pid"], u["pid"]))
     if u["manager"] == "panel_project":
-        panel_db.write_pid(p["site"], managers.gunicorn_pid(rec))
+        panel_project.write_pid(p["site"], managers.gunicorn_pid(rec))
     ok, log = managers.enable(rec)
     r.log(log)
     if not ok:
@@ -283,11 +283,11 @@ def _tell_panel(r, p, rec):
     project_config's stype, port and proxy_info (docs/ARCHITECTURE.md, facts: panel project manager)."""
     site = p["site"]
     # kept from the first run only: a resumed step sees the config it already changed
-    original = r.outputs.setdefault("project_config_text", panel_db.get_project_config_text(site))
-    script = panel_db.start_script(site, "gunicorn")
+    original = r.outputs.setdefault("project_config_text", panel_project.get_project_config_text(site))
+    script = panel_project.start_script(site, "gunicorn")
     backups.keep(r, script)
-    backups.keep(r, panel_db.pid_file(site))
-    host.write_atomic(script, panel_db.gunicorn_script(site, rec), mode=0o755)
+    backups.keep(r, panel_project.pid_file(site))
+    host.write_atomic(script, panel_project.gunicorn_script(site, rec), mode=0o755)
     try:
         conf = json.loads(original or "")
     except ValueError:
@@ -302,9 +302,9 @@ def _tell_panel(r, p, rec):
         raise tasks.StepError("a panel project needs a TCP bind (its proxy_info holds ports): "
                               "roll back and switch again")
     port = int(rec["bind"].rsplit(":", 1)[1])
-    new, moved = panel_db.switched_config(conf, p.get("uwsgi_ports") or [], port)
+    new, moved = panel_project.switched_config(conf, p.get("uwsgi_ports") or [], port)
     r.outputs["project_config_switched"] = json.dumps(new)
-    panel_db.set_project_config_text(site, r.outputs["project_config_switched"])
+    panel_project.set_project_config_text(site, r.outputs["project_config_switched"])
     r.log("panel project %s: stype=gunicorn, port=%d, proxy_info %s" % (
         site, port, ", ".join("%s -> %d" % (m, port) for m in moved) or "has no entry for uWSGI's port"))
 

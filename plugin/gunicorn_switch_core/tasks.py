@@ -35,7 +35,7 @@ LOG_LIMIT = 20000  # characters of log kept per step: pip can be chatty
 
 
 def _dir(name):
-    state = paths.host(paths.PLUGIN_STATE)
+    state = paths.real(paths.PLUGIN_STATE)
     d = os.path.join(state, name)
     if not os.path.isdir(d):
         os.makedirs(d, mode=0o700, exist_ok=True)

@@ -7,7 +7,7 @@ import time
 
 import psutil
 
-from . import host, managers, panel_db, processes, safe_files, supervisor_programs
+from . import host, managers, panel_project, processes, safe_files, supervisor_programs
 
 
 def stop_uwsgi(u):
@@ -87,7 +87,7 @@ def start_uwsgi(u):
         # the panel's command line names its pid file in the panel's pids dir: the master,
         # started as the user it ran as, must be able to write it (the panel itself leaves
         # that dir world-writable; root makes the one file, by descriptor, for that user)
-        pid_path = panel_db.pid_file(u["detail"])
+        pid_path = panel_project.pid_file(u["detail"])
         if not safe_files.give_to(pid_path, who.owner) and safe_files.lstat(pid_path) is None:
             host.write_atomic(pid_path, b"", mode=0o644, owner=who.owner)
     if who is not None:

@@ -4,7 +4,7 @@ is run, where its project and venv are, and what gather() reads under the prefix
 import psutil
 import pytest
 
-from gunicorn_switch_core import discover, nginx_tokens, nginx_view, panel_db
+from gunicorn_switch_core import discover, nginx_tokens, nginx_view, panel_project
 from tests.unit.host_fakes import FakeProc
 
 
@@ -82,7 +82,7 @@ def test_a_loopback_master_does_not_answer_another_address():
 def test_a_panel_project_is_found_by_the_panels_marker_without_nginx():
     proj = site("proj", project_type="Python", project_config={"path": "/www/wwwroot/proj",
                                                                "vpath": "/www/server/pyporject_evn/proj_venv"})
-    uw = master(60, ["127.0.0.1:8200"], environ={"BT_PYTHON_SERVICE_SID": panel_db.sid("proj")},
+    uw = master(60, ["127.0.0.1:8200"], environ={"BT_PYTHON_SERVICE_SID": panel_project.sid("proj")},
                 cfg=Cfg(["/www/wwwroot/proj/uwsgi.ini"], home="/elsewhere/venv"))
     [s] = discover.build_sites(facts([proj], [master(61, ["127.0.0.1:8200"]), uw]))
     assert s["pid"] == 60  # the marker, not the first master on the port

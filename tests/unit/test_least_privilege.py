@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gunicorn_switch_core import (host, managers, panel_db, plan, safe_files, safe_text, uwsgi_config,
+from gunicorn_switch_core import (host, managers, panel_project, plan, safe_files, safe_text, uwsgi_config,
                                   uwsgi_process)
 from gunicorn_switch_core import uwsgi_translate
 
@@ -154,7 +154,7 @@ def test_the_start_script_and_program_file_refuse_unsafe_paths(www):
            "log_dir": "/www/wwwlogs/python/x", "user": "www", "manager_detail": "gunicorn_x",
            "site": "x"}
     with pytest.raises(safe_text.UnsafeText):
-        panel_db.gunicorn_script("x", rec)
+        panel_project.gunicorn_script("x", rec)
     with pytest.raises(safe_text.UnsafeText):
         managers.program_text(rec)
 
@@ -163,7 +163,7 @@ def test_the_start_script_drops_to_the_site_user_before_anything_of_the_site_run
     rec = {"venv": "/www/server/pyporject_evn/v", "gunicorn_bin": "/www/server/pyporject_evn/v/bin/gunicorn",
            "gunicorn_conf": "/www/wwwroot/x/gunicorn_conf.py", "project_path": "/www/wwwroot/x",
            "log_dir": "/www/wwwlogs/python/x", "user": "www"}
-    text = panel_db.gunicorn_script("x", rec)
+    text = panel_project.gunicorn_script("x", rec)
     assert "activate" not in text  # the venv's activate is www's to change
     run = [ln for ln in text.splitlines() if ln.startswith("nohup")][0]
     assert run.startswith('nohup "${drop[@]}" env -i ')

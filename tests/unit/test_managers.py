@@ -346,7 +346,7 @@ def test_start_and_stop_of_a_daemon_gunicorn(monkeypatch, fake_users):
                          "USER": "www", "VIRTUAL_ENV": "/www/wwwroot/shop/venv"},
                         "/www/wwwlogs/python/shop.test/gunicorn_stdout.log", "www")]
     rec_project = record(manager="panel_project", manager_detail="shop.test")
-    assert managers._run_env(rec_project)["BT_PYTHON_SERVICE_SID"] == managers.panel_db.sid("shop.test")
+    assert managers._run_env(rec_project)["BT_PYTHON_SERVICE_SID"] == managers.panel_project.sid("shop.test")
 
     monkeypatch.setattr(managers, "gunicorn_pid", lambda rec: 321)
     monkeypatch.setattr(managers, "os", os_with(kill=lambda pid, sig: sent.append((pid, sig))))

@@ -23,11 +23,11 @@ def sid(name):
 
 
 def pid_file(name):
-    return paths.host("%s/%s.pid" % (PIDS, name))
+    return paths.real("%s/%s.pid" % (PIDS, name))
 
 
 def start_script(name, stype):
-    return paths.host("%s/%s_%s.sh" % (SCRIPTS, name, stype))
+    return paths.real("%s/%s_%s.sh" % (SCRIPTS, name, stype))
 
 
 def get_project_config(name):

@@ -3,7 +3,7 @@
 import json
 import sqlite3
 
-from gunicorn_switch_core import panel_db, plan
+from gunicorn_switch_core import panel_project, plan
 
 ORIGINAL = ('{"pjname": "api", "port": 8001, "stype": "uwsgi", "domains": ["api.test"], '
             '"proxy_info": [{"proxy_path": "/", "proxy_port": 8001, "status": 1}, '
@@ -25,7 +25,7 @@ def make_db(tmp_path, monkeypatch, text):
 
 
 def test_switched_config_moves_only_uwsgis_entries():
-    new, moved = panel_db.switched_config(json.loads(ORIGINAL), [8001], 8123)
+    new, moved = panel_project.switched_config(json.loads(ORIGINAL), [8001], 8123)
     assert new["stype"] == "gunicorn" and new["port"] == 8123
     assert new["proxy_info"] == [{"proxy_path": "/", "proxy_port": 8123, "status": 1},
                                  {"proxy_path": "/ws/", "proxy_port": 9000, "status": 1}]
@@ -34,22 +34,22 @@ def test_switched_config_moves_only_uwsgis_entries():
 
 def test_rollback_restores_the_text_byte_for_byte(tmp_path, monkeypatch):
     make_db(tmp_path, monkeypatch, ORIGINAL)
-    new, _ = panel_db.switched_config(json.loads(ORIGINAL), [], 8123)
+    new, _ = panel_project.switched_config(json.loads(ORIGINAL), [], 8123)
     switched = json.dumps(new)
     # the panel re-dumps the config on every start: same data, maybe other bytes
-    panel_db.set_project_config_text("api", json.dumps(new, indent=1))
-    assert "byte for byte" in panel_db.restore_config("api", ORIGINAL, switched)
-    assert panel_db.get_project_config_text("api") == ORIGINAL
+    panel_project.set_project_config_text("api", json.dumps(new, indent=1))
+    assert "byte for byte" in panel_project.restore_config("api", ORIGINAL, switched)
+    assert panel_project.get_project_config_text("api") == ORIGINAL
 
 
 def test_rollback_keeps_what_the_user_changed_since(tmp_path, monkeypatch):
     make_db(tmp_path, monkeypatch, ORIGINAL)
-    new, _ = panel_db.switched_config(json.loads(ORIGINAL), [], 8123)
+    new, _ = panel_project.switched_config(json.loads(ORIGINAL), [], 8123)
     switched = json.dumps(new)
     new["domains"].append("www.api.test:80")
-    panel_db.set_project_config("api", new)
-    panel_db.restore_config("api", ORIGINAL, switched)
-    back = json.loads(panel_db.get_project_config_text("api"))
+    panel_project.set_project_config("api", new)
+    panel_project.restore_config("api", ORIGINAL, switched)
+    back = json.loads(panel_project.get_project_config_text("api"))
     assert back == dict(json.loads(ORIGINAL), domains=["api.test", "www.api.test:80"])
 
 
