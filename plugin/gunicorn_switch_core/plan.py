@@ -336,6 +336,20 @@ def plan_warnings(tr, nres, cfg, notes):
     return warnings
 
 
+def translation_context(site, opts, user, bind, gunicorn_version, tree):
+    """What the translation needs to know of the host, besides the uWSGI config."""
+    rdir = runtime_dir(site["site"])
+    return {
+        "site": site["site"], "project_path": site["project_path"], "venv": site["venv"],
+        "python_version": site["python"], "gunicorn_version": gunicorn_version,
+        "log_dir": log_dir(site), "runtime_dir": rdir, "stats_dir": os.path.join(rdir, "stats"),
+        "bind": bind, "user": user.name, "group": user.group_name(), "run_as": user.name,
+        "nginx_read_timeout": nginx_read_timeout(tree), "somaxconn": saturation.somaxconn(),
+        "overrides": {k: opts[k] for k in ("workers", "threads", "worker_class", "timeout",
+                                           "access_log")},
+    }
+
+
 def make_plan(name: str, options: Mapping[str, str],
               facts: Optional[Dict[str, Any]] = None) -> Plan:
     """The whole plan for switching site ``name``; raises PlanError when it cannot be done."""
@@ -353,17 +367,8 @@ def make_plan(name: str, options: Mapping[str, str],
     bind_kind, bind_warning = panel_project_bind(site, opts["bind"])
     bind = ("127.0.0.1:%d" % free_port()) if bind_kind == "tcp" else "unix:%s/gunicorn.sock" % rdir
     version, why = uwsgi_translate.choose_gunicorn_version(site["python"], None)
-    context = {
-        "site": name, "project_path": site["project_path"], "venv": site["venv"],
-        "python_version": site["python"], "gunicorn_version": have or version,
-        "log_dir": log_dir(site), "runtime_dir": rdir, "stats_dir": os.path.join(rdir, "stats"),
-        "bind": bind, "user": user.name, "group": user.group_name(), "run_as": user.name,
-        "nginx_read_timeout": nginx_read_timeout(tree), "somaxconn": saturation.somaxconn(),
-        "overrides": {k: opts[k] for k in ("workers", "threads", "worker_class", "timeout",
-                                           "access_log")},
-    }
-    django = django_detect.detect(site["project_path"], env=None)
-    tr = uwsgi_translate.translate(cfg, context, django=django)
+    tr = uwsgi_translate.translate(cfg, translation_context(site, opts, user, bind, have or version, tree),
+                                   django=django_detect.detect(site["project_path"], env=None))
     conf_text = render.render(tr)
     conf_path = os.path.join(site["project_path"], CONF_NAME)
 
