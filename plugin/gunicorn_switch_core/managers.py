@@ -81,6 +81,31 @@ def unit_state(unit):
     return out.strip()
 
 
+def unit_gave_up(unit):
+    """Whether a unit that was asked to start is not coming up: failed, stopped, or waiting
+    to be restarted after its process exited (Restart=on-failure: a Gunicorn that cannot
+    bind or load its conf would otherwise be waited for over several restarts)."""
+    rc, out = systemctl("show", "-p", "ActiveState", "-p", "SubState", unit)
+    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return props.get("ActiveState") in ("failed", "inactive") or \
+        props.get("SubState") == "auto-restart"
+
+
+def main_pid(unit):
+    """systemd's MainPID of a unit (0 when it runs nothing). It is a pid of systemd's PID
+    namespace, the one the plugin runs in on a server (and in the sandbox: everything of a
+    systemd test runs inside the private systemd's namespace)."""
+    rc, out = systemctl("show", "-p", "MainPID", unit)
+    value = out.strip().partition("MainPID=")[2]
+    return int(value) if rc == 0 and value.isdigit() else 0
+
+
+def _unit_log(unit):
+    """What systemd says about a unit that did not start, for the task's log (bounded)."""
+    rc, out = systemctl("status", "--no-pager", "--lines=20", "--", unit)
+    return out[-3000:]
+
+
 def enable(record):
     """Start the site's Gunicorn at boot (after the switch has disabled uWSGI's unit)."""
     if record["manager"] != "systemd":
@@ -165,8 +190,12 @@ def start(record):
     if m == "systemd":
         unit = record["manager_detail"]
         rc, out = systemctl("start", unit)
-        ok = rc == 0 and _wait_gunicorn(
-            record, gave_up=lambda: unit_state(unit) in ("failed", "inactive")) is not None
+        ok = rc == 0 and _wait_gunicorn(record, gave_up=lambda: unit_gave_up(unit)) is not None
+        if not ok:
+            # a unit that keeps failing is stopped here (no restart loop left behind); the
+            # step's undo then removes it
+            out += _unit_log(unit)
+            systemctl("stop", unit)
         return ok, out + "\nunit state: %s" % unit_state(unit)
     argv = [record["gunicorn_bin"], "-c", record["gunicorn_conf"]]
     host.spawn(argv, record["project_path"], _run_env(record),
@@ -182,8 +211,11 @@ def stop(record):
         return processes.wait_gone(gunicorn_pid(record)), out
     if m == "systemd":
         pid = gunicorn_pid(record)
-        rc, out = systemctl("stop", record["manager_detail"])
-        return rc == 0 and processes.wait_gone(pid), out
+        unit = record["manager_detail"]
+        rc, out = systemctl("stop", unit)
+        # a unit systemd does not know (its daemon-reload failed) has nothing to stop
+        stopped = rc == 0 or unit_state(unit) in ("inactive", "failed")
+        return stopped and processes.wait_gone(pid), out
     pid = gunicorn_pid(record)
     if not pid:
         return True, "not running"
@@ -192,6 +224,11 @@ def stop(record):
 
 
 def restart(record):
+    if record["manager"] == "systemd":
+        # one job: systemd stops the unit (TERM to the master, which drains its workers)
+        # and starts it again; the caller waits for the new master
+        rc, out = systemctl("restart", record["manager_detail"])
+        return rc == 0, out
     ok, log = stop(record)
     if not ok:
         return False, log
@@ -218,8 +255,26 @@ def remove(record):
             os.unlink(path)
         rc2, out2 = systemctl("daemon-reload")
         log += out2
-        ok = ok and rc == 0 and rc2 == 0
+        if rc2 != 0:
+            # the unit file is gone and the unit stopped: systemd forgets it at its next
+            # daemon-reload (or boot); nothing runs that should not
+            log += "\nsystemctl daemon-reload failed (exit %d): systemd still lists %s " \
+                   "until its next reload" % (rc2, unit)
+        ok = ok and (rc == 0 or not os.path.exists(path))
     return ok, log
+
+
+def reload(record):
+    """Reload Gunicorn the way its manager does: systemd through the unit's ExecReload (HUP
+    to its MainPID, and systemd knows it was asked); the caller checks the effect."""
+    if record["manager"] == "systemd":
+        rc, out = systemctl("reload", record["manager_detail"])
+        return rc == 0, out
+    pid = gunicorn_pid(record)
+    if not pid:
+        return False, "not running"
+    os.kill(pid, signal.SIGHUP)
+    return True, "SIGHUP %d" % pid
 
 
 def _metadata_add(record):
