@@ -79,11 +79,14 @@ def get_logs(site, kind="error", lines=200):
     return read_tail(path, lines)
 
 
-def journal_argv(unit, lines):
+def journal_argv(unit, lines, own=False):
     """The journalctl command for the last ``lines`` entries of ``unit`` (options systemd 219,
-    CentOS 7's, already has)."""
+    CentOS 7's, already has). ``own``: only what the unit's processes wrote (not systemd's
+    lines about the unit), messages alone."""
     if not _UNIT.match(unit or "") or not isinstance(lines, int) or not 1 <= lines <= MAX_LINES:
         raise LogError(i18n.t("journal_failed", unit=str(unit)[:80], error="bad unit or lines"))
+    if own:
+        return ["journalctl", "_SYSTEMD_UNIT=" + unit, "-n", str(lines), "--no-pager", "-o", "cat"]
     return ["journalctl", "-u", unit, "-n", str(lines), "--no-pager", "-o", "short-iso"]
 
 
@@ -111,6 +114,16 @@ def bounded_output(argv, max_bytes=MAX_BYTES, timeout=JOURNAL_TIMEOUT):
         proc.stdout.close()
         rc = proc.wait()
     return rc, buf, cut
+
+
+def unit_output(unit, lines=15):
+    """The last lines the unit's own processes wrote (a Gunicorn that could not start says
+    why on stderr, before its error log is open); "" when there is no journal to read."""
+    try:
+        rc, data, cut = bounded_output(journal_argv(unit, lines, own=True), max_bytes=16384)
+    except (OSError, LogError):
+        return ""
+    return tail_bytes(data, lines, cut) if rc == 0 else ""
 
 
 def read_journal(rec, lines):

@@ -15,7 +15,7 @@ import time
 
 import psutil
 
-from . import host, panel_db, paths, processes, safe_text, supervisor_programs
+from . import host, logs, panel_db, paths, processes, safe_text, supervisor_programs
 
 
 
@@ -45,6 +45,12 @@ def unit_file(unit):
     return os.path.join(paths.host("/etc/systemd/system"), unit)
 
 
+def _unit_word(text):
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$", text or ""):
+        raise safe_text.UnsafeText("not a site name for a unit: %r" % (text,))
+    return text
+
+
 def unit_text(record):
     """gunicorn-<site>.service. systemd becomes the site's user before it executes Gunicorn.
     KillMode=mixed: the stop signal goes to the master alone (it drains its workers in
@@ -55,7 +61,8 @@ def unit_text(record):
     safe_text.check_path(who.home, "home")
     return "\n".join([
         "[Unit]",
-        "Description=Gunicorn for %s (gunicorn_switch)" % record["manager_detail"],
+        # the site's name (records.SITE_NAME: no %, which systemd would expand as a specifier)
+        "Description=Gunicorn for %s (gunicorn_switch)" % _unit_word(record["site"]),
         "After=network.target",
         "",
         "[Service]",
@@ -193,9 +200,12 @@ def start(record):
         ok = rc == 0 and _wait_gunicorn(record, gave_up=lambda: unit_gave_up(unit)) is not None
         if not ok:
             # a unit that keeps failing is stopped here (no restart loop left behind); the
-            # step's undo then removes it
+            # step's undo then removes it. What Gunicorn wrote to stderr (the journal) comes
+            # last: it is the cause, and the end of this log is what the task's error shows
             out += _unit_log(unit)
             systemctl("stop", unit)
+            return False, out + "\nunit state: %s\n%s" % (unit_state(unit),
+                                                           logs.unit_output(unit))
         return ok, out + "\nunit state: %s" % unit_state(unit)
     argv = [record["gunicorn_bin"], "-c", record["gunicorn_conf"]]
     host.spawn(argv, record["project_path"], _run_env(record),
@@ -250,6 +260,8 @@ def remove(record):
         unit = record["manager_detail"]
         rc, out = systemctl("disable", unit)
         log += out
+        # a unit that failed stays listed as failed (systemctl --failed) until reset
+        systemctl("reset-failed", unit)
         path = unit_file(unit)
         if os.path.exists(path):
             os.unlink(path)
