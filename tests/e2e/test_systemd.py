@@ -260,6 +260,12 @@ def test_systemd_site_faults():
         assert case["view"]["uwsgi"] == {"is-enabled": "disabled", "is-active": "inactive"}, case
         assert case["gunicorn_unit"] == {"is-enabled": "enabled", "is-active": "active"}, case
         assert case["view"]["server"].startswith("gunicorn/") and case["view"]["record"]
+        case = res["rollback_killed_after_start_uwsgi"]
+        assert case["died"]["committed"] is False and case["state"] == "rolled_back", case
+        assert case["load"]["total"] > 0 and case["load"]["failed"] == 0, case["load"]
+        assert case["same_as_switched"], "an undone rollback left the switched site changed"
+        assert case["view"]["uwsgi"] == {"is-enabled": "disabled", "is-active": "inactive"}, case
+        assert case["view"]["gunicorn"] == "active" and case["view"]["server"].startswith("gunicorn/")
         case = res["rollback"]
         assert case["state"] == "succeeded", case
         assert case["load"]["total"] > 50 and case["load"]["failed"] == 0, case["load"]

@@ -127,8 +127,9 @@ def _wait_stopped(pid, timeout=120):
     return proc
 
 
-def _switch_with_fault(sb, plugin, site, fault, between=None):
-    """A switch under load whose runner meets GUNICORN_SWITCH_FAULT=fault. ``between``: for
+def _switch_with_fault(sb, plugin, site, fault, between=None, start=None):
+    """A switch (or ``start()``'s task) under load whose runner meets
+    GUNICORN_SWITCH_FAULT=fault. ``between``: for
     a stop-... fault, what to do while the runner is stopped (then it is continued); for a
     kill-... fault the runner dies and get_task recovers it. Returns (task, load, died)."""
     from gunicorn_switch_core import tasks
@@ -139,7 +140,7 @@ def _switch_with_fault(sb, plugin, site, fault, between=None):
         if fault:
             os.environ["GUNICORN_SWITCH_FAULT"] = fault
         try:
-            task_id = fl.switch_task(plugin, PanelGet, site.name)
+            task_id = (start or (lambda: fl.switch_task(plugin, PanelGet, site.name)))()
         finally:
             os.environ.pop("GUNICORN_SWITCH_FAULT", None)  # a recovered runner runs without it
         if not fault:
@@ -225,6 +226,16 @@ def faults(sb, site):
     # 4. ... and after it: the next look finishes the switch; then a rollback
     case("killed_after_swap_nginx", *_switch_with_fault(sb, plugin, site, "kill-after:swap_nginx"))
     out["killed_after_swap_nginx"]["gunicorn_unit"] = _unit_state("gunicorn-%s.service" % site.name)
+
+    # 5. a rollback whose runner dies once uWSGI's unit is enabled and started again, before
+    # nginx goes back to it: undone, the site switched exactly as it was
+    switched = _snapshot(sb, lambda: _units_of(sb.root))
+    task, load, died = _switch_with_fault(
+        sb, plugin, site, "kill-after:start_uwsgi",
+        start=lambda: _call(plugin, "rollback", site=site.name)["task_id"])
+    case("rollback_killed_after_start_uwsgi", task, load, died)
+    out["rollback_killed_after_start_uwsgi"]["same_as_switched"] = \
+        _snapshot(sb, lambda: _units_of(sb.root)) == switched
     task, load = under_load(sb, site.name, lambda: wait_task(
         plugin, PanelGet, _call(plugin, "rollback", site=site.name)["task_id"], timeout=240))
     case("rollback", task, load)
