@@ -51,6 +51,22 @@ def _unit_word(text):
     return text
 
 
+def runtime_dir_lines(record, who):
+    """ExecStartPre lines that remake the runtime dir (pidfile, sockets, stats) before every
+    start: /run is empty after a reboot, and Gunicorn cannot write its pidfile without it.
+    "+" runs them as root (systemd >= 231; older ones ignore the line): the parent is root's
+    (0755), so the site's user cannot put a link where root chowns. Not RuntimeDirectory=,
+    which takes only names under /run and removes the directory at every stop."""
+    rdir = (record.get("runtime_dir") or "").rstrip("/")
+    if not rdir:
+        return []
+    safe_text.check_path(rdir, "runtime_dir")
+    uid, gid = who.owner
+    mode = "0711" if str(record.get("bind") or "").startswith("unix:") else "0700"
+    return ["ExecStartPre=+/usr/bin/install -d -o root -g root -m 0755 %s" % os.path.dirname(rdir),
+            "ExecStartPre=+/usr/bin/install -d -o %d -g %d -m %s %s" % (uid, gid, mode, rdir)]
+
+
 def unit_text(record):
     """gunicorn-<site>.service. systemd becomes the site's user before it executes Gunicorn.
     KillMode=mixed: the stop signal goes to the master alone (it drains its workers in
@@ -70,6 +86,7 @@ def unit_text(record):
         "User=%s" % who.name,
         "WorkingDirectory=%s" % record["project_path"],
         "Environment=HOME=%s USER=%s LANG=C.UTF-8" % (who.home, who.name),
+    ] + runtime_dir_lines(record, who) + [
         "ExecStart=%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=on-failure",

@@ -184,6 +184,7 @@ def test_systemd_site_switch_restart_reboot_rollback():
         assert state["server"].startswith("gunicorn/")
         unit = (root / "etc/systemd/system" / gunicorn_unit).read_text()
         assert "User=www\n" in unit and "KillMode=mixed\n" in unit
+        assert "ExecStartPre=+/usr/bin/install -d -o root -g root -m 0755 %s/run/gunicorn_switch\n" % root in unit
 
         # -- systemd brings a killed master back --
         killed = _drive(sd, root, "kill_master")
@@ -191,9 +192,12 @@ def test_systemd_site_switch_restart_reboot_rollback():
 
         # -- a reboot: a fresh systemd on the same unit files --
         sd.stop()
-        # what a real reboot's empty /run does: no stale pidfile (the sandbox's /run is on disk)
+        # what a real reboot's empty /run does (the sandbox's /run is on disk): no stale
+        # pidfile, and no runtime dir of Gunicorn's: its unit remakes that as root (without
+        # the ExecStartPre lines, Gunicorn cannot write its pidfile and the site stays down)
         for pidfile in (root / "run").rglob("*.pid"):
             pidfile.unlink()
+        shutil.rmtree(root / "run/gunicorn_switch")
         sd.boot()
         _drive(sd, root, "nginx")
         state = _drive(sd, root, "state")
