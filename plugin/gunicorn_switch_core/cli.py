@@ -318,7 +318,7 @@ def build_parser():
     as_json(p)
     p = command("logs", "logs", cli_status.cmd_logs)
     site(p)
-    p.add_argument("--kind", choices=("error", "access"), default="error", help=say("kind"))
+    p.add_argument("--kind", choices=("error", "access", "journal"), default="error", help=say("kind"))
     p.add_argument("--lines", type=int, default=200, help=say("lines"))
     p.add_argument("--follow", "-f", action="store_true", help=say("follow"))
     as_json(p)

@@ -40,7 +40,7 @@ TEXT = {
     "control": ("平滑重载、增减 worker、重启、停止、启动", "reload, add/remove a worker, restart, stop, start"),
     "op": ("操作", "the operation"),
     "logs": ("查看 Gunicorn 日志", "show Gunicorn's logs"),
-    "kind": ("日志类型", "which log"),
+    "kind": ("日志类型（journal：systemd 单元的日志）", "which log (journal: the systemd unit's journal)"),
     "lines": ("行数（1 到 2000）", "number of lines (1 to 2000)"),
     "follow": ("持续输出新内容，Ctrl-C 退出", "keep printing new lines; Ctrl-C quits"),
     "nginx": ("只对一个 nginx 文件做改写：uwsgi_pass 改为 proxy_pass，其他字节不变，输出到标准输出",

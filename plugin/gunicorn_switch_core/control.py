@@ -91,11 +91,16 @@ def rewrite_conf(site, conf, data, new_text):
 
 # -- actions ---------------------------------------------------------------------------------
 
-def reload(site, master_pid):
-    """HUP: new workers with the conf re-read, old ones stopped gracefully."""
+def reload(site, master_pid, rec=None):
+    """HUP: new workers with the conf re-read, old ones stopped gracefully. A systemd site
+    is reloaded through its unit (ExecReload sends the HUP to the unit's MainPID), so that
+    systemd's own view of the service stays right."""
     old = set(_workers(master_pid, site))
     started = time.monotonic()
-    _signal(master_pid, signal.SIGHUP)
+    if rec is not None and rec.get("manager") in THROUGH_MANAGER_RELOAD:
+        _reload_through_manager(rec, master_pid)
+    else:
+        _signal(master_pid, signal.SIGHUP)
 
     def replaced():
         now = set(_workers(master_pid, site))
@@ -105,6 +110,22 @@ def reload(site, master_pid):
     return {"op": "reload", "master": master_pid, "old_workers": sorted(old),
             "new_workers": sorted(new or _workers(master_pid, site)), "done": bool(new),
             "waited": round(time.monotonic() - started, 2)}
+
+
+# Managers whose reload goes through the manager (managers.reload), not a signal of ours.
+THROUGH_MANAGER_RELOAD = ("systemd",)
+
+
+def _reload_through_manager(rec, master_pid):
+    from . import managers
+    # the unit's MainPID must be the master the pidfile names, or the HUP would go elsewhere
+    unit_pid = managers.main_pid(rec["manager_detail"])
+    if unit_pid != master_pid:
+        raise ControlError(i18n.t("unit_not_master", unit=rec["manager_detail"],
+                                  pid=unit_pid, master=master_pid))
+    ok, log = managers.reload(rec)
+    if not ok:
+        raise ControlError(log.strip()[-500:] or "reload")
 
 
 def scale(site, rec, master_pid, delta):
@@ -263,5 +284,5 @@ def control(site, op, info=None):
     if master is None:
         raise ControlError(i18n.t("not_running", name=site))
     if op == "reload":
-        return reload(site, master["pid"])
+        return reload(site, master["pid"], rec)
     return scale(site, rec, master["pid"], 1 if op == "add_worker" else -1)

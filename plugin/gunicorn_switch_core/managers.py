@@ -15,7 +15,7 @@ import time
 
 import psutil
 
-from . import host, panel_project, paths, processes, safe_text, supervisor_programs
+from . import host, logs, panel_project, paths, processes, safe_text, supervisor_programs
 
 
 
@@ -45,6 +45,28 @@ def unit_file(unit):
     return os.path.join(paths.real(paths.SYSTEMD_UNITS), unit)
 
 
+def _unit_word(text):
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$", text or ""):
+        raise safe_text.UnsafeText("not a site name for a unit: %r" % (text,))
+    return text
+
+
+def runtime_dir_lines(record, who):
+    """ExecStartPre lines that remake the runtime dir (pidfile, sockets, stats) before every
+    start: /run is empty after a reboot, and Gunicorn cannot write its pidfile without it.
+    "+" runs them as root (systemd >= 231; older ones ignore the line): the parent is root's
+    (0755), so the site's user cannot put a link where root chowns. Not RuntimeDirectory=,
+    which takes only names under /run and removes the directory at every stop."""
+    rdir = (record.get("runtime_dir") or "").rstrip("/")
+    if not rdir:
+        return []
+    safe_text.check_path(rdir, "runtime_dir")
+    uid, gid = who.owner
+    mode = "0711" if str(record.get("bind") or "").startswith("unix:") else "0700"
+    return ["ExecStartPre=+/usr/bin/install -d -o root -g root -m 0755 %s" % os.path.dirname(rdir),
+            "ExecStartPre=+/usr/bin/install -d -o %d -g %d -m %s %s" % (uid, gid, mode, rdir)]
+
+
 def unit_text(record):
     """gunicorn-<site>.service. systemd becomes the site's user before it executes Gunicorn.
     KillMode=mixed: the stop signal goes to the master alone (it drains its workers in
@@ -55,7 +77,8 @@ def unit_text(record):
     safe_text.check_path(who.home, "home")
     return "\n".join([
         "[Unit]",
-        "Description=Gunicorn for %s (gunicorn_switch)" % record["manager_detail"],
+        # the site's name (records.SITE_NAME: no %, which systemd would expand as a specifier)
+        "Description=Gunicorn for %s (gunicorn_switch)" % _unit_word(record["site"]),
         "After=network.target",
         "",
         "[Service]",
@@ -63,6 +86,7 @@ def unit_text(record):
         "User=%s" % who.name,
         "WorkingDirectory=%s" % record["project_path"],
         "Environment=HOME=%s USER=%s LANG=C.UTF-8" % (who.home, who.name),
+    ] + runtime_dir_lines(record, who) + [
         "ExecStart=%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=on-failure",
@@ -79,6 +103,31 @@ def unit_text(record):
 def unit_state(unit):
     rc, out = systemctl("is-active", unit)
     return out.strip()
+
+
+def unit_gave_up(unit):
+    """Whether a unit that was asked to start is not coming up: failed, stopped, or waiting
+    to be restarted after its process exited (Restart=on-failure: a Gunicorn that cannot
+    bind or load its conf would otherwise be waited for over several restarts)."""
+    rc, out = systemctl("show", "-p", "ActiveState", "-p", "SubState", unit)
+    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return props.get("ActiveState") in ("failed", "inactive") or \
+        props.get("SubState") == "auto-restart"
+
+
+def main_pid(unit):
+    """systemd's MainPID of a unit (0 when it runs nothing). It is a pid of systemd's PID
+    namespace, the one the plugin runs in on a server (and in the sandbox: everything of a
+    systemd test runs inside the private systemd's namespace)."""
+    rc, out = systemctl("show", "-p", "MainPID", unit)
+    value = out.strip().partition("MainPID=")[2]
+    return int(value) if rc == 0 and value.isdigit() else 0
+
+
+def _unit_log(unit):
+    """What systemd says about a unit that did not start, for the task's log (bounded)."""
+    rc, out = systemctl("status", "--no-pager", "--lines=20", "--", unit)
+    return out[-3000:]
 
 
 def enable(record):
@@ -165,8 +214,15 @@ def start(record):
     if m == "systemd":
         unit = record["manager_detail"]
         rc, out = systemctl("start", unit)
-        ok = rc == 0 and _wait_gunicorn(
-            record, gave_up=lambda: unit_state(unit) in ("failed", "inactive")) is not None
+        ok = rc == 0 and _wait_gunicorn(record, gave_up=lambda: unit_gave_up(unit)) is not None
+        if not ok:
+            # a unit that keeps failing is stopped here (no restart loop left behind); the
+            # step's undo then removes it. What Gunicorn wrote to stderr (the journal) comes
+            # last: it is the cause, and the end of this log is what the task's error shows
+            out += _unit_log(unit)
+            systemctl("stop", unit)
+            return False, out + "\nunit state: %s\n%s" % (unit_state(unit),
+                                                           logs.unit_output(unit))
         return ok, out + "\nunit state: %s" % unit_state(unit)
     argv = [record["gunicorn_bin"], "-c", record["gunicorn_conf"]]
     host.spawn(argv, record["project_path"], _run_env(record),
@@ -182,8 +238,11 @@ def stop(record):
         return processes.wait_gone(gunicorn_pid(record)), out
     if m == "systemd":
         pid = gunicorn_pid(record)
-        rc, out = systemctl("stop", record["manager_detail"])
-        return rc == 0 and processes.wait_gone(pid), out
+        unit = record["manager_detail"]
+        rc, out = systemctl("stop", unit)
+        # a unit systemd does not know (its daemon-reload failed) has nothing to stop
+        stopped = rc == 0 or unit_state(unit) in ("inactive", "failed")
+        return stopped and processes.wait_gone(pid), out
     pid = gunicorn_pid(record)
     if not pid:
         return True, "not running"
@@ -192,6 +251,11 @@ def stop(record):
 
 
 def restart(record):
+    if record["manager"] == "systemd":
+        # one job: systemd stops the unit (TERM to the master, which drains its workers)
+        # and starts it again; the caller waits for the new master
+        rc, out = systemctl("restart", record["manager_detail"])
+        return rc == 0, out
     ok, log = stop(record)
     if not ok:
         return False, log
@@ -213,13 +277,33 @@ def remove(record):
         unit = record["manager_detail"]
         rc, out = systemctl("disable", unit)
         log += out
+        # a unit that failed stays listed as failed (systemctl --failed) until reset
+        systemctl("reset-failed", unit)
         path = unit_file(unit)
         if os.path.exists(path):
             os.unlink(path)
         rc2, out2 = systemctl("daemon-reload")
         log += out2
-        ok = ok and rc == 0 and rc2 == 0
+        if rc2 != 0:
+            # the unit file is gone and the unit stopped: systemd forgets it at its next
+            # daemon-reload (or boot); nothing runs that should not
+            log += "\nsystemctl daemon-reload failed (exit %d): systemd still lists %s " \
+                   "until its next reload" % (rc2, unit)
+        ok = ok and (rc == 0 or not os.path.exists(path))
     return ok, log
+
+
+def reload(record):
+    """Reload Gunicorn the way its manager does: systemd through the unit's ExecReload (HUP
+    to its MainPID, and systemd knows it was asked); the caller checks the effect."""
+    if record["manager"] == "systemd":
+        rc, out = systemctl("reload", record["manager_detail"])
+        return rc == 0, out
+    pid = gunicorn_pid(record)
+    if not pid:
+        return False, "not running"
+    os.kill(pid, signal.SIGHUP)
+    return True, "SIGHUP %d" % pid
 
 
 def _metadata_add(record):

@@ -11,6 +11,12 @@ before systemd is exec'd, the boot script:
      started, not tmpfiles, udev, journald, sysctl, hwclock, utmp...);
   3. masks every generator (fstab, sysv, getty... would make units from the host's files);
   4. mounts cgroup2 (the namespace's own cgroup subtree) and execs systemd.
+With journal=True, journald runs too (what a Gunicorn unit writes to stdout/stderr is then
+in `journalctl -u`): its service and main socket are left unmasked (the /dev/log socket,
+which would make a link in the host's /dev, and the audit socket stay masked), its storage
+is volatile (a drop-in in the private /run) and a private tmpfs lies over /var/log/journal
+all the same, and it forwards nothing (no kmsg, console, wall or syslog); systemd logs to
+the journal (console before journald is up; never kmsg, the host's kernel log).
 The environment variable `container` makes systemd keep the stdio it is given (a log file)
 instead of the host's console.
 
@@ -37,14 +43,25 @@ ALWAYS_MASKED = (
     "systemd-tmpfiles-clean.timer", "systemd-udevd.service", "systemd-udevd-control.socket",
     "systemd-udevd-kernel.socket", "systemd-udev-trigger.service", "systemd-journal-flush.service",
 )
+# journald, with journal=True: its service and the socket units' stdout/native socket
+JOURNAL_UNITS = ("systemd-journald.service", "systemd-journald.socket")
+JOURNALD_CONF = """[Journal]
+Storage=volatile
+ReadKMsg=no
+ForwardToSyslog=no
+ForwardToKMsg=no
+ForwardToConsole=no
+ForwardToWall=no
+RuntimeMaxUse=16M
+"""
 # what a boot to multi-user.target needs of the host's units, and nothing that acts
 KEPT_SUFFIXES = (".target", ".slice")
 CGROUP_V2 = "/sys/fs/cgroup/unified"
 
 BOOT_SCRIPT = r"""#!/bin/sh
-# args: SANDBOX_ROOT UNIT_DIR TARGET   (runs as PID 1's parent-to-be inside the namespace)
+# args: SANDBOX_ROOT UNIT_DIR TARGET [JOURNALD_CONF]  (PID 1's parent-to-be, in the namespace)
 set -eu
-SB="$1"; UNITS="$2"; TARGET="$3"
+SB="$1"; UNITS="$2"; TARGET="$3"; JCONF="${4:-}"
 fail() { echo "systemd_ns: $*" >&2; exit 97; }
 # 1. the sandbox's directory, carried out of the way of the new /tmp
 mount --bind "$SB" /media
@@ -71,10 +88,26 @@ for dir in /lib/systemd/system-generators /usr/lib/systemd/system-generators \
         [ -e "$g" ] && ln -sf /dev/null "/run/systemd/system-generators/$(basename "$g")"
     done
 done
+# journald (when asked for): volatile, and nothing of the host's journal within its reach
+if [ -n "$JCONF" ]; then
+    if [ -d /var/log/journal ]; then
+        mount -t tmpfs -o mode=2755 gsw-journal /var/log/journal
+        [ "$(findmnt -n -o FSTYPE --mountpoint /var/log/journal)" = tmpfs ] \
+            || fail "/var/log/journal is not a private tmpfs"
+    fi
+    mkdir -p /run/systemd/journald.conf.d
+    cp "$JCONF" /run/systemd/journald.conf.d/gsw-sandbox.conf
+    # systemd's own lines about units ("Reloading...", "Stopped...") go to the journal, as
+    # on a server; to the console (boot.log) until journald is up. Never "journal-or-kmsg":
+    # /dev/kmsg is the host's kernel log.
+    LOG_TARGET=journal
+else
+    LOG_TARGET=console
+fi
 # 4. the namespace's own cgroup tree
 mount -t cgroup2 none /sys/fs/cgroup
 export container=gsw-sandbox
-exec /lib/systemd/systemd --system --unit="$TARGET" --log-target=console --show-status=false
+exec /lib/systemd/systemd --system --unit="$TARGET" --log-target="$LOG_TARGET" --show-status=false
 """
 
 
@@ -108,9 +141,10 @@ class Systemd(object):
     Units live in root/etc/systemd/system: the plugin writes its units there (it is the root
     prefix's /etc/systemd/system) and the boot script binds it over /etc/systemd/system."""
 
-    def __init__(self, root, target="multi-user.target"):
+    def __init__(self, root, target="multi-user.target", journal=False):
         self.root = Path(root)
         self.target = target
+        self.journal = journal
         self.unit_dir = self.root / "etc/systemd/system"
         self.state = self.root / "systemd-ns"
         self.proc = None  # unshare
@@ -123,8 +157,13 @@ class Systemd(object):
         (self.root / ".gsw-systemd-sandbox").write_text("")
         for name in host_units():
             link = self.unit_dir / name
+            if self.journal and name in JOURNAL_UNITS:
+                if os.path.islink(link) and os.readlink(link) == "/dev/null":
+                    link.unlink()
+                continue
             if not os.path.lexists(link):
                 link.symlink_to("/dev/null")
+        (self.state / "journald.conf").write_text(JOURNALD_CONF)
         script = self.state / "boot.sh"
         script.write_text(BOOT_SCRIPT)
         script.chmod(0o700)
@@ -152,7 +191,7 @@ class Systemd(object):
         argv = ["unshare", "--pid", "--fork", "--mount-proc", "--mount", "--propagation",
                 "private"] + (["--cgroup"] if procs else []) + [
                 "/bin/sh", str(self.state / "boot.sh"), str(self.root), str(self.unit_dir),
-                self.target]
+                self.target] + ([str(self.state / "journald.conf")] if self.journal else [])
         log = open(self.state / "boot.log", "ab")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      preexec_fn=enter_cgroup, start_new_session=True)

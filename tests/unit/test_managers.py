@@ -99,7 +99,7 @@ def test_program_text_runs_the_recorded_gunicorn_as_the_sites_user(prefix, fake_
 def test_unit_text(fake_users):
     assert managers.unit_text(record(manager="systemd", manager_detail="gunicorn-shop.test.service",
                                      graceful_timeout="10")) == "\n".join([
-        "[Unit]", "Description=Gunicorn for gunicorn-shop.test.service (gunicorn_switch)",
+        "[Unit]", "Description=Gunicorn for shop.test (gunicorn_switch)",
         "After=network.target", "", "[Service]", "Type=simple", "User=www",
         "WorkingDirectory=/www/wwwroot/shop", "Environment=HOME=/home/www USER=www LANG=C.UTF-8",
         "ExecStart=/www/wwwroot/shop/venv/bin/gunicorn -c /www/wwwroot/shop/gunicorn_conf.py",
