@@ -252,6 +252,7 @@ def test_install_and_remove_a_systemd_unit(prefix, commands, fake_users):
                      ["systemctl", "enable", "gunicorn-shop.test.service"],
                      ["systemctl", "stop", "gunicorn-shop.test.service"],
                      ["systemctl", "disable", "gunicorn-shop.test.service"],
+                     ["systemctl", "reset-failed", "gunicorn-shop.test.service"],
                      ["systemctl", "daemon-reload"]]
 
 
