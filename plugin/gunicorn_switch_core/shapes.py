@@ -72,6 +72,7 @@ if TYPE_CHECKING:
         options: Dict[str, Any]
         wsgi_app: Optional[str]
         plan_id: NotRequired[str]  # set when the plan is shown (plans.save)
+        worker_classes: NotRequired[List[str]]  # the page's choices (api.plan)
 
     class SwitchRecord(TypedDict, total=False):
         """What the plugin keeps about a switched site (records.py): the status page, the
