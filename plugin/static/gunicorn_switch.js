@@ -155,9 +155,16 @@
       root.find('.gswitch-lang').val(stored(STORE_KEY) || 'auto');
       gswitch.bind(root);
       gswitch.watchClose();
+      gswitch.currentTab = null;
       gswitch.loadInfo(function () {
-        gswitch.showTab('sites');
-        gswitch.loadSites();
+        // a tab opened while get_info was on its way stays, and is shown again with the sites
+        var tab = gswitch.currentTab;
+        if (!tab || tab === 'sites') {
+          gswitch.showTab('sites');
+          gswitch.loadSites();
+        } else {
+          gswitch.loadSites(function () { gswitch.showTab(tab); });
+        }
       });
     },
 
