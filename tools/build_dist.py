@@ -28,7 +28,9 @@ SKIP_SUFFIXES = {".pyc", ".pyo"}
 MANIFEST = "release-files.txt"
 # The placeholder the page's files carry in a checkout; the dev panel serves them as they are.
 VERSION_TOKEN = b"__GSWITCH_VERSION__"
-STAMPED = {"index.html", "static/gunicorn_switch.js"}
+# Only index.html: the page reads its release from there (data-version), and every file it
+# loads carries it in its ?v=.
+STAMPED = {"index.html"}
 
 
 def plugin_files():

@@ -96,6 +96,7 @@ def plan(args: Args) -> Plan:
     except planning.PlanError as e:
         raise BadInput(str(e))
     p["plan_id"] = plans.save(p)
+    p["worker_classes"] = list(planning.WORKER_CLASSES)  # the page's choices for the option
     return p
 
 

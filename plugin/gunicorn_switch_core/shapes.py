@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         wsgi_app: Optional[str]
         boot: Dict[str, Any]  # what starts the site at boot, and what the switch does about it
         plan_id: NotRequired[str]  # set when the plan is shown (plans.save)
+        worker_classes: NotRequired[List[str]]  # the page's choices (api.plan)
 
     class SwitchRecord(TypedDict, total=False):
         """What the plugin keeps about a switched site (records.py): the status page, the

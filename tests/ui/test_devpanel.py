@@ -85,7 +85,8 @@ def test_static_routes(devpanel):
                         ("static/panel.css", "css"),
                         ("static/js/echarts.min.js", "javascript"),
                         ("static/img/soft_ico/ico-gunicorn_switch.png", "image/png"),
-                        ("gunicorn_switch/static/gunicorn_switch.js", "javascript")]:
+                        ("gunicorn_switch/static/gunicorn_switch.js", "javascript"),
+                        ("gunicorn_switch/static/gunicorn_switch.i18n.js", "javascript")]:
         with urllib.request.urlopen(url + path, timeout=30) as r:
             assert r.status == 200 and ctype in r.headers["Content-Type"], path
     for path in ["static/..%2f..%2fserver.py", "gunicorn_switch/static/..%2fgunicorn_switch_main.py"]:
@@ -272,19 +273,27 @@ def test_main_stops_cleanly_on_sigterm(ui_target):
 
 
 def test_page_js_is_es5():
-    """The panel's older browsers: no ES2015+ syntax in the page's script (a cheap check)."""
+    """The panel's older browsers: no ES2015+ syntax in the page's scripts (a cheap check)."""
+    import glob
     import os
-    import re
 
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with open(os.path.join(repo, "plugin", "static", "gunicorn_switch.js"), encoding="utf-8") as f:
-        src = f.read()
+    files = sorted(glob.glob(os.path.join(repo, "plugin", "static", "*.js")))
+    assert len(files) > 1
+    for path in files:
+        with open(path, encoding="utf-8") as f:
+            assert_es5(f.read(), os.path.basename(path))
+
+
+def assert_es5(src, name):
+    import re
+
     code = re.sub(r"/\*.*?\*/", "", src, flags=re.S)
     code = re.sub(r"'(?:\\.|[^'\\])*'", "''", code)  # string literals (the page uses single quotes)
     code = re.sub(r"//[^\n]*", "", code)
     for pattern in [r"=>", r"`", r"\blet\s", r"\bconst\s", r"\bclass\s", r"\.\.\.\w",
                     r"\bimport\s", r"\bexport\s", r"\basync\s", r"\bawait\s"]:
-        assert not re.search(pattern, code), pattern
+        assert not re.search(pattern, code), (name, pattern)
 
 
 def test_wider_dialog(page, devpanel, devpanel_module, screenshot):
