@@ -203,6 +203,7 @@
     logs_kind: ['日志', 'Log'],
     logs_error: ['错误日志', 'Error log'],
     logs_access: ['访问日志', 'Access log'],
+    logs_journal: ['systemd 日志（仅 systemd 站点）', 'systemd journal (systemd sites)'],
     logs_lines: ['行数', 'Lines'],
     logs_follow: ['自动刷新', 'Follow'],
     logs_empty: ['（日志为空）', '(the log is empty)'],
