@@ -10,7 +10,8 @@ import os
 import shlex
 import stat
 
-from . import boot, host, i18n, panel_cron, panel_project, paths, safe_files, safe_text, supervisor_programs
+from . import (boot, host, i18n, panel_cron, panel_project, paths, records, safe_files, safe_text,
+               supervisor_programs)
 
 RC_LOCAL = "/etc/rc.local"
 INITD = "/etc/init.d"
@@ -81,7 +82,7 @@ def dirs_script_path(site):
 
 
 def dirs_script_text(record):
-    user = host.User(record.get("user") or "www")
+    user = host.User(records.user_of(record))
     return "\n".join([
         "#!/bin/bash",
         "# %s: makes %s's Gunicorn runtime directory at boot, before Supervisor starts "
@@ -124,7 +125,7 @@ def script_text(record):
     makes Gunicorn's runtime directory (under /run, which a reboot empties) in root's parent
     and gives it to the site's user, then starts Gunicorn as that user in the background; the
     log is opened by that user. Every path is checked and quoted (safe_text)."""
-    user = host.User(record.get("user") or "www")
+    user = host.User(records.user_of(record))
     venv = safe_text.sh(record["venv"], "venv")
     env = ["env", "-i", "PATH=" + safe_text.sh(record["venv"].rstrip("/") + "/bin:" + host.SAFE_PATH, "PATH"),
            "HOME=" + safe_text.sh(user.home, "home"), "USER=" + shlex.quote(user.name),

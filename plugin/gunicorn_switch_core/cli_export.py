@@ -32,7 +32,7 @@ def site_config(name, facts=None):
         try:
             # read with the rights of the user the site runs as, as discovery reads it
             cfg = uwsgi_config.load_argv(u.get("cmdline") or ["uwsgi"], env=u.get("environ"),
-                                         cwd=u.get("cwd"), user=host.User(rec.get("user") or "www"),
+                                         cwd=u.get("cwd"), user=host.User(records.user_of(rec)),
                                          root_master=u.get("uid") == 0)
         except (uwsgi_config.UwsgiConfigError, OSError, ValueError) as e:
             raise ExportError(say("export_no_uwsgi", site=name, error=e))

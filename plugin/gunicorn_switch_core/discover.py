@@ -61,7 +61,7 @@ def reader_user(master):
     who = host.user_for_uid(uid) if uid else None
     if who is None:
         try:
-            who = host.User("www")
+            who = host.User(paths.SITE_USER)
         except KeyError:
             who = None
     return who

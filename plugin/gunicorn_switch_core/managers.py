@@ -15,7 +15,7 @@ import time
 
 import psutil
 
-from . import host, logs, panel_project, paths, processes, safe_text, supervisor_programs
+from . import host, logs, panel_project, paths, processes, records, safe_text, supervisor_programs
 
 
 
@@ -142,7 +142,7 @@ def enable(record):
 
 def run_user(record):
     """The user the site's Gunicorn runs as (records from before least privilege: www)."""
-    return host.User(record.get("user") or "www")
+    return host.User(records.user_of(record))
 
 
 def gunicorn_pid(record):

@@ -10,7 +10,7 @@ import json
 import shlex
 import sqlite3
 
-from . import boot, host, paths, safe_text, sites_db
+from . import boot, host, paths, records, safe_text, sites_db
 
 PIDS = paths.PYTHON_PROJECT + "/vhost/pids"
 SCRIPTS = paths.PYTHON_PROJECT + "/vhost/scripts"
@@ -142,7 +142,7 @@ def gunicorn_script(name, record):
     gunicorn, so the script drops to the site's user before anything of the site's runs (the
     panel's own script sources the venv's activate, which the site's user can write); the
     log is opened by that user too. Every path is checked and quoted (safe_text)."""
-    user = host.User(record.get("user") or "www")
+    user = host.User(records.user_of(record))
     venv = safe_text.sh(record["venv"], "venv")
     bin_path = safe_text.sh(record["venv"].rstrip("/") + "/bin:" + host.SAFE_PATH, "PATH")
     env = ["env", "-i", "PATH=" + bin_path, "HOME=" + safe_text.sh(user.home, "home"),

@@ -32,6 +32,9 @@ def baota(real_path):
     return real_path
 
 
+# The user Baota runs sites as: the site user when nothing names another.
+SITE_USER = "www"
+
 # Well-known Baota locations (unprefixed); call real() on them before use.
 NGINX_BIN = "/www/server/nginx/sbin/nginx"
 NGINX_CONF = "/www/server/nginx/conf/nginx.conf"

@@ -28,7 +28,6 @@ ACCESS_LOG = ("on", "off")
 MANAGERS = ("supervisor", "panel_project", "systemd", "daemon")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 CONF_NAME = "gunicorn_conf.py"
-DEFAULT_USER = "www"
 # Where the panel makes venvs (its project manager, its Python version manager) and where
 # projects keep their own: a venv anywhere else is not the site's to run pip in.
 VENV_PLACES = (paths.PYENVS, paths.PYTHON_MANAGER, paths.WWWROOT)
@@ -112,7 +111,7 @@ def site_user(opts, cfg, master):
             name = None
     if name and name != "root" and USER_NAME.match(name):
         return check_user(name), None
-    return check_user(DEFAULT_USER), i18n.t("ran_as_root", user=DEFAULT_USER)
+    return check_user(paths.SITE_USER), i18n.t("ran_as_root", user=paths.SITE_USER)
 
 
 def _inside(path, places):

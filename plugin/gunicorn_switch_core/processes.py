@@ -10,7 +10,7 @@ import time
 
 import psutil
 
-from . import addresses, host
+from . import addresses, host, records
 
 # How long a stopped master may take to exit before it is reported as still running.
 STOP_WAIT = 30.0
@@ -268,7 +268,7 @@ def record_uids(record):
     """The uids a site's recorded master may run as: its user (root for a site switched
     before the master ran as the site's user)."""
     try:
-        return (pwd.getpwnam(record.get("user") or "www").pw_uid, 0)
+        return (pwd.getpwnam(records.user_of(record)).pw_uid, 0)
     except KeyError:
         return (0,)
 

@@ -27,6 +27,12 @@ def valid_site(site):
     return isinstance(site, str) and bool(SITE_NAME.match(site))
 
 
+def user_of(record):
+    """The user a switched site's Gunicorn runs as (records from before the plugin kept the
+    user: the site user)."""
+    return record.get("user") or paths.SITE_USER
+
+
 def _dir():
     return os.path.join(paths.real(paths.PLUGIN_STATE), "sites")
 

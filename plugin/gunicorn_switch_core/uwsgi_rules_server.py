@@ -11,7 +11,6 @@ from .uwsgi_values import atoi
 
 # nginx waits 60 s for uWSGI by default (uwsgi_read_timeout): a timeout as long as that
 DEFAULT_TIMEOUT = 60
-DEFAULT_USER = "www"
 ASGI_NATIVE = "asgi"
 UVICORN_WORKER = "uvicorn_worker.UvicornWorker"
 
@@ -71,7 +70,7 @@ def user(o, tr):
     elif uid is not None and uid.value and uid.value not in ("0", "root"):
         name, origin = uid.value, uid.describe()
     else:
-        name, origin = DEFAULT_USER, "plugin default"
+        name, origin = paths.SITE_USER, "plugin default"
         if uid is not None:
             tr.warn("uWSGI ran as %s; Gunicorn workers run as %s" % (uid.value, name), uid)
     if ctx.run_as:
