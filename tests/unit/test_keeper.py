@@ -1,5 +1,6 @@
 """The keeper Supervisor runs in front of Gunicorn (keeper.py): its pure parts, and the keeper
 itself around a stand-in master that re-execs on USR2 the way Gunicorn does."""
+import contextlib
 import os
 import signal
 import subprocess
@@ -122,37 +123,39 @@ def _children(pid):
     return sorted(processes.children(pid))
 
 
-def test_a_reexec_stays_under_the_keeper(tmp_path):
+@contextlib.contextmanager
+def _keeper(tmp_path):
+    """The keeper around the stand-in master: (keeper's Popen, pidfile); killed if left."""
     script = tmp_path / "master.py"
     script.write_text(FAKE_MASTER)
     pidfile = str(tmp_path / "m.pid")
     k = subprocess.Popen([sys.executable, "-I", processes.KEEPER, "--pidfile", pidfile, "--",
                           sys.executable, str(script), pidfile])
     try:
-        first = _wait(lambda: host.read_pid(pidfile))
-        assert first and _children(k.pid) == [first]
-        k.send_signal(signal.SIGUSR2)  # forwarded to the master, which starts the new one
-        new = _wait(lambda: host.read_pid(pidfile + ".2"))
-        assert new and psutil_ppid(new) == first
-        os.kill(first, signal.SIGTERM)
-        # the old master gone, the new one is the keeper's child and takes the pidfile
-        assert _wait(lambda: host.read_pid(pidfile) == new and _children(k.pid) == [new])
-        assert k.poll() is None  # Supervisor sees nothing die
-        k.send_signal(signal.SIGTERM)  # supervisorctl stop: passed on to the master
-        assert k.wait(10) == 7
+        yield k, pidfile
     finally:
         if k.poll() is None:
             k.kill()
             k.wait()
 
 
+def test_a_reexec_stays_under_the_keeper(tmp_path):
+    with _keeper(tmp_path) as (k, pidfile):
+        first = _wait(lambda: host.read_pid(pidfile))
+        assert first and _children(k.pid) == [first]
+        k.send_signal(signal.SIGUSR2)  # forwarded to the master, which starts the new one
+        new = _wait(lambda: host.read_pid(pidfile + ".2"))
+        assert new and keeper.ppid_of(new) == first
+        os.kill(first, signal.SIGTERM)
+        # the old master gone, the new one is the keeper's child and takes the pidfile
+        assert _wait(lambda: host.read_pid(pidfile) == new and _children(k.pid) == [new])
+        assert k.poll() is None  # Supervisor sees nothing die
+        k.send_signal(signal.SIGTERM)  # supervisorctl stop: passed on to the master
+        assert k.wait(10) == 7
+
+
 def test_a_stop_during_a_reexec_stops_both_masters(tmp_path):
-    script = tmp_path / "master.py"
-    script.write_text(FAKE_MASTER)
-    pidfile = str(tmp_path / "m.pid")
-    k = subprocess.Popen([sys.executable, "-I", processes.KEEPER, "--pidfile", pidfile, "--",
-                          sys.executable, str(script), pidfile])
-    try:
+    with _keeper(tmp_path) as (k, pidfile):
         first = _wait(lambda: host.read_pid(pidfile))
         k.send_signal(signal.SIGUSR2)
         new = _wait(lambda: host.read_pid(pidfile + ".2"))
@@ -160,11 +163,3 @@ def test_a_stop_during_a_reexec_stops_both_masters(tmp_path):
         k.send_signal(signal.SIGTERM)
         assert k.wait(10) == 7
         assert _wait(lambda: not os.path.exists("/proc/%d" % new))
-    finally:
-        if k.poll() is None:
-            k.kill()
-            k.wait()
-
-
-def psutil_ppid(pid):
-    return keeper.ppid_of(pid)
