@@ -3,9 +3,11 @@ Supervisor runs the keeper (keeper.py), so the restart is Gunicorn's re-exec and
 nothing; stop and start through Supervisor still work; rollback leaves nothing behind.
 
 Before the keeper it was stop-then-start: 64 % of the requests in the window got a 502.
+The failed/total figures go to tests/results/supervisor_restart.json.
 """
 import json
 import os
+from pathlib import Path
 
 import psutil
 import pytest
@@ -14,6 +16,14 @@ from gunicorn_switch_core import control, processes, records, status, supervisor
 from tests.sandbox import ops_load
 
 SITE = "shop.test"  # uWSGI 2 processes x 2 threads: gthread as generated, sync with threads=1
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "supervisor_restart.json"
+
+
+def _keep_result(name, res):
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data[name] = {k: res[k] for k in ("failed", "total", "errors", "statuses", "window") if k in res}
+    RESULTS.write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
 def _program_pid(prog):
@@ -63,6 +73,7 @@ def test_a_restart_under_supervisor_fails_nothing(sandbox, worker_class):
         serves = sandbox.get(SITE, "/")[0]
     finally:
         ops_load.run_task("rollback", SITE)
+    _keep_result("keeper, " + worker_class, res)
     assert res["total"] > 50 and res["failed"] == 0, res
     assert answer["method"] == "USR2" and answer["done"], answer
     assert answer["master_before"] == master0 and answer["master_after"] == master1 != master0
@@ -95,8 +106,9 @@ def test_a_program_of_an_older_release_restarts_by_stop_then_start(sandbox):
         master0 = ops_load._master_pid(SITE)
         direct = processes.kept(master0) if master0 else None
         lossless = status.get_status(SITE)["restart_lossless"]
-        answer = control.control(SITE, "restart")
+        answer, res = ops_load.under_load(sandbox, SITE, lambda: control.control(SITE, "restart"))
     finally:
         ops_load.run_task("rollback", SITE)
+    _keep_result("older program (Gunicorn run directly), gthread", res)
     assert master0 and direct is False and lossless is False
     assert "method" not in answer and answer["done"] and answer["master_after"] != master0
