@@ -288,7 +288,8 @@ OPS_RUNS = (("gthread", {"manager": "daemon", "worker_class": "gthread"}),
 
 def ops_section(sb, quick, site=SITE):
     """Each worker class under the daemon manager (restart by USR2), then a restart under the
-    sandbox's default manager, Supervisor (stop-then-start: the row shows its gap)."""
+    sandbox's default manager, Supervisor (through the keeper, keeper.py: USR2 as well; a
+    program of an older release, Gunicorn run directly, is still stop-then-start)."""
     out = {}
     for kind, opts in OPS_RUNS:
         run_task("switch", site, **opts)
@@ -546,7 +547,8 @@ def render_ops(ops, add):
             _failed_cell(g), _failed_cell(s), _op_note(op, g), _op_note(op, s)))
     m = ops["manager"]
     res = m["restart"]
-    add("| restart under %s | %.2f%% | - | %s | - | the default manager, generated conf: %s |" % (
+    add("| restart under %s | %.2f%% | - | %s | - | the default manager, generated conf "
+        "(Supervisor runs the keeper, keeper.py): %s |" % (
         m["manager"], 100.0 * res["failed"] / max(res["total"], 1), _failed_cell(res),
         _op_note("restart", res)))
     add("")

@@ -169,15 +169,17 @@ def scale(site, rec, master_pid, delta):
 
 
 # Restart without a refused connection where the manager follows the pidfile (the plain
-# daemon, the panel's project manager): Gunicorn's documented upgrade. USR2 makes the master
-# exec a new master (same command, conf and code read afresh) that inherits the listening
-# sockets and writes <pidfile>.2; once its workers are up, TERM drains the old master, and
-# the new one, orphaned, renames its pidfile to <pidfile>. The listening socket is never
+# daemon, the panel's project manager) or where Supervisor runs the keeper (keeper.py):
+# Gunicorn's documented upgrade. USR2 makes the master exec a new master (same command, conf
+# and code read afresh) that inherits the listening sockets and writes <pidfile>.2; once its
+# workers are up, TERM drains the old master, and the new one, orphaned (to init, or to the
+# keeper, a child subreaper), renames its pidfile to <pidfile>. The listening socket is never
 # closed, so nginx never meets a refused connect: stop-then-start closes it for the whole
-# boot of the new master (the 502s the bench saw). Supervisor and systemd watch the pid
-# they started: when it exits after a USR2, Supervisor restarts a master that cannot bind
-# (the orphan holds the port) and systemd kills the unit's cgroup, new master included. So
-# there the manager restarts it, and the page says the restart is not lossless.
+# boot of the new master (the 502s the bench saw). Supervisor running Gunicorn directly and
+# systemd watch the pid they started: when it exits after a USR2, Supervisor restarts a
+# master that cannot bind (the orphan holds the port) and systemd kills the unit's cgroup,
+# new master included. So there the manager restarts it, and the page says the restart is
+# not lossless (status.restart_by_usr2).
 REEXEC_MANAGERS = status.RESTART_BY_USR2
 
 
@@ -235,7 +237,7 @@ def through_manager(site, rec, op):
         target = conf_workers(host.read_text(rec.get("gunicorn_conf"))) or 1
     except (OSError, TypeError, host.HostError):
         target = 1
-    if op == "restart" and before and rec.get("pidfile") and rec.get("manager") in REEXEC_MANAGERS:
+    if op == "restart" and before and rec.get("pidfile") and status.restart_by_usr2(rec, before["pid"]):
         return reexec(site, rec, before, target)
     ok, log = getattr(managers, op)(rec)
     if not ok:

@@ -11,6 +11,7 @@ Each function takes a record (plain data, see records.py) and returns (ok, log t
 import os
 import re
 import signal
+import stat
 import time
 
 import psutil
@@ -21,12 +22,58 @@ from . import host, logs, panel_project, paths, processes, records, safe_text, s
 
 def program_text(record):
     """Gunicorn's program: the master, like its workers, never runs as root (the venv, the
-    conf and the project are the site user's to change)."""
+    conf and the project are the site user's to change). Supervisor runs the keeper in front
+    of it where it can (supervisor_command), so that a restart is Gunicorn's re-exec."""
     for key in ("gunicorn_bin", "gunicorn_conf", "project_path"):
         safe_text.check_path(record[key], key)
-    return supervisor_programs.program_section(record["manager_detail"], "%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
-                           record["project_path"], run_user(record),
-                           stopwaitsecs=int(record.get("graceful_timeout") or 30) + 5)
+    command = supervisor_command(record)
+    keeper = command != gunicorn_command(record)
+    return supervisor_programs.program_section(
+        record["manager_detail"], command, record["project_path"], run_user(record),
+        stopwaitsecs=int(record.get("graceful_timeout") or 30) + 5,
+        # the stop signal to the keeper alone (it passes it on to the masters, which drain
+        # their workers); a SIGKILL after stopwaitsecs to the whole group, masters included
+        killasgroup=keeper)
+
+
+def gunicorn_command(record):
+    return "%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"])
+
+
+def keeper_usable(user, path=None):
+    """Whether ``user`` can run the keeper at ``path`` (read the file, enter every directory
+    above it) and cannot change it: the file and every directory above it are root's and
+    writable by root alone. Root never runs it, but Supervisor runs it for the site, so a
+    keeper the site's user could rewrite would be a hole for the next one who reads it."""
+    path = path or processes.KEEPER
+    parts = path.split("/")
+    for i in range(1, len(parts) + 1):
+        p = "/".join(parts[:i]) or "/"
+        try:
+            st = os.lstat(p)
+        except OSError:
+            return False
+        if st.st_uid != 0 or st.st_mode & 0o022 or stat.S_ISLNK(st.st_mode):
+            return False
+        need = 0o4 if i == len(parts) else 0o1
+        if not (st.st_mode & need or (st.st_gid in user.gids and st.st_mode & (need << 3))):
+            return False
+    return True
+
+
+def supervisor_command(record):
+    """``<venv>/bin/python -I <keeper> --pidfile <pidfile> -- <gunicorn> -c <conf>`` (keeper.py:
+    a child subreaper that keeps a re-exec'd master under Supervisor), or Gunicorn itself when
+    the keeper cannot be used (no pidfile, a keeper the site's user could not run or could
+    change): its restarts are then stop-then-start, and the page says so."""
+    python = os.path.join(record.get("venv") or "/nonexistent", "bin", "python")
+    pidfile = record.get("pidfile")
+    if not pidfile or not os.path.exists(python) or not keeper_usable(run_user(record)):
+        return gunicorn_command(record)
+    for value, what in ((python, "venv"), (processes.KEEPER, "keeper"), (pidfile, "pidfile")):
+        safe_text.check_path(value, what)
+    return "%s -I %s --pidfile %s -- %s" % (python, processes.KEEPER, pidfile,
+                                            gunicorn_command(record))
 
 
 # ---- systemd ---------------------------------------------------------------------------------
@@ -307,7 +354,7 @@ def reload(record):
 
 
 def _metadata_add(record):
-    supervisor_programs.metadata_add(record["manager_detail"], "%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
+    supervisor_programs.metadata_add(record["manager_detail"], supervisor_command(record),
                  record["project_path"], run_user(record).name,
                  "Gunicorn: %s (gunicorn_switch)" % record["site"])
 

@@ -300,6 +300,24 @@ def worker_pids(master_pid, proc_name=None):
     return [p for p in children(master_pid) if p != dirty]
 
 
+# The keeper Supervisor runs in front of a site's Gunicorn (keeper.py), by its real path: a
+# master whose parent runs this file from here was started through it.
+KEEPER = os.path.join(os.path.dirname(os.path.realpath(__file__)), "keeper.py")
+
+
+def kept(master_pid):
+    """Whether a Gunicorn master's parent is the plugin's keeper, running as the master's
+    user: its child subreaper, so that a re-exec (USR2) stays under Supervisor. A master
+    Supervisor runs directly (a program file of an older release) has supervisord above it."""
+    try:
+        proc = psutil.Process(master_pid)
+        parent = proc.parent()
+        return parent is not None and KEEPER in parent.cmdline()[1:3] and \
+            parent.uids().real == proc.uids().real
+    except psutil.Error:
+        return False
+
+
 def read_pidfile(path):
     return host.read_pid(path) if path else None
 

@@ -43,6 +43,15 @@ def rates(prev, now, pid, started, cpu, requests):
 RESTART_BY_USR2 = ("daemon", "panel_project")
 
 
+def restart_by_usr2(record, master_pid):
+    """Whether a restart of this master is Gunicorn's re-exec (control.reexec), which loses
+    no request: under a manager that follows the pidfile, or under Supervisor through the
+    keeper (keeper.py). A Supervisor program of an older release runs Gunicorn directly:
+    there it is stop-then-start, and the page warns before it."""
+    manager = (record or {}).get("manager")
+    return manager in RESTART_BY_USR2 or (manager == "supervisor" and processes.kept(master_pid))
+
+
 def sample_path(site, record):
     """Where the previous sample of a site is kept between calls: root's state dir (the
     runtime dir is the site user's)."""
@@ -210,7 +219,7 @@ def _get_status(site, info=None):
         "running": True,
         "managed": record is not None,
         # the page's restart warning: only these managers restart without a failed request
-        "restart_lossless": (record or {}).get("manager") in RESTART_BY_USR2,
+        "restart_lossless": restart_by_usr2(record, master["pid"]),
         "master": {
             "pid": master["pid"], "started": master["started"],
             "age": round(now - master["started"], 1), "rss": master["rss"], "cpu": m_cpu,

@@ -50,7 +50,8 @@ def program_file(program):
     return os.path.join(plugin_dir(), "profile", program + ".ini")
 
 
-def program_section(prog, command, directory, user, env=(), stopwaitsecs=35, group=False):
+def program_section(prog, command, directory, user, env=(), stopwaitsecs=35, group=False,
+                    killasgroup=False):
     """A [program:x] section as the Supervisor plugin's AddProcess writes it, run as ``user``
     (a host.User): supervisord becomes that user before it executes the command. ``env``:
     [(key, value)] on top of HOME/USER/LANG, values already checked (supervisor_value)."""
@@ -69,7 +70,7 @@ def program_section(prog, command, directory, user, env=(), stopwaitsecs=35, gro
         "stopwaitsecs=%d" % stopwaitsecs,
         # a shell command's children get the signal too (uWSGI signals a daemon's group)
         "stopasgroup=%s" % ("true" if group else "false"),
-        "killasgroup=%s" % ("true" if group else "false"),
+        "killasgroup=%s" % ("true" if group or killasgroup else "false"),
         "stdout_logfile=%s/%s.out.log" % (log, prog),
         "stderr_logfile=%s/%s.err.log" % (log, prog),
         "stdout_logfile_maxbytes=2MB",

@@ -49,6 +49,10 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
     for kind in ("gthread", "sync"):
         for op, res in r["ops"][kind].items():
             assert res["total"] > 0 and res["failed"] == 0, (kind, op, res)
+    # Supervisor's restart goes through the keeper (keeper.py): Gunicorn's re-exec, lossless
+    sup = r["ops"]["manager"]
+    assert sup["manager"] == "supervisor" and sup["restart"]["op"]["method"] == "USR2", sup
+    assert sup["restart"]["total"] > 0 and sup["restart"]["failed"] == 0, sup
     # every data row has numbers, not placeholders, where the pieces ran
     assert all(re.search(r"\d", row) for row in rows if not row.startswith("| what")
                and not row.startswith(("| view", "| procedure", "| operation", "| when")))
