@@ -101,7 +101,7 @@ def ops(sb, site, unit):
 
 
 def _snapshot(sb, root_units):
-    from tests.e2e.test_switch import config_snapshot
+    from tests.sandbox.checks import config_snapshot
     return {"files": config_snapshot(sb), "units": root_units()}
 
 
