@@ -28,7 +28,7 @@ import psutil  # noqa: E402
 import loadgen  # noqa: E402
 
 from gunicorn_switch_core import status  # noqa: E402
-from tests.e2e.test_status import GunicornSite  # noqa: E402
+from tests.sandbox.gunicorn_site import GunicornSite  # noqa: E402
 
 HOOKS_MARKER = "# Per-worker stats for the gunicorn_switch status page"
 
