@@ -74,8 +74,8 @@ def _sandbox_files(sandbox):
 
 
 def _check_state_dir(sandbox):
-    """journal, records, backups, locks, logs: root's, 0700 dirs, 0600 files (logs: in a
-    0700 dir, never world-writable)."""
+    """journal, records, backups, locks, logs, boot scripts: root's, 0700 dirs, 0600 files
+    (logs: in a 0700 dir, never world-writable; boot scripts: 0700)."""
     state = fl.state_dir(sandbox)
     bad = []
     for p, s in _tree_modes(state).items():
@@ -87,6 +87,9 @@ def _check_state_dir(sandbox):
                 bad.append((p, oct(mode)))
         elif "/logs/" in p:
             if mode & 0o022:
+                bad.append((p, oct(mode)))
+        elif "/boot/" in p:  # what root runs at boot for a site: root's alone, executable
+            if mode != 0o700:
                 bad.append((p, oct(mode)))
         elif mode != 0o600:
             bad.append((p, oct(mode)))
