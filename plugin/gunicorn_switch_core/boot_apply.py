@@ -110,6 +110,8 @@ def prep_program_text(prog, script):
         "startsecs=0",
         "startretries=0",
         "exitcodes=0",
+        # root, and only for root's own script (0700, in root's 0700 state dir): it runs
+        # nothing of the site's, and the dir it makes sits in root's 0755 /run/gunicorn_switch
         "user=root",
         "priority=1",
         "stdout_logfile=%s/%s.out.log" % (log, prog),
