@@ -96,23 +96,22 @@ def _not_running(site, record, exits, hints):
             "hints": hints}
 
 
-def _master_of(site, info, hints):
-    """(record, master, stats_dir, recent exits) of a site: a switched site's from its record,
+def _master_of(site, record, info, hints):
+    """(master, stats_dir, recent exits, info) of a site: a switched site's from its record,
     another Gunicorn's from discovery (``info``, looked up only when not given)."""
-    record = records.load(site)
     if record is not None:
         stats_dir = record.get("stats_dir")
         master = processes.gunicorn_master(processes.read_pidfile(record.get("pidfile")),
                                            processes.record_uids(record))
         recent = worker_exits.merge_exits(worker_exits.read_exits(stats_dir) if stats_dir else [],
                                           worker_exits.error_evidence(record.get("error_log")))
-        return record, master, stats_dir, recent, info
+        return master, stats_dir, recent, info
     if info is None:
         from . import discover  # a full scan; only for sites the plugin did not switch
         info = next((s for s in discover.get_sites() if s["site"] == site), {})
     hints.append(i18n.t("status_unmanaged"))
     master = processes.gunicorn_master(info.get("pid")) if info.get("server") == "gunicorn" else None
-    return None, master, None, worker_exits.merge_exits([], {}), info
+    return master, None, worker_exits.merge_exits([], {}), info
 
 
 def _worker_row(pid, w, slot, prev, now, recent):
@@ -177,15 +176,15 @@ def _keep_sample(site, record, prev, now, procs, workers, sat):
 
 def get_status(site, info=None):
     """The status of ``site`` (the answer of api.get_status), with what starts it at boot."""
-    out = _get_status(site, info)
-    record = records.load(site)
+    record = records.load(site)  # once per poll: the page asks every few seconds
+    out = _get_status(site, record, info)
     out["boot"] = boot_apply.status_of(record) if record is not None else None
     if out["boot"] and out["boot"]["note"]:
         out["hints"].append(out["boot"]["note"])
     return out
 
 
-def _get_status(site, info=None):
+def _get_status(site, record, info=None):
     """The status of ``site`` without its boot.
 
     ``info`` is the site's entry from discover.get_sites(), used for a Gunicorn the plugin
@@ -193,7 +192,7 @@ def _get_status(site, info=None):
     """
     now = time.time()
     hints = []
-    record, master, stats_dir, recent, info = _master_of(site, info, hints)
+    master, stats_dir, recent, info = _master_of(site, record, info, hints)
     if master is None:
         return _not_running(site, record, recent, hints)
 
