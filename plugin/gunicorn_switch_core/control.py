@@ -118,9 +118,11 @@ THROUGH_MANAGER_RELOAD = ("systemd",)
 
 def _reload_through_manager(rec, master_pid):
     from . import managers
-    # the unit's MainPID must be the master the pidfile names, or the HUP would go elsewhere
+    # the unit's MainPID must be the master the pidfile names, or its keeper (which passes the
+    # HUP on to its child master), or the HUP would go elsewhere
     unit_pid = managers.main_pid(rec["manager_detail"])
-    if unit_pid != master_pid:
+    if unit_pid != master_pid and not (processes.kept(master_pid) and
+                                       processes.parent_pid(master_pid) == unit_pid):
         raise ControlError(i18n.t("unit_not_master", unit=rec["manager_detail"],
                                   pid=unit_pid, master=master_pid))
     ok, log = managers.reload(rec)
@@ -175,11 +177,12 @@ def scale(site, rec, master_pid, delta):
 # workers are up, TERM drains the old master, and the new one, orphaned (to init, or to the
 # keeper, a child subreaper), renames its pidfile to <pidfile>. The listening socket is never
 # closed, so nginx never meets a refused connect: stop-then-start closes it for the whole
-# boot of the new master (the 502s the bench saw). Supervisor running Gunicorn directly and
-# systemd watch the pid they started: when it exits after a USR2, Supervisor restarts a
-# master that cannot bind (the orphan holds the port) and systemd kills the unit's cgroup,
-# new master included. So there the manager restarts it, and the page says the restart is
-# not lossless (status.restart_by_usr2).
+# boot of the new master (the 502s the bench saw). Supervisor and systemd watch the pid they
+# started: when a master they run directly exits after a USR2, Supervisor restarts a master
+# that cannot bind (the orphan holds the port) and systemd kills the unit's cgroup, new
+# master included. So they run the keeper (the same child subreaper under both); a program or
+# unit of an older release that runs Gunicorn directly is restarted by the manager, and the
+# page says that restart is not lossless (status.restart_by_usr2).
 REEXEC_MANAGERS = status.RESTART_BY_USR2
 
 

@@ -23,10 +23,10 @@ from . import host, logs, panel_project, paths, processes, records, safe_text, s
 def program_text(record):
     """Gunicorn's program: the master, like its workers, never runs as root (the venv, the
     conf and the project are the site user's to change). Supervisor runs the keeper in front
-    of it where it can (supervisor_command), so that a restart is Gunicorn's re-exec."""
+    of it where it can (kept_command), so that a restart is Gunicorn's re-exec."""
     for key in ("gunicorn_bin", "gunicorn_conf", "project_path"):
         safe_text.check_path(record[key], key)
-    command = supervisor_command(record)
+    command = kept_command(record)
     keeper = command != gunicorn_command(record)
     return supervisor_programs.program_section(
         record["manager_detail"], command, record["project_path"], run_user(record),
@@ -61,9 +61,10 @@ def keeper_usable(user, path=None):
     return True
 
 
-def supervisor_command(record):
+def kept_command(record):
     """``<venv>/bin/python -I <keeper> --pidfile <pidfile> -- <gunicorn> -c <conf>`` (keeper.py:
-    a child subreaper that keeps a re-exec'd master under Supervisor), or Gunicorn itself when
+    a child subreaper that keeps a re-exec'd master under Supervisor or systemd, which both
+    watch the pid they started), or Gunicorn itself when
     the keeper cannot be used (no pidfile, a keeper the site's user could not run or could
     change): its restarts are then stop-then-start, and the page says so."""
     python = os.path.join(record.get("venv") or "/nonexistent", "bin", "python")
@@ -115,9 +116,12 @@ def runtime_dir_lines(record, who):
 
 
 def unit_text(record):
-    """gunicorn-<site>.service. systemd becomes the site's user before it executes Gunicorn.
-    KillMode=mixed: the stop signal goes to the master alone (it drains its workers in
-    graceful_timeout), SIGKILL to whatever is left after TimeoutStopSec."""
+    """gunicorn-<site>.service. systemd becomes the site's user before it executes Gunicorn,
+    through the keeper where it can be used (kept_command): the unit's MainPID is then the
+    keeper, which passes the reload's HUP and the stop's TERM on to the master, and a restart
+    is Gunicorn's re-exec with the unit untouched. KillMode=mixed: the stop signal goes to the
+    main process alone (the master drains its workers in graceful_timeout), SIGKILL to
+    whatever is left after TimeoutStopSec."""
     who = run_user(record)
     for key in ("gunicorn_bin", "gunicorn_conf", "project_path"):
         safe_text.check_path(record[key], key)
@@ -134,7 +138,7 @@ def unit_text(record):
         "WorkingDirectory=%s" % record["project_path"],
         "Environment=HOME=%s USER=%s LANG=C.UTF-8" % (who.home, who.name),
     ] + runtime_dir_lines(record, who) + [
-        "ExecStart=%s -c %s" % (record["gunicorn_bin"], record["gunicorn_conf"]),
+        "ExecStart=%s" % kept_command(record),
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=on-failure",
         "RestartSec=1",
@@ -354,7 +358,7 @@ def reload(record):
 
 
 def _metadata_add(record):
-    supervisor_programs.metadata_add(record["manager_detail"], supervisor_command(record),
+    supervisor_programs.metadata_add(record["manager_detail"], kept_command(record),
                  record["project_path"], run_user(record).name,
                  "Gunicorn: %s (gunicorn_switch)" % record["site"])
 

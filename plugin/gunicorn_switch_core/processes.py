@@ -318,6 +318,14 @@ def kept(master_pid):
         return False
 
 
+def parent_pid(pid):
+    """The parent of ``pid``, or None when it is gone."""
+    try:
+        return psutil.Process(pid).ppid()
+    except psutil.Error:
+        return None
+
+
 def read_pidfile(path):
     return host.read_pid(path) if path else None
 

@@ -41,15 +41,18 @@ def rates(prev, now, pid, started, cpu, requests):
 
 
 RESTART_BY_USR2 = ("daemon", "panel_project")
+# managers that watch the pid they started: a re-exec only through the keeper in between
+RESTART_BY_USR2_KEPT = ("supervisor", "systemd")
 
 
 def restart_by_usr2(record, master_pid):
     """Whether a restart of this master is Gunicorn's re-exec (control.reexec), which loses
-    no request: under a manager that follows the pidfile, or under Supervisor through the
-    keeper (keeper.py). A Supervisor program of an older release runs Gunicorn directly:
-    there it is stop-then-start, and the page warns before it."""
+    no request: under a manager that follows the pidfile, or under Supervisor or systemd
+    through the keeper (keeper.py). A program or unit of an older release runs Gunicorn
+    directly: there it is stop-then-start, and the page warns before it."""
     manager = (record or {}).get("manager")
-    return manager in RESTART_BY_USR2 or (manager == "supervisor" and processes.kept(master_pid))
+    return manager in RESTART_BY_USR2 or (manager in RESTART_BY_USR2_KEPT
+                                          and processes.kept(master_pid))
 
 
 def sample_path(site, record):

@@ -108,12 +108,14 @@ def _units(root):
 
 
 def _consistent(view, workers):
-    """The status page's master is systemd's MainPID, and its workers plus the master are
-    exactly the unit's cgroup (PIDs of the namespace, where the plugin runs)."""
+    """systemd's MainPID is the keeper, the status page's master is its child, and the
+    keeper, the master and its workers are exactly the unit's cgroup (PIDs of the
+    namespace, where the plugin runs); a restart is the lossless re-exec."""
     assert view["running"] and view["active"] == "active", view
-    assert view["master"] and view["master"] == view["main_pid"], view
+    assert view["master"] and view["kept"] and view["master_parent"] == view["main_pid"], view
+    assert view["restart_lossless"] is True, view
     assert len(view["workers"]) == workers == view["conf_workers"], view
-    assert sorted([view["master"]] + view["workers"]) == view["cgroup"], view
+    assert sorted([view["main_pid"], view["master"]] + view["workers"]) == view["cgroup"], view
 
 
 def _check_ops(res):
@@ -137,11 +139,13 @@ def _check_ops(res):
     rm = ops["remove_worker"][0]
     assert rm["done"] and rm["conf_workers"] == {"before": n + 1, "after": n}, rm
     _consistent(rm["view"], n)
-    # restart, stop, start: through systemctl, the same master systemd and the page see
+    # restart (under the same load): Gunicorn's re-exec under the keeper, the unit untouched
     r = ops["restart"]
-    assert r["done"] and r["master_after"] != r["master_before"], r
+    assert r["done"] and r["method"] == "USR2" and r["master_after"] != r["master_before"], r
     _consistent(r["view"], n)
     assert r["view"]["master"] == r["master_after"]
+    assert r["view"]["main_pid"] == res["before"]["main_pid"], r
+    # stop, start: through systemctl, the same master systemd and the page see
     st = ops["stop"]
     assert st["done"] and st["view"]["active"] == "inactive" and not st["view"]["running"], st
     assert st["view"]["master"] is None and st["view"]["cgroup"] == []
@@ -183,7 +187,7 @@ def test_systemd_site_switch_restart_reboot_rollback():
         assert state["uwsgi"] == {"is-enabled": "disabled", "is-active": "inactive"}, state
         assert state["server"].startswith("gunicorn/")
         unit = (root / "etc/systemd/system" / gunicorn_unit).read_text()
-        assert "User=www\n" in unit and "KillMode=mixed\n" in unit
+        assert "User=www\n" in unit and "KillMode=mixed\n" in unit and "keeper.py --pidfile" in unit
         assert "ExecStartPre=+/usr/bin/install -d -o root -g root -m 0755 %s/run/gunicorn_switch\n" % root in unit
 
         # -- systemd brings a killed master back --

@@ -66,10 +66,14 @@ def _call(plugin, method, **args):
 
 def _view(plugin, site, unit):
     """The status page's master and workers beside systemd's MainPID and the unit's cgroup."""
-    from gunicorn_switch_core import control, records
+    from gunicorn_switch_core import control, processes, records
     st = _call(plugin, "get_status", site=site)
     conf = records.load(site)["gunicorn_conf"]
-    return {"running": st["running"], "master": (st["master"] or {}).get("pid"),
+    master = (st["master"] or {}).get("pid")
+    return {"running": st["running"], "master": master,
+            "kept": bool(master) and processes.kept(master),
+            "master_parent": master and processes.parent_pid(master),
+            "restart_lossless": st.get("restart_lossless"),
             "workers": sorted(w["pid"] for w in st["workers"]),
             "main_pid": int(_show(unit, "MainPID") or 0), "cgroup": _cgroup_pids(unit),
             "active": _unit_state(unit)["is-active"],
@@ -82,15 +86,16 @@ def ops(sb, site, unit):
     ctl = {}
 
     def under_load_ops():
-        for op in ("reload", "add_worker", "reload", "remove_worker"):
+        for op in ("reload", "add_worker", "reload", "remove_worker", "restart"):
             t = time.monotonic()
             ctl.setdefault(op, []).append(dict(_call(plugin, "control", site=site.name, op=op),
                                                seconds=round(time.monotonic() - t, 2),
                                                view=_view(plugin, site.name, unit)))
     _, out["load"] = under_load(sb, site.name, under_load_ops)
     out["ops"] = ctl
-    # not lossless under systemd (the page says so): no load across these
-    for op in ("restart", "stop", "start"):
+    ctl["restart"] = ctl["restart"][0]
+    # a stop has nothing to serve with, by definition: no load across these
+    for op in ("stop", "start"):
         t = time.monotonic()
         ctl[op] = dict(_call(plugin, "control", site=site.name, op=op),
                        seconds=round(time.monotonic() - t, 2), view=_view(plugin, site.name, unit))
@@ -260,8 +265,11 @@ def main(root, action):
                 "gunicorn_pid": int(_show(gunicorn_unit, "MainPID") or 0),
                 "server": server_of(sb, site.name), "status": sb.get(site.name, "/")[0]}
     if action == "kill_master":
+        import psutil
         old = int(_show(gunicorn_unit, "MainPID"))
-        os.kill(old, signal.SIGKILL)
+        # the Gunicorn master: the keeper's child where the unit runs the keeper
+        kids = [c for c in psutil.Process(old).children() if "gunicorn" in " ".join(c.cmdline())]
+        os.kill(kids[0].pid if kids else old, signal.SIGKILL)
         end = time.monotonic() + 60
         new = 0
         while time.monotonic() < end:
