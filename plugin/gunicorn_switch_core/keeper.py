@@ -178,19 +178,24 @@ class Keeper(object):
         for name in FORWARDED:
             signal.signal(getattr(signal, name), self.forward)
         self.spawn()
-        code = 1
+        code, master_code = 1, None
         while True:
             try:
                 pid, status = os.waitpid(-1, 0)
             except ChildProcessError:
-                return code
+                return code if master_code is None else master_code
             except OSError as e:  # pragma: no cover - EINTR is retried by Python >= 3.5
                 if e.errno == errno.EINTR:
                     continue
                 raise
+            # A master that stops cleanly outlives its workers and removes its pidfile: the
+            # last status is its own. A master killed outright leaves its pidfile, and its
+            # orphaned workers come to us and exit 0 after it: its status is what the
+            # manager must see, or it would take a crash for a clean stop and not restart.
+            if pid == self.first or pid == parse_pid(_read(self.pidfile)):
+                master_code = exit_code(status)
             if pid == self.first:
                 self.first_alive = False
-            # the last to go is a master: Gunicorn's workers exit before it does
             code = exit_code(status)
 
 

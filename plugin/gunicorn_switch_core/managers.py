@@ -140,7 +140,9 @@ def unit_text(record):
     ] + runtime_dir_lines(record, who) + [
         "ExecStart=%s" % kept_command(record),
         "ExecReload=/bin/kill -HUP $MAINPID",
-        "Restart=on-failure",
+        # as the Supervisor program's autorestart=true: a master that exits on its own (a
+        # TERM from someone else, a crash the keeper reports as 0) comes back; a stop does not
+        "Restart=always",
         "RestartSec=1",
         "KillMode=mixed",
         "TimeoutStopSec=%d" % (int(record.get("graceful_timeout") or 30) + 5),

@@ -163,3 +163,37 @@ def test_a_stop_during_a_reexec_stops_both_masters(tmp_path):
         k.send_signal(signal.SIGTERM)
         assert k.wait(10) == 7
         assert _wait(lambda: not os.path.exists("/proc/%d" % new))
+
+
+KILLED_MASTER = """
+import os, sys, time
+pidfile = sys.argv[1]
+parent = os.getpid()
+if os.fork() == 0:  # a worker: leaves once its master is gone, as Gunicorn's do (exit 0)
+    while os.getppid() == parent:
+        time.sleep(0.05)
+    os._exit(0)
+with open(pidfile, "w") as fh:
+    fh.write(str(os.getpid()))
+while True:
+    time.sleep(1)
+"""
+
+
+def test_a_master_killed_outright_is_what_the_keeper_reports(tmp_path):
+    """Its orphaned worker exits 0 after it: the keeper still exits 128 + 9, so that the
+    manager (systemd's Restart=, Supervisor's exitcodes) sees the crash."""
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_MASTER)
+    pidfile = str(tmp_path / "k.pid")
+    k = subprocess.Popen([sys.executable, "-I", processes.KEEPER, "--pidfile", pidfile, "--",
+                          sys.executable, str(script), pidfile])
+    try:
+        master = _wait(lambda: host.read_pid(pidfile))
+        assert master and _wait(lambda: len(processes.children(master)) == 1)
+        os.kill(master, signal.SIGKILL)
+        assert k.wait(10) == 128 + signal.SIGKILL
+    finally:
+        if k.poll() is None:
+            k.kill()
+            k.wait()

@@ -103,7 +103,7 @@ def test_unit_text(fake_users):
         "After=network.target", "", "[Service]", "Type=simple", "User=www",
         "WorkingDirectory=/www/wwwroot/shop", "Environment=HOME=/home/www USER=www LANG=C.UTF-8",
         "ExecStart=/www/wwwroot/shop/venv/bin/gunicorn -c /www/wwwroot/shop/gunicorn_conf.py",
-        "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "RestartSec=1", "KillMode=mixed",
+        "ExecReload=/bin/kill -HUP $MAINPID", "Restart=always", "RestartSec=1", "KillMode=mixed",
         "TimeoutStopSec=15", "", "[Install]", "WantedBy=multi-user.target", ""])
     with pytest.raises(safe_text.UnsafeText):
         managers.unit_text(record(project_path="/www/wwwroot/a\nExecStartPre=/bin/evil"))
