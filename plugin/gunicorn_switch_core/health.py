@@ -3,6 +3,8 @@ import http.client
 import socket
 import time
 
+from .host import POLL
+
 # How long a step waits for a freshly started server to answer as the site did.
 DEADLINE = 30.0
 
@@ -54,4 +56,4 @@ def wait_status(bind, host_header, expected, path="/", deadline=30.0, log=None):
             return True, last
         if time.monotonic() >= end:
             return False, last
-        time.sleep(0.2)
+        time.sleep(POLL)

@@ -18,6 +18,10 @@ MAX_READ = 1024 * 1024  # nothing the plugin reads (configs, vhosts) is legitima
 # pip's own settings (a server points pip at a mirror this way).
 KEPT_ENV_PREFIXES = ("PIP_", "LANG", "LC_")
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# How often a switch polls for what it waits on (a pidfile, a listening socket, an answer):
+# each of those waits is on the path from confirm to "serving on Gunicorn", and a check costs
+# far less than the wait it ends early.
+POLL = 0.05
 
 
 class HostError(Exception):

@@ -216,13 +216,16 @@ def gunicorn_pid(record):
 
 
 
+QUICK_START = 3.0  # a master that is not up by then is asked about through its manager
+
+
 def _wait_gunicorn(record, timeout=30.0, gave_up=lambda: False):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         pid = gunicorn_pid(record)
         if pid or gave_up():
             return pid
-        time.sleep(0.2)
+        time.sleep(host.POLL)
     return None
 
 
@@ -253,9 +256,14 @@ def start(record):
     if m == "supervisor":
         prog = record["manager_detail"]
         rc, out = supervisor_programs.supervisorctl("update", prog)
+        # `update` starts a new program at once: its master's pidfile usually says so before a
+        # supervisorctl status (a Python process of its own) could, and this wait is on the
+        # way to "serving on Gunicorn". The health step after this one is the real check.
+        pid = _wait_gunicorn(record, timeout=QUICK_START)
+        if pid:
+            return True, out + "\nGunicorn master %d (supervisor program %s)" % (pid, prog)
         # Supervisor says RUNNING only once the process has lived `startsecs` (3 s, as the
-        # plugin writes it). The health step after this one is the real check, so a live
-        # master in STARTING is enough here: waiting for RUNNING was a third of the switch.
+        # plugin writes it): a live master in STARTING is enough here.
         state = supervisor_programs.wait_state(prog, supervisor_programs.UP + ("FATAL", "BACKOFF", "EXITED"))
         if state not in supervisor_programs.UP:
             rc, out2 = supervisor_programs.supervisorctl("start", prog)

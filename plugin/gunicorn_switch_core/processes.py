@@ -389,7 +389,7 @@ def wait_listening(pid_of, bind, deadline):
                 pass
         if time.monotonic() >= end:
             return False
-        time.sleep(0.2)
+        time.sleep(host.POLL)
 
 
 def wait_gone(pid, timeout=STOP_WAIT):
