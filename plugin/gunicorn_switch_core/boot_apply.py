@@ -70,6 +70,14 @@ def _names(directory):
         return []
 
 
+def _user_exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
 def crontabs():
     """[(path, kind, run_as)] of the crontabs cron reads (boot_cron): root's (the panel's
     file), the system ones (run_as None: each line names its user), the other users'."""
@@ -86,10 +94,9 @@ def crontabs():
     for name in _names(spool):
         if name == "root" or not boot_cron.spool_name_read(name):
             continue
-        try:
-            uid = pwd.getpwnam(name).pw_uid
-        except KeyError:
+        if not _user_exists(name):
             continue  # cron skips a crontab whose user does not exist
+        uid = pwd.getpwnam(name).pw_uid
         path = os.path.join(spool, name)
         st = safe_files.lstat(path)
         if st is not None and boot_cron.tab_read(st, uid):
@@ -125,6 +132,8 @@ def discover(uwsgi_config, project_path, site_user):
         else:
             entries = [dict(e, run_as=run_as) for e in boot.crontab_entries(text, needles)]
         for e in entries:
+            if not _user_exists(e["run_as"]):
+                continue  # cron does not run a line of a user that does not exist
             f = dict(e, kind=kind, file=path)
             if not boot_cron.editable(e["run_as"], site_user):
                 f.update(edit=False, reason="other_user", site_user=site_user)

@@ -29,6 +29,9 @@ from . import boot
 DEBIAN, CRONIE = "debian", "cronie"
 _RUN_PARTS_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _CRONIE_SKIP_SUFFIXES = ("~", ".rpmsave", ".rpmorig", ".rpmnew")
+# a user field: a line without one (its command where the user should be) is one cron
+# rejects (unknown user), and so is a name that no user has (boot_apply looks)
+_USER_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\$?$")
 
 
 def flavor(spool_dir):
@@ -68,7 +71,8 @@ def system_entries(text, paths_):
     for i, raw in enumerate(text.splitlines(True), 1):
         line = raw.rstrip("\r\n")
         words = line.split(None, 2)
-        if len(words) == 3 and words[0] == "@reboot" and boot.starts_site(words[2], paths_):
+        if len(words) == 3 and words[0] == "@reboot" and _USER_FIELD.match(words[1]) and \
+                boot.starts_site(words[2], paths_):
             out.append({"line": i, "text": line, "run_as": words[1]})
     return out
 
