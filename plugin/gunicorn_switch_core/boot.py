@@ -32,7 +32,7 @@ import os
 import re
 import shlex
 
-from . import safe_text
+from . import i18n, safe_text
 
 MARK = "gunicorn_switch"
 _COMMENT = re.compile(r"^\s*#")
@@ -102,15 +102,8 @@ def initd_enabled(name, links):
     return False
 
 
-# why an entry found is not edited
-REASONS = {
-    "initd_disabled": ("{file} 存在，但未设为开机启动（rc2.d–rc5.d 中没有 S 链接）：不修改",
-                       "{file} is present but not enabled at boot (no S link in rc2.d-rc5.d): "
-                       "left as it is"),
-    "other_user": ("{file} 中这一行以 {run_as} 运行，而站点的 uWSGI 以 {user} 运行：只提示，不修改",
-                   "this line of {file} runs as {run_as}, the site's uWSGI as {user}: reported, "
-                   "not edited"),
-}
+# why an entry found is not edited -> its words (i18n)
+REASONS = {"initd_disabled": "boot_initd_disabled", "other_user": "boot_other_user"}
 
 
 def split(entries):
@@ -288,9 +281,8 @@ _KIND_OPTION = {"crontab": "@reboot", "cron_system": "@reboot", "cron_user": "@r
 
 
 def reason_text(entry, lang):
-    zh, en = REASONS[entry["reason"]]
-    return (en if lang == "en" else zh).format(file=entry["file"], run_as=entry.get("run_as"),
-                                               user=entry.get("site_user"))
+    return i18n.t(REASONS[entry["reason"]], lang, file=entry["file"], run_as=entry.get("run_as"),
+                  user=entry.get("site_user"))
 
 
 def carried_items(p, lang, none_note):
