@@ -7,8 +7,15 @@ Emperor's vassal file):
 
 - an ``@reboot`` line of root's crontab (the panel's 计划任务 file, panel_cron.crontab_file);
 - a line of ``/etc/rc.local``;
+- an ``@reboot`` line of ``/etc/crontab``, ``/etc/cron.d/*`` or another user's crontab
+  (boot_cron.py: which of those cron reads, and whom a line runs as);
 - an init.d script, such as the old Python project manager's ``/etc/init.d/<name>_pymanager``
-  (notes/baota-internals.md §8), which its systemd file or the rc?.d links run at boot.
+  (notes/baota-internals.md §8), which its systemd file or the rc?.d links run at boot. It
+  starts anything at boot only when enabled: an ``S??<name>`` link in ``rc2.d``..``rc5.d``
+  (update-rc.d, chkconfig; systemd-sysv-generator reads the same links). One without is
+  reported in the plan, not edited.
+
+An entry the switch does not edit carries ``edit: False`` and a ``reason`` (REASONS).
 
 A line or script is the site's when it runs uWSGI (it says ``uwsgi``) and names one of the
 site's own paths (its uWSGI config, its project directory), a path only counting as a whole
@@ -25,7 +32,7 @@ import os
 import re
 import shlex
 
-from . import safe_text
+from . import i18n, safe_text
 
 MARK = "gunicorn_switch"
 _COMMENT = re.compile(r"^\s*#")
@@ -77,6 +84,32 @@ def initd_starts_site(text, paths_):
     if "# %s:" % MARK in text:
         return False  # one the switch wrote
     return any(starts_site(raw.rstrip("\r\n"), paths_) for raw in _lines(text))
+
+
+_S_LINK = re.compile(r"^S\d\d(.+)$")
+# the runlevels whose S links start a script at boot (multi-user and graphical)
+RUNLEVELS = (2, 3, 4, 5)
+
+
+def initd_enabled(name, links):
+    """Is the init.d script ``name`` started at boot? ``links``: [(link name, its target or
+    None)] of the rc?.d directories of RUNLEVELS. An ``S<NN>`` link that names the script or
+    points at it enables it; ``K`` links stop it, they start nothing."""
+    for link, target in links:
+        m = _S_LINK.match(link)
+        if m and (m.group(1) == name or (target and os.path.basename(target.rstrip("/")) == name)):
+            return True
+    return False
+
+
+# why an entry found is not edited -> its words (i18n)
+REASONS = {"initd_disabled": "boot_initd_disabled", "other_user": "boot_other_user"}
+
+
+def split(entries):
+    """(the entries the switch edits, the ones it only reports)."""
+    return ([e for e in entries if e.get("edit", True)],
+            [e for e in entries if not e.get("edit", True)])
 
 
 def header(site):
@@ -200,23 +233,33 @@ UWSGI_MANAGER_OFF = {
 }
 
 
-def plan(found, gunicorn_manager, uwsgi_manager, auto_run=None):
-    """What the switch does about boot. ``found``: [{kind: crontab|rc_local|initd, file,
-    line?, text}] from boot_apply.discover. Returns {found, replace, where, where_en,
-    persistent, uwsgi_off}: ``replace`` says whether the boot script takes the place of the
-    lines/scripts found (Gunicorn as a plain daemon) or they are only turned off (a manager
-    that starts Gunicorn at boot itself)."""
+# an entry's kind -> where the line that runs the boot script goes (zh, en); another user's
+# line is replaced from root's crontab: that user gets nothing that root runs
+REPLACED_IN = {
+    "crontab": ("计划任务 @reboot", "root's crontab @reboot"),
+    "cron_user": ("计划任务 @reboot", "root's crontab @reboot"),
+    "cron_system": ("/etc/crontab、/etc/cron.d 的 @reboot", "/etc/crontab, /etc/cron.d @reboot"),
+    "rc_local": ("/etc/rc.local", "/etc/rc.local"),
+    "initd": ("init.d 脚本", "the init.d script"),
+}
+
+
+def plan(entries, gunicorn_manager, uwsgi_manager, auto_run=None):
+    """What the switch does about boot. ``entries``: [{kind: crontab|cron_system|cron_user|
+    rc_local|initd, file, line?, text, run_as?, edit?, reason?}] from boot_apply.discover.
+    Returns {found, reported, replace, where, where_en, persistent, uwsgi_off}: ``found`` is
+    what the switch edits, ``reported`` what it leaves; ``replace`` says whether the boot
+    script takes the place of the lines/scripts found (Gunicorn as a plain daemon) or they
+    are only turned off (a manager that starts Gunicorn at boot itself)."""
+    found, reported = split(entries)
     before = bool(found) or uwsgi_manager in ("supervisor", "systemd", "emperor") or \
         (uwsgi_manager == "panel_project" and auto_run is not False)
     if gunicorn_manager == "daemon":
         replace = bool(found)
         if replace:
-            kinds = sorted(set(f["kind"] for f in found))
-            where = "、".join({"crontab": "计划任务 @reboot", "rc_local": "/etc/rc.local",
-                              "initd": "init.d 脚本"}[k] for k in kinds)
-            where_en = ", ".join({"crontab": "root's crontab @reboot", "rc_local": "/etc/rc.local",
-                                  "initd": "the init.d script"}[k] for k in kinds)
-            where, where_en = ("%s → 插件的开机脚本" % where, "%s -> the plugin's boot script" % where_en)
+            places = sorted(set(REPLACED_IN[f["kind"]] for f in found))
+            where, where_en = ("%s → 插件的开机脚本" % "、".join(z for z, _ in places),
+                               "%s -> the plugin's boot script" % ", ".join(e for _, e in places))
         else:
             where = where_en = None
         persistent = replace
@@ -228,12 +271,18 @@ def plan(found, gunicorn_manager, uwsgi_manager, auto_run=None):
         else:
             where, where_en = MANAGER_BOOT.get(gunicorn_manager, (None, None))
             persistent = where is not None
-    return {"found": list(found), "replace": replace, "where": where, "where_en": where_en,
+    return {"found": found, "reported": reported, "replace": replace, "where": where, "where_en": where_en,
             "persistent": persistent, "started_at_boot_before": before,
             "uwsgi_off": UWSGI_MANAGER_OFF.get(uwsgi_manager)}
 
 
-_KIND_OPTION = {"crontab": "@reboot", "rc_local": "/etc/rc.local", "initd": "init.d"}
+_KIND_OPTION = {"crontab": "@reboot", "cron_system": "@reboot", "cron_user": "@reboot",
+                "rc_local": "/etc/rc.local", "initd": "init.d"}
+
+
+def reason_text(entry, lang):
+    return i18n.t(REASONS[entry["reason"]], lang, file=entry["file"], run_as=entry.get("run_as"),
+                  user=entry.get("site_user"))
 
 
 def carried_items(p, lang, none_note):
@@ -249,6 +298,9 @@ def carried_items(p, lang, none_note):
             if f["kind"] == "initd":
                 detail = ("%s now runs the plugin's boot script on start" if en else
                           "%s 的 start 改为运行插件的开机脚本") % f["file"]
+            elif f["kind"] == "cron_user":
+                detail = ("commented out in %s; root's crontab runs the plugin's boot script "
+                          "instead" if en else "在 %s 中注释掉，改由 root 的计划任务运行插件的开机脚本") % f["file"]
         elif f["kind"] == "initd":
             detail = ("%s no longer starts uWSGI (rollback puts it back)" if en else
                       "%s 不再启动 uWSGI（回滚时恢复）") % f["file"]
@@ -261,4 +313,7 @@ def carried_items(p, lang, none_note):
         items.append({"kind": "boot", "option": "boot", "value": p["uwsgi_off"] or (
             "nothing started uWSGI at boot" if en else "uWSGI 原本不会开机启动"),
             "origin": None, "where": where, "detail": "" if p["persistent"] else none_note})
+    for f in p.get("reported") or []:
+        items.append({"kind": "boot_left", "option": _KIND_OPTION[f["kind"]], "value": f["text"],
+                      "origin": f["file"], "where": None, "detail": reason_text(f, lang)})
     return items

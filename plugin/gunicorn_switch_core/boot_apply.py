@@ -1,20 +1,32 @@
 """Boot persistence on the host: find what starts a site's uWSGI at boot (read-only), put
 Gunicorn in its place, and undo that on rollback. The decisions are boot.py's.
 
-Every file changed here is root's (root's crontab, /etc/rc.local, an init.d script) and is
-backed up (``backup(path)``) before it changes; the boot script lives in the plugin's own
-0700 state directory, so root executes nothing at boot that the site's user could change: the
-script drops to that user before it runs anything of the site's (panel_project.drop_lines).
+Every file changed here is backed up (``backup(path)``) before it changes. They are root's
+(root's crontab, /etc/crontab, /etc/cron.d, /etc/rc.local, an init.d script) except another
+user's spool crontab, which cron runs as that user: it is read and replaced by descriptor
+(safe_files, in the spool directory that only root and cron's group can write), keeps its
+owner and mode, and only ever loses lines: the line that starts Gunicorn instead goes into
+root's crontab, so that user gets nothing that root runs. The boot script lives in the
+plugin's own 0700 state directory, so root executes nothing at boot that the site's user could
+change: the script drops to that user before it runs anything of the site's
+(panel_project.drop_lines).
 """
 import os
+import pwd
 import shlex
 import stat
 
-from . import (boot, host, i18n, panel_cron, panel_project, paths, records, safe_files, safe_text,
-               supervisor_programs)
+from . import (boot, boot_cron, host, i18n, panel_cron, panel_project, paths, records, safe_files,
+               safe_text, supervisor_programs)
 
 RC_LOCAL = "/etc/rc.local"
 INITD = "/etc/init.d"
+SYSTEM_CRONTAB = "/etc/crontab"
+CRON_D = "/etc/cron.d"
+# where update-rc.d (Debian) and chkconfig (the Red Hat family, /etc/rc?.d being links to
+# these) put the S/K links of init.d scripts
+RC_DIRS = tuple("/etc/rc%d.d" % n for n in boot.RUNLEVELS) + \
+    tuple("/etc/rc.d/rc%d.d" % n for n in boot.RUNLEVELS)
 # init.d scripts that are not a site's, never read
 INITD_SKIP = ("nginx", "bt", "README", "skeleton", "rc", "rcS", "functions")
 
@@ -51,24 +63,94 @@ def _initd_scripts():
     return out
 
 
-def discover(uwsgi_config, project_path):
-    """[{kind, file, line?, text}]: what starts the site's uWSGI at boot besides its
-    manager. Reads only."""
+def _names(directory):
+    try:
+        return sorted(safe_files.listdir(directory))
+    except OSError:
+        return []
+
+
+def _user_exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def crontabs():
+    """[(path, kind, run_as)] of the crontabs cron reads (boot_cron): root's (the panel's
+    file), the system ones (run_as None: each line names its user), the other users'."""
+    root = panel_cron.crontab_file()
+    out = [(root, "crontab", "root")]
+    flavor = boot_cron.flavor(os.path.dirname(root))
+    cron_d = paths.real(CRON_D)
+    for path in [paths.real(SYSTEM_CRONTAB)] + [os.path.join(cron_d, n) for n in _names(cron_d)
+                                                if boot_cron.cron_d_name_read(n, flavor)]:
+        st = safe_files.lstat(path)
+        if st is not None and boot_cron.tab_read(st, 0):
+            out.append((path, "cron_system", None))
+    spool = os.path.dirname(root)
+    for name in _names(spool):
+        if name == "root" or not boot_cron.spool_name_read(name):
+            continue
+        if not _user_exists(name):
+            continue  # cron skips a crontab whose user does not exist
+        uid = pwd.getpwnam(name).pw_uid
+        path = os.path.join(spool, name)
+        st = safe_files.lstat(path)
+        if st is not None and boot_cron.tab_read(st, uid):
+            out.append((path, "cron_user", name))
+    return out
+
+
+def _rc_links():
+    """[(link name, target or None)] in the rc?.d directories of the boot runlevels."""
+    out = []
+    for d in RC_DIRS:
+        real = paths.real(d)
+        for name in _names(real):
+            st = safe_files.lstat(os.path.join(real, name))
+            target = safe_files.readlink(os.path.join(real, name)) if st is not None and \
+                stat.S_ISLNK(st.st_mode) else None
+            out.append((name, target))
+    return out
+
+
+def discover(uwsgi_config, project_path, site_user):
+    """[{kind, file, line?, text, run_as?, edit?, reason?}]: what starts the site's uWSGI at
+    boot besides its manager; an entry the switch leaves as it is says why (boot.REASONS).
+    ``site_user``: the user the site's uWSGI ran as. Reads only."""
     needles = boot.needles(uwsgi_config, project_path)
     if not needles:
         return []
     found = []
-    cron = panel_cron.crontab_file()
-    text = _read(cron)
-    for e in boot.crontab_entries(text or "", needles):
-        found.append(dict(e, kind="crontab", file=cron))
+    for path, kind, run_as in crontabs():
+        text = _read(path) or ""
+        if kind == "cron_system":
+            entries = boot_cron.system_entries(text, needles)
+        else:
+            entries = [dict(e, run_as=run_as) for e in boot.crontab_entries(text, needles)]
+        for e in entries:
+            if not _user_exists(e["run_as"]):
+                continue  # cron does not run a line of a user that does not exist
+            f = dict(e, kind=kind, file=path)
+            if not boot_cron.editable(e["run_as"], site_user):
+                f.update(edit=False, reason="other_user", site_user=site_user)
+            found.append(f)
     text = _read(rc_local())
     for e in boot.rc_local_entries(text or "", needles):
         found.append(dict(e, kind="rc_local", file=rc_local()))
+    links = None
     for path in _initd_scripts():
         text = _read(path)
         if text and boot.initd_starts_site(text, needles):
-            found.append({"kind": "initd", "file": path, "text": os.path.basename(path)})
+            name = os.path.basename(path)
+            f = {"kind": "initd", "file": path, "text": name}
+            links = _rc_links() if links is None else links
+            if not boot.initd_enabled(name, links):
+                f.update(edit=False, reason="initd_disabled")
+            found.append(f)
     return found
 
 
@@ -151,13 +233,14 @@ def script_text(record):
     ])
 
 
-def plan_for(site, uwsgi_config, project_path, gunicorn_manager, uwsgi_manager):
+def plan_for(site, uwsgi_config, project_path, gunicorn_manager, uwsgi_manager, site_user):
     """boot.plan for a site, from the host (reads only)."""
     auto_run = None
     if uwsgi_manager == "panel_project":
         conf = panel_project.get_project_config(site) or {}
         auto_run = bool(conf.get("auto_run")) if "auto_run" in conf else None
-    p = boot.plan(discover(uwsgi_config, project_path), gunicorn_manager, uwsgi_manager, auto_run)
+    p = boot.plan(discover(uwsgi_config, project_path, site_user), gunicorn_manager, uwsgi_manager,
+                  auto_run)
     p["gunicorn_manager"] = gunicorn_manager
     p["script"] = script_path(site) if gunicorn_manager == "daemon" else None
     return p
@@ -176,18 +259,14 @@ def enable(record):
     script = script_path(site)
     safe_files.makedirs(os.path.dirname(script), mode=0o700)
     host.write_atomic(script, script_text(record), mode=0o700)
-    path = panel_cron.crontab_file()
-    now = _read(path) or ""
-    line = boot.replacement_line("crontab", script, site)
-    if line not in now.splitlines():
-        now += ("\n" if now and not now.endswith("\n") else "") + line + "\n"
-        panel_cron.write_crontab(path, now)
-    files = [f for f in b.get("files") or [] if f["path"] != path]
-    files.append({"path": path, "kind": "crontab", "sha256": _sha(now)})
+    # no backup: rollback takes the line away by its tag (undo_lines)
+    entry = _add_root_reboot_line(script, site, lambda path: None)
+    files = [f for f in b.get("files") or [] if f["path"] != entry["path"]]
+    files.append(entry)
     b.update(files=files, script=script, persistent=True, where="计划任务 @reboot → 插件的开机脚本",
              where_en="root's crontab @reboot -> the plugin's boot script")
     record["boot"] = b
-    return True, "%s: %s" % (path, line)
+    return True, "%s: %s" % (entry["path"], boot.replacement_line("crontab", script, site))
 
 
 def status_of(record):
@@ -204,8 +283,8 @@ def status_of(record):
 
 
 def _write_like(path, text):
-    """Replace a root file, keeping its mode and owner (rc.local and init.d scripts stay
-    executable; root's crontab stays 0600 root:crontab)."""
+    """Replace a file by descriptor, keeping its mode and owner (rc.local and init.d scripts
+    stay executable; a spool crontab stays 0600 and its user's, as cron wants it)."""
     if path == panel_cron.crontab_file():
         panel_cron.write_crontab(path, text)
         return
@@ -221,7 +300,7 @@ def apply(plan, record, backup):
     site = record["site"]
     done = {"script": None, "files": [], "where": plan.get("where"), "where_en": plan.get("where_en"),
             "persistent": plan.get("persistent")}
-    found = plan.get("found") or []
+    found = boot.split(plan.get("found") or [])[0]
     script = None
     # Gunicorn as a plain daemon: the boot script is written even with nothing to replace, so
     # that the note on the status page can name it (开机自启: enable)
@@ -243,6 +322,7 @@ def apply(plan, record, backup):
     by_file = {}
     for f in found:
         by_file.setdefault(f["file"], []).append(f)
+    placed = False  # a line or script that runs the boot script at boot
     for path, entries in sorted(by_file.items()):
         now = _read(path)
         if now is None:
@@ -257,10 +337,12 @@ def apply(plan, record, backup):
             numbers = [i for i, ln in enumerate(now.splitlines(), 1) if ln.rstrip("\r") in wanted]
             if not numbers:
                 continue
-            repl = boot.replacement_line(kind, script, site) if script else None
-            new = boot.disable_lines(now, set(numbers), site, repl)
+            new = boot.disable_lines(now, set(numbers), site, _replacement(kind, script, site))
         _write_like(path, new)
+        placed = placed or (script is not None and kind != "cron_user")
         done["files"].append({"path": path, "kind": kind, "sha256": _sha(new)})
+    if script and not placed and any(f["kind"] == "cron_user" for f in done["files"]):
+        done["files"].append(_add_root_reboot_line(script, site, backup))
     # a step resumed after its runner died finds its own edits, not uWSGI's lines: they are
     # recorded all the same, or rollback would not put uWSGI's lines back
     for path, kind in edited_files(site):
@@ -269,10 +351,33 @@ def apply(plan, record, backup):
     return done
 
 
+def _replacement(kind, script, site):
+    """The line that runs the boot script in place of uWSGI's, in a file of ``kind``; None
+    in another user's crontab (cron would run it as that user: root's crontab gets it)."""
+    if script is None or kind == "cron_user":
+        return None
+    if kind == "cron_system":
+        return boot_cron.replacement_line(script, site)
+    return boot.replacement_line(kind, script, site)
+
+
+def _add_root_reboot_line(script, site, backup):
+    """The boot script's ``@reboot`` line at the end of root's crontab (for a line turned off
+    in another user's crontab); the crontab's entry for done["files"]."""
+    path = panel_cron.crontab_file()
+    backup(path)
+    now = _read(path) or ""
+    line = boot.replacement_line("crontab", script, site)
+    if line not in now.splitlines():
+        now += ("\n" if now and not now.endswith("\n") else "") + line + "\n"
+        panel_cron.write_crontab(path, now)
+    return {"path": path, "kind": "crontab", "sha256": _sha(now)}
+
+
 def edited_files(site):
     """[(path, kind)] of the files that hold this site's boot edits."""
     out = []
-    for path, kind in ((panel_cron.crontab_file(), "crontab"), (rc_local(), "rc_local")):
+    for path, kind in [(p, k) for p, k, _ in crontabs()] + [(rc_local(), "rc_local")]:
         text = _read(path)
         if text and boot.has_edits(text, site):
             out.append((path, kind))

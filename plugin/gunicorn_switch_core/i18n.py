@@ -144,6 +144,13 @@ MESSAGES = {
                   "gunicorn-switch control {site} enable-boot (an @reboot line in root's crontab that "
                   "runs {script}), or install the Supervisor plugin, then roll back and switch again"),
     "boot_where": ("开机自启：{where}", "Starts at boot: {where}"),
+    # a boot entry the switch leaves as it is (boot.REASONS), on the plan's page
+    "boot_initd_disabled": ("{file} 存在，但未设为开机启动（rc2.d–rc5.d 中没有 S 链接）：不修改",
+                            "{file} is present but not enabled at boot (no S link in rc2.d-rc5.d): "
+                            "left as it is"),
+    "boot_other_user": ("{file} 中这一行以 {run_as} 运行，而站点的 uWSGI 以 {user} 运行：只提示，不修改",
+                        "this line of {file} runs as {run_as}, the site's uWSGI as {user}: reported, "
+                        "not edited"),
     "uninstall_ok": ("可以卸载：已切换的站点会保持现状继续运行",
                      "Ready to uninstall: switched sites keep running as they are"),
 }
@@ -194,6 +201,7 @@ class use(object):
         _LOCAL.lang = self.saved
 
 
-def t(key, **kw):
+def t(key, lang_=None, **kw):
+    """The message ``key`` in ``lang_`` (default: this call's language)."""
     zh, en = MESSAGES[key]
-    return (en if lang() == "en" else zh).format(**kw)
+    return (en if (lang_ or lang()) == "en" else zh).format(**kw)

@@ -283,10 +283,10 @@ def log_dir(site):
     return paths.real(paths.PYTHON_LOGS + "/" + site["site"])
 
 
-def boot_plan_for(name, site, manager):
+def boot_plan_for(name, site, manager, user):
     """(what the switch does about boot, the note when the site will not start at boot)."""
     p = boot_apply.plan_for(name, site["uwsgi_config"], site["project_path"], manager,
-                            site["manager"])
+                            site["manager"], user)
     note = None if p["persistent"] else i18n.t(
         "boot_none", site=name, script=p["script"] or boot_apply.script_path(name))
     return p, note
@@ -373,7 +373,7 @@ def make_plan(name: str, options: Mapping[str, str],
 
     files, nres = plan_nginx(site, bind, tr)
 
-    boot_plan, boot_note = boot_plan_for(name, site, manager)
+    boot_plan, boot_note = boot_plan_for(name, site, manager, user.name)
     warnings = plan_warnings(tr, nres, cfg, {"gunicorn_version": why, "uid": user_warning,
                                              "bind": bind_warning, "boot": boot_note})
     nginx_addr = nginx_listen(tree)

@@ -12,7 +12,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
-from . import (backups, boot_apply, daemons, health, host, managers, nginx_live, nginx_stage, panel_cron,
+from . import (backups, boot, boot_apply, daemons, health, host, managers, nginx_live, nginx_stage, panel_cron,
                panel_project, processes, records, safe_files, safe_text, supervisor_programs, tasks,
                uwsgi_process)
 
@@ -346,7 +346,8 @@ def boot_do(r):
         return "skipped"  # a plan from before boot persistence
     rec = r.outputs["record"]
     # the lines as they are now, not as they were when the plan was made
-    p = dict(p, found=boot_apply.discover(r.inputs["uwsgi_config"], r.inputs["project_path"]))
+    p = dict(p, found=boot.split(boot_apply.discover(r.inputs["uwsgi_config"], r.inputs["project_path"],
+                                                     r.inputs["user"]))[0])
     try:
         r.outputs["boot"] = boot_apply.apply(p, rec, lambda path: backups.keep(r, path))
     except Exception as e:

@@ -56,6 +56,7 @@
     carried_cron: ['计划任务', 'Cron job'],
     carried_daemon: ['守护进程', 'Daemon'],
     carried_boot: ['开机自启', 'Start at boot'],
+    carried_boot_left: ['开机项（不修改）', 'Boot entry (left as it is)'],
     carried_where: ['接管到', 'Now in'],
     plan_conf: ['将写入的 gunicorn_conf.py', 'gunicorn_conf.py to be written'],
     plan_diff: ['nginx 配置改动', 'nginx change'],

@@ -156,7 +156,8 @@
       return JSON.stringify(item);
     },
 
-    // What uWSGI ran besides the app (reload files, crons, daemons) and where the switch puts it.
+    // What uWSGI ran besides the app (reload files, crons, daemons) and where the switch puts it;
+    // a boot entry the switch leaves as it is has no "where", only why.
     carriedHtml: function (items) {
       if (!items.length) return '';
       var html = '<h4>' + esc(gswitch.t('plan_carried')) + '</h4><div class="divtable mb15">' +
@@ -164,8 +165,9 @@
       for (var i = 0; i < items.length; i++) {
         var c = items[i];
         html += '<tr><td>' + esc(gswitch.t('carried_' + c.kind)) + '</td><td class="gswitch-mono">' +
-          esc(c.option + ' = ' + c.value) + '</td><td>' + esc(gswitch.t('carried_where')) + ' ' +
-          esc(c.where) + '<br><span class="c9">' + esc(c.detail || '') + '</span></td></tr>';
+          esc(c.option + ' = ' + c.value) + '</td><td>' +
+          (c.where ? esc(gswitch.t('carried_where')) + ' ' + esc(c.where) + '<br>' : '') +
+          '<span class="c9">' + esc(c.detail || '') + '</span></td></tr>';
       }
       return html + '</tbody></table></div>';
     },

@@ -1,15 +1,21 @@
 """Boot persistence (issue 14 §3), proved by simulated reboots: shop.test's uWSGI is started at
-boot by an ``@reboot`` line of root's crontab (then by /etc/rc.local); after the switch a
-reboot brings the site back on Gunicorn with no uWSGI, after the rollback the boot files are
-byte for byte what they were and the same reboot brings uWSGI back.
+boot by an ``@reboot`` line of root's crontab (then by an /etc/cron.d file that runs it as the
+site's user, by that user's own crontab, by /etc/rc.local); after the switch a reboot brings the site back on
+Gunicorn with no uWSGI, after the rollback the boot files are byte for byte what they were
+and the same reboot brings uWSGI back. An init.d script that no rc?.d link enables is shown in
+the plan and left as it is.
 
 A reboot here: every process of the sandbox stopped by PID, /run emptied (a tmpfs), then only
-what the boot mechanisms run: nginx's init script (the panel starts nginx at boot),
-supervisord with its config, the crontab's @reboot lines as cron runs them (root, /bin/sh -c,
-cron's environment), /etc/rc.local, the panel's project autostart. Its own sandbox, with
-shop.test alone: a reboot must not take down the shared sandbox's other sites.
+what the boot mechanisms run: nginx's init script (the panel starts nginx at boot), the init.d
+scripts that an S link of rc2.d-rc5.d enables, supervisord with its config, the @reboot lines
+as cron runs them (root's and www's crontabs as their user; /etc/crontab and the /etc/cron.d files whose names
+Debian's cron reads as the user of their user field; /bin/sh -c, cron's environment),
+/etc/rc.local, the panel's project autostart. Its own sandbox, with shop.test alone: a reboot
+must not take down the shared sandbox's other sites.
 """
 import os
+import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -25,6 +31,12 @@ pytestmark = pytest.mark.sandbox
 SITE = "shop.test"
 CRONTAB = "/var/spool/cron/crontabs/root"
 RC_LOCAL = "/etc/rc.local"
+USER_CRONTAB = "/var/spool/cron/crontabs/www"
+CRON_D = "/etc/cron.d/shop-uwsgi"
+# a copy Debian's cron does not read (a dot in its name): never run, never edited
+CRON_D_SKIPPED = "/etc/cron.d/shop-uwsgi.bak"
+INIT_SCRIPT = "/etc/init.d/shop_pymanager"
+BOOT_FILES = (CRONTAB, USER_CRONTAB, RC_LOCAL, CRON_D, CRON_D_SKIPPED, INIT_SCRIPT)
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +56,43 @@ def uwsgi_command(sb):
     return "cd %s && %s/bin/uwsgi --ini %s" % (site.project, site.venv, site.uwsgi_ini)
 
 
+def run_as_cron(command, user):
+    pw = pwd.getpwnam(user)
+    env = {"HOME": pw.pw_dir, "LOGNAME": user, "PATH": "/usr/bin:/bin", "SHELL": "/bin/sh"}
+    drop = {} if user == "root" else {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+    subprocess.run(["/bin/sh", "-c", command], env=env, cwd="/", timeout=60,
+                   stdin=subprocess.DEVNULL, capture_output=True, check=False, **drop)
+
+
 def run_cron_reboot_lines(sb):
-    path = sb.p(CRONTAB)
-    if not path.exists():
-        return
-    env = {"HOME": "/root", "LOGNAME": "root", "PATH": "/usr/bin:/bin", "SHELL": "/bin/sh"}
-    for line in path.read_text().splitlines():
-        words = line.split(None, 1)
-        if len(words) == 2 and words[0] == "@reboot":
-            subprocess.run(["/bin/sh", "-c", words[1]], env=env, cwd="/root", timeout=60,
-                           stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    """The users' crontabs (root's, www's) as their user, then the system crontabs (a user
+    field; in cron.d only the names of run-parts, as Debian's cron reads them)."""
+    for user, tab in (("root", CRONTAB), ("www", USER_CRONTAB)):
+        path = sb.p(tab)
+        for line in path.read_text().splitlines() if path.exists() else []:
+            words = line.split(None, 1)
+            if len(words) == 2 and words[0] == "@reboot":
+                run_as_cron(words[1], user)
+    cron_d = sb.p("/etc/cron.d")
+    system = [sb.p("/etc/crontab")] + sorted(p for p in (cron_d.iterdir() if cron_d.exists() else [])
+                                             if re.match(r"^[A-Za-z0-9_-]+$", p.name))
+    for path in system:
+        for line in path.read_text().splitlines() if path.is_file() else []:
+            words = line.split(None, 2)
+            if len(words) == 3 and words[0] == "@reboot":
+                run_as_cron(words[2], words[1])
+
+
+def run_rc_links(sb):
+    """The init.d scripts an S link of rc2.d-rc5.d enables, each once, with ``start``."""
+    started = set()
+    for n in (2, 3, 4, 5):
+        rc = sb.p("/etc/rc%d.d" % n)
+        for link in sorted(rc.iterdir()) if rc.exists() else []:
+            if re.match(r"^S\d\d", link.name) and link.resolve() not in started:
+                started.add(link.resolve())
+                subprocess.run([str(link), "start"], timeout=60, stdin=subprocess.DEVNULL,
+                               capture_output=True, check=False)
 
 
 def reboot(sb):
@@ -65,6 +104,7 @@ def reboot(sb):
             sb.p(pid).unlink()
     assert sb.pids() == []
     sb.run([str(sb.p("/etc/init.d/nginx")), "start"])
+    run_rc_links(sb)
     sb.run([str(sb.p("/www/server/panel/pyenv/bin/supervisord")), "-c",
             str(sb.p("/www/server/panel/plugin/supervisor/supervisord.conf"))])
     run_cron_reboot_lines(sb)
@@ -95,14 +135,53 @@ def serving(sb, name=SITE):
         return False
 
 
+def clear_boot_files(sb):
+    for other in BOOT_FILES:
+        if sb.p(other).exists():
+            sb.p(other).unlink()
+
+
+# the kind of boot entry a test writes -> (the plan's kind, what precedes uWSGI's command)
+ENTRY = {"crontab": ("crontab", "@reboot "), "cron_d": ("cron_system", "@reboot www "),
+         "cron_user": ("cron_user", "@reboot "), "rc_local": ("rc_local", "")}
+
+
+def give_uwsgi_log_to_www(sb):
+    """uWSGI started as www appends to its daemonize log itself (as root it opened it first)."""
+    log = sb.p("/www/wwwlogs/%s.uwsgi.log" % SITE)
+    log.touch()
+    www = pwd.getpwnam("www")
+    os.chown(log, www.pw_uid, www.pw_gid)
+
+
 def write_boot_entry(sb, kind):
-    """Root's crontab (with a line of another job) or rc.local, starting uWSGI at boot."""
+    """Root's crontab (with a line of another job), www's own crontab, an /etc/cron.d file
+    that runs uWSGI as the site's user (with a copy cron skips beside it), or rc.local,
+    starting uWSGI at boot."""
     if kind == "crontab":
         path = sb.p(CRONTAB)
         path.write_text("# DO NOT EDIT THIS FILE - edit the master and reinstall.\n"
                         "30 1 * * * /usr/bin/true >> /dev/null 2>&1\n"
                         "@reboot %s\n" % uwsgi_command(sb))
         os.chmod(path, 0o600)
+    elif kind == "cron_d":
+        path = sb.p(CRON_D)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = ("SHELL=/bin/sh\n# shop.test's uWSGI, as its user\n"
+                "@reboot www %s\n" % uwsgi_command(sb))
+        for p in (path, sb.p(CRON_D_SKIPPED)):
+            p.write_text(text)
+            os.chmod(p, 0o644)
+        give_uwsgi_log_to_www(sb)
+    elif kind == "cron_user":
+        # as `crontab -e` leaves it: www's, 0600, in root's spool directory
+        path = sb.p(USER_CRONTAB)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# www's jobs\n*/5 * * * * /usr/bin/true\n@reboot %s\n" % uwsgi_command(sb))
+        www = pwd.getpwnam("www")
+        os.chown(path, www.pw_uid, www.pw_gid)
+        os.chmod(path, 0o600)
+        give_uwsgi_log_to_www(sb)
     else:
         path = sb.p(RC_LOCAL)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,14 +191,14 @@ def write_boot_entry(sb, kind):
 
 
 @pytest.mark.parametrize("kind,manager", [("crontab", "daemon"), ("rc_local", "daemon"),
-                                          ("crontab", "supervisor")])
+                                          ("crontab", "supervisor"), ("cron_d", "daemon"),
+                                          ("cron_user", "daemon")])
 def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
         boot_sandbox, boot_plugin, panel_get, kind, manager):
     sb, plugin = boot_sandbox, boot_plugin
-    for other in (CRONTAB, RC_LOCAL):
-        if sb.p(other).exists():
-            sb.p(other).unlink()
+    clear_boot_files(sb)
     path = write_boot_entry(sb, kind)
+    skipped = sb.p(CRON_D_SKIPPED).read_bytes() if kind == "cron_d" else None
     # as the boot entry runs it: the running uWSGI is the one it started
     reboot(sb)
     poll(lambda: serving(sb) or None, "uWSGI started by %s" % kind)
@@ -132,7 +211,7 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
                        panel_get(site=SITE, manager=manager))
     assert plan["status"], plan
     found = plan["data"]["boot"]["found"]
-    assert [(f["kind"], f["file"]) for f in found] == [(kind, str(path))]
+    assert [(f["kind"], f["file"]) for f in found] == [(ENTRY[kind][0], str(path))]
     rows = [c for c in plan["data"]["carried"] if c["kind"] == "boot"]
     assert len(rows) == 1 and uwsgi_command(sb) in rows[0]["value"]
     assert plan["data"]["manager"] == manager
@@ -143,10 +222,17 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
     assert task["state"] == "succeeded", task
     assert [s["state"] for s in task["steps"] if s["name"] == "boot"] == ["done"]
     text = path.read_text()
-    assert "#" + ("@reboot " if kind == "crontab" else "") + uwsgi_command(sb) in text
+    assert "#" + ENTRY[kind][1] + uwsgi_command(sb) in text
+    if kind == "cron_user":
+        # www's crontab only lost its line: root's runs the boot script, www gets nothing of root's
+        assert "gunicorn_switch/boot" not in text
+        assert (path.stat().st_uid, mode) == (pwd.getpwnam("www").pw_uid, 0o600)
+        text = sb.p(CRONTAB).read_text()
     if manager == "daemon":
         script = sb.p("/www/server/panel/data/gunicorn_switch/boot/%s.sh" % SITE)
         assert str(script) in text
+        if kind == "cron_d":  # root runs root's own script: it drops to www itself
+            assert "@reboot root %s # gunicorn_switch %s" % (script, SITE) in text.splitlines()
     else:
         # only turned off: supervisord starts Gunicorn at boot, after a root program of the
         # plugin made its runtime directory under /run
@@ -181,14 +267,16 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
     assert server_of(sb, SITE) == ""
     assert site_processes(sb, "uwsgi") and site_processes(sb, "gunicorn") == []
     assert path.read_bytes() == before
+    if kind == "cron_user":  # root had no crontab before: it has none again
+        assert not sb.p(CRONTAB).exists() and path.stat().st_uid == pwd.getpwnam("www").pw_uid
+    if skipped is not None:
+        assert sb.p(CRON_D_SKIPPED).read_bytes() == skipped
 
 
 def test_a_daemon_site_that_nothing_started_at_boot_says_so_and_can_be_enabled(
         boot_sandbox, boot_plugin, panel_get):
     sb, plugin = boot_sandbox, boot_plugin
-    for other in (CRONTAB, RC_LOCAL):
-        if sb.p(other).exists():
-            sb.p(other).unlink()
+    clear_boot_files(sb)
     if not serving(sb):
         sb.start_uwsgi(sb.sites[SITE])
         sb.wait_ok(sb.sites[SITE])
@@ -219,6 +307,51 @@ def test_a_daemon_site_that_nothing_started_at_boot_says_so_and_can_be_enabled(
     # the switch's cron job and the enabled @reboot line both gone: no crontab, as before
     assert not sb.p(CRONTAB).exists()
     assert not sb.p("/www/server/panel/data/gunicorn_switch/boot/%s.sh" % SITE).exists()
+
+def test_an_init_script_that_no_rc_link_enables_is_shown_and_left_as_it_is(
+        boot_sandbox, boot_plugin, panel_get):
+    """The old project manager's init.d script, never enabled (no S link): it starts nothing at
+    boot, so the switch does not edit it; the plan says why, a reboot brings the site back
+    on Gunicorn (Supervisor) and not on uWSGI, rollback leaves the script byte for byte."""
+    sb, plugin = boot_sandbox, boot_plugin
+    clear_boot_files(sb)
+    if not serving(sb):
+        sb.start_uwsgi(sb.sites[SITE])
+        sb.wait_ok(sb.sites[SITE])
+    script = sb.p(INIT_SCRIPT)
+    script.write_text("#!/bin/sh\n### BEGIN INIT INFO\n# Provides: shop_pymanager\n"
+                      "# Default-Start: 2 3 4 5\n### END INIT INFO\n"
+                      'case "$1" in\n  start) %s ;;\nesac\n' % uwsgi_command(sb))
+    os.chmod(script, 0o755)
+    before = script.read_bytes()
+    plan = plugin.plan(panel_get(site=SITE, lang="en"))
+    assert plan["status"], plan
+    boot = plan["data"]["boot"]
+    assert boot["found"] == [] and [(f["kind"], f["file"]) for f in boot["reported"]] == \
+        [("initd", str(script))]
+    rows = [c for c in plan["data"]["carried"] if c["kind"] == "boot_left"]
+    assert len(rows) == 1 and rows[0]["origin"] == str(script) and rows[0]["where"] is None
+    assert rows[0]["detail"] == "%s is present but not enabled at boot (no S link in " \
+        "rc2.d-rc5.d): left as it is" % script
+    zh = plugin.plan(panel_get(site=SITE, lang="zh"))["data"]["carried"]
+    assert [c["detail"] for c in zh if c["kind"] == "boot_left"] == \
+        ["%s 存在，但未设为开机启动（rc2.d–rc5.d 中没有 S 链接）：不修改" % script]
+    task = wait_task(plugin, panel_get, plugin.switch(
+        panel_get(site=SITE, plan_id=plan["data"]["plan_id"]))["data"]["task_id"])
+    assert task["state"] == "succeeded", task
+    try:
+        assert script.read_bytes() == before
+        reboot(sb)
+        poll(lambda: serving(sb) or None, "the site after a reboot")
+        assert server_of(sb, SITE).startswith("gunicorn/")
+        assert site_processes(sb, "uwsgi") == []
+    finally:
+        task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=SITE))["data"]["task_id"])
+    assert task["state"] == "succeeded", task
+    assert script.read_bytes() == before and stat.S_IMODE(script.stat().st_mode) == 0o755
+    assert serving(sb) and server_of(sb, SITE) == ""
+    clear_boot_files(sb)
+
 
 # ---- the panel's project autostart ------------------------------------------------------------
 

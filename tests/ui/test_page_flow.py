@@ -210,6 +210,42 @@ def test_switch_operate_and_roll_back_through_the_page(page, devpanel, devpanel_
     assert sandbox.get(SITE, "/")[0] == 200
 
 
+def test_a_boot_entry_left_as_it_is_shows_why_and_no_new_place(page, devpanel, devpanel_module, sandbox,
+                                                                screenshot):
+    """An init.d script that starts shop.test's uWSGI but that no rc?.d link enables: the plan's
+    carried-over table lists it as left as it is, with why, and not as taken over."""
+    import os
+
+    from playwright.sync_api import expect
+
+    server, url, token = devpanel
+    site = sandbox.sites[SITE]
+    script = sandbox.p("/etc/init.d/shop_pymanager")
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text("#!/bin/sh\ncase \"$1\" in\n  start) %s/bin/uwsgi --ini %s ;;\nesac\n"
+                      % (site.venv, site.uwsgi_ini))
+    os.chmod(script, 0o755)
+    try:
+        page.set_default_timeout(SLOW)
+        root = open_plugin(page, url)
+        wait_sites_loaded(page, root, expected_sites(devpanel_module, server))
+        root.locator(ROW + " .gswitch-act-switch").click()
+        plan = page.locator(".gswitch-plan-layer")
+        expect(plan).to_be_visible(timeout=SLOW)
+        row = plan.locator(".gswitch-carried tr", has_text="开机项（不修改）")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("init.d = shop_pymanager")
+        expect(row).to_contain_text("%s 存在，但未设为开机启动" % script)
+        expect(row).not_to_contain_text("接管到")
+        row.scroll_into_view_if_needed()
+        screenshot(page, "plan-boot-left")
+        plan.locator(".layui-layer-close").first.click()
+        expect(plan).to_have_count(0)
+        assert page.errors == []
+    finally:
+        script.unlink()
+
+
 def test_failures_in_the_plan_and_the_task_are_shown(page, devpanel, devpanel_module, screenshot):
     """A plan that fails, and a task whose progress cannot be read: clear messages, no spinner."""
     import json
