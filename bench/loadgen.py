@@ -78,25 +78,49 @@ def wrk_with_cpu(url, seconds, conns, pid, host=None):
     return res
 
 
+def _smaps(pid):
+    """{"rss", "pss"} in bytes of one process, or None when it is gone."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    out = {}
+    for key in ("rss", "pss"):
+        m = re.search(r"^%s:\s+(\d+) kB" % key.capitalize(), text, re.M)
+        out[key] = int(m.group(1)) * 1024 if m else 0
+    return out
+
+
 def tree_memory(pid):
-    """{"rss", "pss"} in bytes of a process and its descendants, from /proc/<pid>/smaps_rollup:
-    PSS shares the pages the workers inherited from their master (copy-on-write) among them,
-    so the tree's PSS is what the site costs the machine, where RSS counts those pages in
-    every process."""
+    """{"rss", "pss", "processes", "master", "workers"} in bytes of a server's master and its
+    descendants that run the same executable (uWSGI's workers and HTTP router, Gunicorn's
+    workers), from /proc/<pid>/smaps_rollup: not uWSGI's attached daemons, which run
+    elsewhere after the switch. PSS shares the pages the workers inherited from their master
+    (copy-on-write) among them, so the tree's PSS is what the site costs the machine, where
+    RSS counts those pages in every process."""
+    out = {"rss": 0, "pss": 0, "processes": 0, "master": {"rss": 0, "pss": 0},
+           "workers": {"rss": 0, "pss": 0}}
     try:
         root = psutil.Process(pid)
-        pids = [pid] + [c.pid for c in root.children(recursive=True)]
+        exe = root.exe()
+        kids = [c.pid for c in root.children(recursive=True) if _exe(c) == exe]
     except psutil.Error:
-        return {"rss": 0, "pss": 0, "processes": 0}
-    out = {"rss": 0, "pss": 0, "processes": 0}
-    for p in pids:
-        try:
-            with open("/proc/%d/smaps_rollup" % p) as fh:
-                text = fh.read()
-        except OSError:
+        return out
+    for p in [pid] + kids:
+        m = _smaps(p)
+        if m is None:
             continue
         out["processes"] += 1
+        part = out["master"] if p == pid else out["workers"]
         for key in ("rss", "pss"):
-            m = re.search(r"^%s:\s+(\d+) kB" % key.capitalize(), text, re.M)
-            out[key] += int(m.group(1)) * 1024 if m else 0
+            out[key] += m[key]
+            part[key] += m[key]
     return out
+
+
+def _exe(proc):
+    try:
+        return proc.exe()
+    except psutil.Error:
+        return None

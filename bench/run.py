@@ -45,6 +45,7 @@ for _p in (str(REPO / "bench"), str(REPO), str(REPO / "plugin")):
         sys.path.insert(0, _p)
 
 import loadgen  # noqa: E402
+from gunicorn_switch_core import records  # noqa: E402
 import psutil  # noqa: E402
 
 from tests.sandbox import ops_load  # noqa: E402
@@ -263,20 +264,33 @@ def memory_section(sb, quick, site=SITE):
     then the generated Gunicorn (same workers and threads)."""
     n = 1000 if quick else 10000
     out = {"requests": n}
-    for kind in ("uwsgi", "gunicorn"):
-        if kind == "gunicorn":
-            run_task("switch", site)
-        try:
-            pid = server_pid(site)
-            warm(sb, site)
-            before = loadgen.tree_memory(pid)
-            res = _requests(sb, site, n)
-            out[kind] = {"warm": before, "after": loadgen.tree_memory(pid), "load": res}
-        finally:
-            if kind == "gunicorn":
-                run_task("rollback", site)
+
+    def measure(kind):
+        pid = server_pid(site)
+        warm(sb, site)
+        before = loadgen.tree_memory(pid)
+        res = _requests(sb, site, n)
+        out[kind] = {"warm": before, "after": loadgen.tree_memory(pid), "load": res}
         log("memory %s: PSS %.1f -> %.1f MiB" % (kind, out[kind]["warm"]["pss"] / 2.0 ** 20,
                                                  out[kind]["after"]["pss"] / 2.0 ** 20))
+
+    measure("uwsgi")
+    run_task("switch", site)
+    try:
+        measure("gunicorn")
+        # the same conf with preload_app: the app imported once in the master, its pages
+        # shared by the workers (as uWSGI does without lazy-apps); a restart (the USR2
+        # upgrade) reads the conf afresh
+        conf = records.load(site)["gunicorn_conf"]
+        text = Path(conf).read_text()
+        Path(conf).write_text(text + "\npreload_app = True  # bench: memory variant\n")
+        try:
+            ops_load.control.control(site, "restart")
+            measure("gunicorn_preload")
+        finally:
+            Path(conf).write_text(text)
+    finally:
+        run_task("rollback", site)
     return out
 
 
@@ -500,16 +514,34 @@ def render_memory(mem, add):
         "RSS MiB uWSGI / Gunicorn | processes uWSGI / Gunicorn |")
     add("|---|---:|---:|---:|---:|---:|")
     mib = 2.0 ** 20
-    for when, label in (("warm", "memory after warm-up"),
-                        ("after", "memory after %d requests" % mem["requests"])):
-        u, g = mem["uwsgi"][when], mem["gunicorn"][when]
-        add("| %s | %s | %s | %.1f / %.1f | %.1f / %.1f | %d / %d |" % (
-            label, _ratio(g["pss"], u["pss"]), _ratio(g["rss"], u["rss"]), u["pss"] / mib,
-            g["pss"] / mib, u["rss"] / mib, g["rss"] / mib, u["processes"], g["processes"]))
+    for gk, gname in (("gunicorn", "generated conf"), ("gunicorn_preload", "with preload_app")):
+        for when, label in (("warm", "after warm-up"),
+                            ("after", "after %d requests" % mem["requests"])):
+            u, g = mem["uwsgi"][when], mem[gk][when]
+            add("| %s, %s | %s | %s | %.1f / %.1f | %.1f / %.1f | %d / %d |" % (
+                gname, label, _ratio(g["pss"], u["pss"]), _ratio(g["rss"], u["rss"]),
+                u["pss"] / mib, g["pss"] / mib, u["rss"] / mib, g["rss"] / mib,
+                u["processes"], g["processes"]))
     add("")
-    add("Failed requests during the counted load: uWSGI %d / %d, Gunicorn %d / %d." % (
-        mem["uwsgi"]["load"]["failed"], mem["uwsgi"]["load"]["total"],
-        mem["gunicorn"]["load"]["failed"], mem["gunicorn"]["load"]["total"]))
+    add("Where it goes, after the counted load (PSS MiB, master / all workers): uWSGI %s; "
+        "Gunicorn %s; Gunicorn with preload_app %s." % tuple(
+            "%.1f / %.1f" % (mem[k]["after"]["master"]["pss"] / mib,
+                             mem[k]["after"]["workers"]["pss"] / mib)
+            for k in ("uwsgi", "gunicorn", "gunicorn_preload")))
+    add("")
+    add("uWSGI imports the app in its master and forks the workers from it (no `lazy-apps`), "
+        "so the workers share the app's pages; the generated Gunicorn conf leaves "
+        "`preload_app` off, so its master is a bare Python with Gunicorn and every worker "
+        "imports the app itself. `preload_app = True` shares those pages as uWSGI does, but "
+        "then a reload (HUP, the page's 平滑重载) restarts the workers from the master's "
+        "already-imported code: new code needs a restart (the USR2 upgrade) instead, where "
+        "uWSGI's reload re-executes the master. The plugin keeps it off so that reload keeps "
+        "meaning \"load my new code\"; the row above shows what turning it on would save.")
+    add("")
+    add("Failed requests during the counted load: %s." % ", ".join(
+        "%s %d / %d" % (name, mem[k]["load"]["failed"], mem[k]["load"]["total"])
+        for k, name in (("uwsgi", "uWSGI"), ("gunicorn", "Gunicorn"),
+                        ("gunicorn_preload", "Gunicorn with preload_app"))))
     add("")
 
 

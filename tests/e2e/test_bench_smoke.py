@@ -27,7 +27,8 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     for label in ("gunicorn_switch: switch", "naive cut-over: switch", "gunicorn_switch: rollback",
                   "naive cut-over: rollback", "confirm → done", "confirm → serving on Gunicorn", "the switch task itself", "Gunicorn alone",
-                  "memory after warm-up", "memory after 1000 requests",
+                  "generated conf, after warm-up", "generated conf, after 1000 requests",
+                  "with preload_app, after warm-up", "with preload_app, after 1000 requests",
                   "stats hooks on / off: throughput", "stats hooks on / off: server CPU",
                   "the hooks' own code"):
         assert sum(label in row for row in rows) == 1, label
@@ -36,10 +37,13 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
     for view in ("fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
                  "realistic page `/page/`"):
         assert len([row for row in rows if row.startswith("| %s |" % view)]) == 2, view
-    for kind in ("uwsgi", "gunicorn"):
+    for kind in ("uwsgi", "gunicorn", "gunicorn_preload"):
         mem = r["memory"][kind]
-        assert mem["warm"]["pss"] > 0 and mem["after"]["processes"] >= 3, mem
+        # the master and its 2 workers; not uWSGI's attached daemon (another executable)
+        assert mem["warm"]["pss"] > 0 and mem["after"]["processes"] == 3, mem
+        assert mem["after"]["master"]["pss"] > 0 and mem["after"]["workers"]["pss"] > 0, mem
         assert mem["load"]["total"] == 1000 and mem["load"]["failed"] == 0, mem["load"]
+    for kind in ("uwsgi", "gunicorn"):
         for name, runs in r["http_shape"][kind].items():
             assert runs and all(x["rps"] > 0 and not x["non2xx"] for x in runs), (kind, name)
     for op in ("reload", "add_worker", "remove_worker", "restart", "max_requests storm",
