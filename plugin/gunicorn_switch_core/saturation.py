@@ -19,6 +19,7 @@ Nothing here reads a file the site's user can write: /proc/net and /proc/sys are
 import os
 import socket
 import struct
+from typing import Any, Dict
 
 from .addresses import is_any_host
 
@@ -27,7 +28,7 @@ TCP_LISTEN = 0x0A
 
 # netlink sock_diag (linux/sock_diag.h, linux/unix_diag.h). DIAG is also rendered into
 # gunicorn_conf.py (render.py), whose collector asks for its own unix listener by inode.
-DIAG = {
+DIAG: Dict[str, Any] = {
     "netlink_sock_diag": 4, "sock_diag_by_family": 20, "nlm_f_request": 0x1,
     "nlmsg_error": 2, "nlmsg_done": 3, "nlmsg_hdr": "=IHHII",
     "unix_diag_req": "=BBHIIIII", "unix_diag_msg": "=BBBBIII", "rtattr": "=HH",

@@ -26,6 +26,12 @@
       });
       root.on('click', '.gswitch-status-refresh', function () { gswitch.pollStatus(); });
       root.on('click', '.gswitch-op', function () { gswitch.control($(this).attr('data-op')); });
+      // the body is redrawn every poll: remember which exit cards are open (the click comes
+      // before the toggle, and 'toggle' does not bubble to a delegated handler)
+      root.on('click', '.gswitch-exit-card > summary', function () {
+        var card = $(this).parent();
+        gswitch.status.open[card.attr('data-key')] = !card.prop('open');
+      });
       root.on('click', '.gswitch-hist-span', function () {
         gswitch.historySpan = Number($(this).attr('data-span'));
         gswitch.loadHistory(true);
@@ -37,6 +43,7 @@
       gswitch.status.inflight = false;
       gswitch.status.data = null;
       gswitch.status.hist = {site: gswitch.status.site, series: {}};
+      gswitch.status.open = {};
       gswitch.disposeCharts();
       if (gswitch.root) {
         gswitch.root.find('.gswitch-status-body').empty();
@@ -190,7 +197,9 @@
           html += '<div class="' + cls + '"><div class="gswitch-exit-head">' + head + '</div>' + detail + '</div>';
           continue;
         }
-        html += '<details class="' + cls + '"><summary class="gswitch-exit-head">' + head +
+        var key = x.pid + '-' + x.time;
+        html += '<details class="' + cls + '" data-key="' + esc(key) + '"' + (gswitch.status.open[key] ? ' open' : '') +
+          '><summary class="gswitch-exit-head">' + head +
           ' <span class="gswitch-exit-more">' + esc(gswitch.t('exit_stacks', {n: stacks.length})) + '</span></summary>' + detail;
         for (var k = 0; k < stacks.length; k++) {
           html += '<div class="gswitch-exit-thread c9">' + esc(stacks[k].thread) + '</div>' +
@@ -301,6 +310,7 @@
       gswitch.charts = [];
       gswitch.hcharts = [];
       gswitch.historyAt = 0;
+      gswitch.historySeq += 1; // an answer still on its way was for the charts just disposed
     },
 
     /* The master's history ring (get_history): fetched when the span changes, else every 30 s. */
@@ -311,9 +321,13 @@
       if (!echarts || typeof echarts.init !== 'function') return;
       gswitch.historyAt = now;
       var span = gswitch.historySpan || 3600;
+      var seq = gswitch.historySeq + 1;
+      gswitch.historySeq = seq;
+      // a slow answer for the span clicked before must not overwrite the one clicked last
       gswitch.call('get_history', {site: gswitch.status.site, span: span}, function (data) {
+        if (seq !== gswitch.historySeq || !gswitch.root) return;
         try { gswitch.renderHistory(data); } catch (e) { gswitch.historyAt = 0; }
-      }, {loading: false, fail: function () { gswitch.historyAt = 0; }});
+      }, {loading: false, fail: function () { if (seq === gswitch.historySeq) gswitch.historyAt = 0; }});
     },
 
     renderHistory: function (data) {
