@@ -345,13 +345,21 @@
         box.html(html + '<div class="gswitch-note">' + esc(gswitch.t('hist_empty')) + '</div>');
         return;
       }
-      var metrics = [['rps', 'hist_rps', function (p) { return p.rps; }],
-        ['p95', 'hist_p95', function (p) { return p.p95; }],
-        ['busy', 'hist_busy', function (p) { return Math.round(p.busy_ratio * 1000) / 10; }],
-        ['rss', 'hist_rss', function (p) { return Math.round(p.rss_sum / 104857.6) / 10; }]];
+      // every field the ring records: [title, [[series name, value of a point], ...]]
+      function mbOf(b) { return b === null || b === undefined ? null : Math.round(b / 104857.6) / 10; }
+      var charts = [
+        ['hist_rps', [[gswitch.t('hist_rps'), function (p) { return p.rps; }]]],
+        ['hist_latency', [['P50', function (p) { return p.p50; }], ['P95', function (p) { return p.p95; }],
+          ['P99', function (p) { return p.p99; }]]],
+        ['hist_busy', [['%', function (p) { return Math.round(p.busy_ratio * 1000) / 10; }]]],
+        ['hist_queue', [[gswitch.t('hist_queue_n'), function (p) { return p.queue; }]]],
+        ['hist_rss', [[gswitch.t('hist_rss_sum'), function (p) { return mbOf(p.rss_sum); }],
+          [gswitch.t('hist_rss_max'), function (p) { return mbOf(p.rss_max); }]]],
+        ['hist_workers', [[gswitch.t('hist_workers_n'), function (p) { return p.workers; }],
+          [gswitch.t('hist_exits_n'), function (p) { return p.exits; }]]]];
       html += '<div class="gswitch-chart-row">';
-      for (var k = 0; k < metrics.length; k++) {
-        html += '<div class="gswitch-chart-cell gswitch-hist-cell"><div class="gswitch-chart-title c9">' + esc(gswitch.t(metrics[k][1])) +
+      for (var k = 0; k < charts.length; k++) {
+        html += '<div class="gswitch-chart-cell gswitch-hist-cell"><div class="gswitch-chart-title c9">' + esc(gswitch.t(charts[k][0])) +
           '</div><div class="gswitch-chart" data-hist="' + k + '"></div></div>';
       }
       for (var d = 0; d < (gswitch.hcharts || []).length; d++) {
@@ -361,12 +369,16 @@
       box.html(html + '</div>');
       var tmax = new Date().getTime();
       box.find('.gswitch-chart').each(function () {
-        var m = metrics[Number($(this).attr('data-hist'))];
+        var lines = charts[Number($(this).attr('data-hist'))][1];
         var series = [];
-        for (var j = 0; j < pts.length; j++) series.push([pts[j].t * 1000, m[2](pts[j])]);
+        for (var s = 0; s < lines.length; s++) {
+          var values = [];
+          for (var j = 0; j < pts.length; j++) values.push([pts[j].t * 1000, lines[s][1](pts[j])]);
+          series.push({name: lines[s][0], type: 'line', showSymbol: false, connectNulls: false,
+            lineStyle: {width: 1.5}, data: values});
+        }
         var chart = window.echarts.init(this);
-        chart.setOption(gswitch.chartOption(tmax - span * 1000, tmax, '#666',
-          [{type: 'line', showSymbol: false, connectNulls: false, lineStyle: {width: 1.5}, data: series}]));
+        chart.setOption(gswitch.chartOption(tmax - span * 1000, tmax, '#666', series));
         gswitch.hcharts.push({chart: chart});
       });
     },

@@ -33,6 +33,7 @@ SITE = "blog.test"
 TIMEOUT_S = 4  # the switched site's worker timeout: the sleeping view below outlives it
 SLEEP_S = 2  # the load's requests: all slots busy, well inside the timeout
 LOOKS = (("zh", "light"), ("zh", "dark"), ("en", "light"), ("en", "dark"))
+HIST_CHARTS = 6  # req/s, latency, busy, queue, memory, workers/exits
 WAIT = 60_000  # ms: four pages polling a busy 2-core machine
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 
@@ -80,6 +81,14 @@ def chart_window(page):
         " return (o.max - o.min) / 1000; })")
 
 
+def chart_points(page):
+    """[[points of each series] of each history chart], as echarts holds them."""
+    return page.evaluate(
+        "Array.prototype.map.call(document.querySelectorAll('.gswitch-history .gswitch-chart'),"
+        " function (el) { return echarts.getInstanceByDom(el).getOption().series.map("
+        " function (s) { return s.data.length; }); })")
+
+
 def pick_span(page, root, span):
     """Click a span button: get_history is asked for that span and every chart is redrawn
     (the old chart elements go) over that window."""
@@ -90,9 +99,9 @@ def pick_span(page, root, span):
                              "span=%d" % span in (r.post_data or "")):
         root.locator('.gswitch-hist-span[data-span="%d"]' % span).click()
     expect(root.locator('.gswitch-hist-span.btn-success')).to_have_attribute("data-span", str(span))
-    expect(root.locator(".gswitch-history .gswitch-chart canvas")).to_have_count(4)
+    expect(root.locator(".gswitch-history .gswitch-chart canvas")).to_have_count(HIST_CHARTS)
     expect(root.locator(".gswitch-history .gswitch-chart[data-old]")).to_have_count(0)
-    assert chart_window(page) == [span] * 4
+    assert chart_window(page) == [span] * HIST_CHARTS
 
 
 def _cut_short(sandbox, out):
@@ -132,9 +141,13 @@ def test_status_parts_in_both_languages_and_themes(pages, devpanel, sandbox, scr
                                  " return / ms$/.test(td.textContent); })")
             assert all(pct.match(t) for t in cells.all_inner_texts()), cells.all_inner_texts()
             expect(root.locator(".gswitch-hist-span")).to_have_count(3)
-            expect(root.locator(".gswitch-history .gswitch-chart canvas")).to_have_count(4)
-            assert chart_window(pg) == [3600] * 4
+            expect(root.locator(".gswitch-history .gswitch-chart canvas")).to_have_count(HIST_CHARTS)
+            assert chart_window(pg) == [3600] * HIST_CHARTS
             pick_span(pg, root, 86400)
+            # the injected day, folded to a chart's worth, in every series of every chart
+            counts = chart_points(pg)
+            assert [len(c) for c in counts] == [1, 3, 1, 1, 2, 2], counts
+            assert all(300 <= n <= 360 for c in counts for n in c), counts
             screenshot(pg, "operate-history-24h-%s-%s" % (lang, theme),
                        root.locator(".gswitch-history"))
             pick_span(pg, root, 300)
