@@ -30,7 +30,14 @@
       // before the toggle, and 'toggle' does not bubble to a delegated handler)
       root.on('click', '.gswitch-exit-card > summary', function () {
         var card = $(this).parent();
-        gswitch.status.open[card.attr('data-key')] = !card.prop('open');
+        var opening = !card.prop('open');
+        gswitch.status.open[card.attr('data-key')] = opening;
+        // a stack ends with the innermost frames, where the time went: show those first
+        if (opening) {
+          setTimeout(function () {
+            card.find('.gswitch-exit-stack').each(function () { this.scrollTop = this.scrollHeight; });
+          }, 0);
+        }
       });
       root.on('click', '.gswitch-hist-span', function () {
         gswitch.historySpan = Number($(this).attr('data-span'));
@@ -47,6 +54,7 @@
       gswitch.disposeCharts();
       if (gswitch.root) {
         gswitch.root.find('.gswitch-status-body').empty();
+        gswitch.root.find('.gswitch-exits-box').empty().removeData('exits');
         gswitch.root.find('.gswitch-charts').empty();
       }
     },
@@ -167,12 +175,21 @@
         html += '</div>';
         html += gswitch.workersHtml(data.workers || []);
       }
-      html += gswitch.exitsHtml(data.recent_exits || []);
       body.html(html);
+      gswitch.renderExits(data.recent_exits || []);
       if (m) gswitch.renderCharts();
       else gswitch.disposeCharts();
       if (m && managed) gswitch.loadHistory(false);
       root.find('.gswitch-status-site').val(site);
+    },
+
+    /* The exit cards are redrawn only when the exits change, so that an opened card keeps
+       its place in its stacks across polls (status.open keeps it open across a redraw). */
+    renderExits: function (exits) {
+      var box = gswitch.root.find('.gswitch-exits-box');
+      var key = JSON.stringify(exits);
+      if (box.data('exits') === key) return;
+      box.html(gswitch.exitsHtml(exits)).data('exits', key);
     },
 
     /* The last exits as cards; a card with stacks (a timeout) opens to show them. */
@@ -359,7 +376,8 @@
           [gswitch.t('hist_exits_n'), function (p) { return p.exits; }]]]];
       html += '<div class="gswitch-chart-row">';
       for (var k = 0; k < charts.length; k++) {
-        html += '<div class="gswitch-chart-cell gswitch-hist-cell"><div class="gswitch-chart-title c9">' + esc(gswitch.t(charts[k][0])) +
+        html += '<div class="gswitch-chart-cell gswitch-hist-cell"><div class="gswitch-chart-title c9" title="' +
+          esc(gswitch.t(charts[k][0])) + '">' + esc(gswitch.t(charts[k][0])) +
           '</div><div class="gswitch-chart" data-hist="' + k + '"></div></div>';
       }
       for (var d = 0; d < (gswitch.hcharts || []).length; d++) {

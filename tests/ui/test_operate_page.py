@@ -128,6 +128,7 @@ def test_status_parts_in_both_languages_and_themes(pages, devpanel, sandbox, scr
         tabs = {}
         for pg, (lang, theme) in zip(pages(len(LOOKS)), LOOKS):
             pg.set_default_timeout(WAIT)
+            pg.set_viewport_size({"width": 1280, "height": 2000})  # the whole dialog in view
             tabs[lang, theme] = (pg, open_status(pg, url, lang, theme))
 
         # -- percentiles, for the site and per worker; the history charts --------------------
@@ -199,10 +200,10 @@ def test_status_parts_in_both_languages_and_themes(pages, devpanel, sandbox, scr
             expect(rot.locator('.gswitch-rot[name="max_age_hours"]')).to_have_value("24")
             expect(rot.locator('.gswitch-rot[name="memory_limit_mb"]')).to_have_value("0")
             screenshot(pg, "operate-settings-%s-%s" % (lang, theme), rot)
-            if lang == "en":  # nothing left in Chinese on the English page
-                for tab in ("status", "settings"):
-                    text = root.locator('.gswitch-pane[data-pane="%s"]' % tab).inner_text()
-                    assert CJK.findall(text) == [], (tab, text)
+            if lang == "en":  # nothing left in Chinese in the English parts
+                for part in ('.gswitch-pane[data-pane="status"]', ".gswitch-rotation"):
+                    text = root.locator(part).inner_text()
+                    assert CJK.findall(text) == [], (part, text)
         for look, (pg, _) in tabs.items():
             assert pg.errors == [], (look, pg.errors)
         assert slow["status"] != 200, slow  # the sleeping request was cut short by its timeout
