@@ -143,10 +143,17 @@
       ops += '<span class="gswitch-updated c9">' + esc(gswitch.t('updated', {time: clock()})) + '</span></div>';
       html += ops;
       if (!managed && data.running) html += '<p class="c9">' + esc(gswitch.t('unmanaged_note')) + '</p>';
-      var hints = data.hints || [];
+      var sat = data.saturation || {};
+      var satText = sat.advice || '';
+      var hints = [];
+      for (var h = 0; h < (data.hints || []).length; h++) {
+        // the saturation hint (queue, for how long, the advice) goes into the banner below
+        if (sat.saturated && sat.advice && data.hints[h].indexOf(sat.advice) >= 0) satText = data.hints[h];
+        else hints.push(data.hints[h]);
+      }
       if (hints.length) {
         html += '<ul class="gswitch-hints">';
-        for (var h = 0; h < hints.length; h++) html += '<li>' + esc(hints[h]) + '</li>';
+        for (var i = 0; i < hints.length; i++) html += '<li>' + esc(hints[i]) + '</li>';
         html += '</ul>';
       }
       if (m) {
@@ -157,14 +164,17 @@
           ['m_requests', num(t.requests)], ['m_rps', num(t.rps)], ['m_rss', mb(t.rss)]
         ];
         if (t.latency) kv.push(['m_pct', gswitch.pctText(t.latency)]);
-        var sat = data.saturation || {};
         if (sat.busy_ratio !== null && sat.busy_ratio !== undefined) {
           kv.push(['m_busy_ratio', Math.round(sat.busy_ratio * 100) + '% (' + sat.busy_slots + ' / ' + sat.slots + ')']);
         }
         if (sat.listen) kv.push(['m_queue', sat.listen.queue + ' / ' + (sat.listen.backlog === null ? '-' : sat.listen.backlog)]);
         if (sat.saturated) {
-          html += '<div class="gswitch-note gswitch-note-error gswitch-saturated"><b>' + esc(gswitch.t('sat_badge')) + '</b> ' +
-            esc(sat.advice || '') + '</div>';
+          // "已饱和：…" / "Saturated: …" from the hint: its head in bold, else the badge
+          var cut = satText.search(/：|: /);
+          var head = cut > 0 ? satText.slice(0, cut) : gswitch.t('sat_badge');
+          var rest = cut > 0 ? satText.slice(cut + (satText.charAt(cut) === '：' ? 1 : 2)) : satText;
+          html += '<div class="gswitch-note gswitch-note-error gswitch-saturated"><b>' + esc(head) + '</b> ' +
+            esc(rest) + '</div>';
         }
         html += '<div class="gswitch-master">';
         for (var k = 0; k < kv.length; k++) {
@@ -412,7 +422,8 @@
         animation: false,
         grid: {left: 36, right: 8, top: 8, bottom: 22},
         tooltip: {trigger: 'axis', confine: true},
-        xAxis: {type: 'time', min: from, max: to,
+        // a third of the dialog wide: three time labels fit, more ran into each other
+        xAxis: {type: 'time', min: from, max: to, splitNumber: 3,
           axisLabel: {color: text, fontSize: 9, hideOverlap: true, formatter: '{HH}:{mm}'},
           axisLine: {lineStyle: {color: line}}, splitLine: {show: false}},
         yAxis: {type: 'value', min: 0, axisLabel: {color: text, fontSize: 9}, splitLine: {lineStyle: {color: line}}},
