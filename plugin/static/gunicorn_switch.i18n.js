@@ -221,7 +221,7 @@
     hist_busy: ['忙碌率（%）', 'Busy (%)'],
     hist_queue: ['监听队列（等待的连接）', 'Listen queue (waiting)'],
     hist_queue_n: ['排队', 'queued'],
-    hist_rss: ['内存 MB（合计 / 最大的工作进程）', 'Memory MB (all / largest)'],
+    hist_rss: ['内存 MB（合计 / 最大）', 'Memory MB (all / largest)'],
     hist_rss_sum: ['合计', 'all'],
     hist_rss_max: ['最大', 'largest'],
     hist_workers: ['工作进程数 / 退出次数', 'Workers / exits'],
