@@ -19,7 +19,10 @@ What each section measures:
    time the same Gunicorn needs on its own from exec to its first healthy answer.
 3. req/s and p50/p99 latency (wrk -c50 through nginx) of the same site on uWSGI and on the
    Gunicorn config the plugin generated, for a fast view, a sqlite view and a sleeping view.
-4. bench/status_cost.py: the stats hooks' throughput cost, and get_status CPU vs `ps aux`.
+4. bench/status_cost.py: the stats hooks' throughput cost (each side from a fresh master: "on"
+   is the hooks with their histograms and the collector thread, "off" neither; the table says
+   what each side's master really had), the collector's CPU per history step, and get_status
+   CPU vs `ps aux`.
 5. Failed requests under the same load during every operation of the status page (reload,
    add/remove a worker, restart), a max_requests recycle storm and a worker killed by its
    timeout, for gthread and sync (tests/sandbox/ops_load.py, shared with the e2e test).
@@ -350,10 +353,14 @@ def status_section(tmp, quick):
             first, steady, ps = status_cost.status_cost(tmp, n, runs)
             out["status"].append({"workers": n, "first": first, "steady": steady, "ps": ps})
         rounds, seconds = (2, 1) if quick else (8, 3)
-        res, counted = status_cost.throughput(tmp, rounds, seconds, 16)
+        res = status_cost.throughput(tmp, rounds, seconds, 16)
         calls = status_cost.hook_call_cost(tmp, 20000 if quick else 100000)
-    out["hooks"] = {"rounds": rounds, "seconds": seconds, "runs": res, "counted": counted,
-                    "median": status_cost.summary(res), "call_us": calls}
+        collector = status_cost.collector_cost(tmp, 50 if quick else 200)
+    out["hooks"] = {"rounds": rounds, "seconds": seconds, "runs": res,
+                    "had": {k: status_cost.describe(v)
+                            for k, v in status_cost.had_summary(res).items()},
+                    "median": status_cost.summary(res),
+                    "call_us": calls, "collector": collector}
     return out
 
 
@@ -447,22 +454,33 @@ def render(r):
     add("|---|---:|---|")
     on, off = h["median"]["hooks"], h["median"]["no hooks"]
     add("| stats hooks on / off: throughput, 2 sync workers, wrk -c16 direct, %d alternated "
-        "runs of %d s | %s | %.0f vs %.0f req/s (runs: on %s; off %s; %d requests counted by "
-        "the hooks) |" % (h["rounds"], h["seconds"], _ratio(on[0], off[0]), on[0], off[0],
-                          " ".join("%.0f" % x["rps"] for x in h["runs"]["hooks"]),
-                          " ".join("%.0f" % x["rps"] for x in h["runs"]["no hooks"]),
-                          h["counted"]))
+        "runs of %d s, each from a fresh master | %s | %.0f vs %.0f req/s (runs: on %s; off %s) |"
+        % (h["rounds"], h["seconds"], _ratio(on[0], off[0]), on[0], off[0],
+           " ".join("%.0f" % x["rps"] for x in h["runs"]["hooks"]),
+           " ".join("%.0f" % x["rps"] for x in h["runs"]["no hooks"])))
     add("| stats hooks on / off: server CPU per request, same runs | %s | %.0f vs %.0f µs |"
         % (_ratio(on[1], off[1]), on[1], off[1]))
     add("| the hooks' own code per request (pre_request + post_request, called in-process) "
         "| %s | %.2f µs vs %.0f µs of server CPU per request |"
         % (_ratio(h["call_us"], off[1]), h["call_us"], off[1]))
+    c = h["collector"]
+    add("| the collector thread's CPU per %d s history step (%d workers, a TCP and a unix "
+        "listener, log rotation and memory guard passes; called in-process) | %.4f %% of a "
+        "core | %.0f µs |" % (c["step"], c["workers"], 100 * c["core_share"], c["us_per_step"]))
     for row in s["status"]:
         add("| get_status CPU, %d worker%s, vs one `ps aux` (median of %d) | %s | %.2f ms "
             "polling (first call %.2f ms) vs %.2f ms |" % (
                 row["workers"], "s" if row["workers"] > 1 else "", s["runs"],
                 _ratio(row["steady"], row["ps"]), row["steady"] * 1000, row["first"] * 1000,
                 row["ps"] * 1000))
+    add("")
+    add("What each side of the hooks A/B had, read from its master and files after every run "
+        "(so that \"on\" is the whole cost and \"off\" none of it):")
+    add("")
+    add("- on: the generated gunicorn_conf.py: per-request hooks with latency histograms, the "
+        "collector thread (started by when_ready) -- %s." % h["had"]["hooks"])
+    add("- off: the same file without its hooks block: no hooks, no when_ready, no collector "
+        "-- %s." % h["had"]["no hooks"])
     add("")
     if r.get("ops"):
         render_ops(r["ops"], add)

@@ -1,5 +1,7 @@
-"""What the status page costs: get_status CPU time vs one `ps aux`, and throughput with the
-per-worker stats hooks vs the same gunicorn_conf.py without them.
+"""What the status page costs: get_status CPU time vs one `ps aux`; throughput with the
+per-worker stats hooks and the collector thread vs the same gunicorn_conf.py without them
+(every run from a fresh master, and what each side's master had is read back); the hooks'
+and the collector's own CPU, measured in-process.
 
     python3 bench/status_cost.py [--quick]
 
@@ -8,16 +10,18 @@ Debian for load (installed with apt-get when missing). Every process started her
 by its PID. The machine is noisy: throughput runs alternate and medians are compared.
 """
 import argparse
+import logging
 import os
 import resource
 import shutil
-import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import timeit
+import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +31,7 @@ import psutil  # noqa: E402
 
 import loadgen  # noqa: E402
 
-from gunicorn_switch_core import status  # noqa: E402
+from gunicorn_switch_core import stats_layout as L, status  # noqa: E402
 from tests.sandbox.gunicorn_site import GunicornSite  # noqa: E402
 
 HOOKS_MARKER = "# Per-worker stats for the gunicorn_switch status page"
@@ -73,47 +77,82 @@ def status_cost(tmp, workers, runs):
         site.stop()
 
 
-def _reload_with(site, text, workers):
-    """Give the running master another conf and HUP it; back once only new workers serve."""
-    before = {c.pid for c in psutil.Process(site.pid).children()}
-    site.conf.write_text(text)
-    os.kill(site.pid, signal.SIGHUP)
-    end = time.monotonic() + 60
-    while True:
-        now = {c.pid for c in psutil.Process(site.pid).children()}
-        if len(now) == workers and not now & before:
-            return
-        assert time.monotonic() < end, "the reload did not replace the workers"
-        time.sleep(0.1)
+def _had(site, since):
+    """What one side of the A/B really ran, read from its master and files at the end of a run:
+    the master's threads (the collector is one), the history records written since ``since``
+    (only the collector writes them) and the requests the live workers' latency histograms
+    hold (only the per-request hooks count them)."""
+    stats = site.runtime / "stats"
+    records = L.read_history_file(str(stats), time.time(), time.time() - since + 1)
+    counted = 0
+    for slot in stats.glob("*" + L.SLOT_SUFFIX):
+        try:
+            data = slot.read_bytes()
+        except OSError:  # a worker that left just now
+            continue
+        if len(data) >= L.SLOT_SIZE:
+            counted += sum(L.read_hist(data, time.time()))
+    return {"threads": psutil.Process(site.pid).num_threads(), "history": len(records),
+            "counted": counted}
 
 
 def throughput(tmp, rounds, seconds, conns, workers=2):
-    """Alternated wrk runs against one site whose conf is switched between the generated one
-    and the same without the hooks (HUP in between: same master, port and files, so nothing
-    but the hooks differs). Returns ({kind: [wrk result with us_per_req]}, requests the
-    hooks counted in the last run, which is a hooks run)."""
+    """Alternated wrk runs against one site, each from a fresh master (when_ready, which starts
+    the collector thread, runs once per master: a HUP between the two confs would leave the
+    first conf's collector running under the other), so that the sides are exactly: "hooks",
+    the generated conf (per-request hooks with the latency histograms, and the collector), and
+    "no hooks", the same conf without its hooks block (neither). Same port, project and files.
+    Returns {kind: [wrk result with us_per_req and ``had``: _had()]}."""
     results = {"hooks": [], "no hooks": []}
     site = GunicornSite(tmp / "tp", site="tp.test", processes=workers)
     text = site.conf.read_text()
     cut = text.index(HOOKS_MARKER)
     texts = {"hooks": text, "no hooks": text[:text.rfind("\n", 0, cut - 1) + 1]}
-    site.start()
-    try:
-        for r in range(rounds):
-            # ABBA...: ends on "hooks" when rounds is even
-            order = list(results) if r % 2 == 0 else list(reversed(list(results)))
-            for kind in order:
-                _reload_with(site, texts[kind], workers)
-                loadgen.wrk(site.url("/"), 1, conns)  # Django loads lazily in new workers
+    site.runtime.mkdir(parents=True, exist_ok=True)  # the pidfile's dir, whichever side is first
+    for r in range(rounds):
+        # ABBA...: a side is never always first
+        order = list(results) if r % 2 == 0 else list(reversed(list(results)))
+        for kind in order:
+            site.conf.write_text(texts[kind])
+            site.start()
+            try:
+                loadgen.wrk(site.url("/"), 1, conns)  # Django loads lazily in the workers
+                since = time.time()
                 res = loadgen.wrk_with_cpu(site.url("/"), seconds, conns, site.pid)
-                results[kind].append(res)
-                if res["non2xx"] or res["socket_errors"]:
-                    print("  %s: %d non-2xx, %d socket errors" % (kind, res["non2xx"],
-                                                                   res["socket_errors"]))
-        counted = site.status()["totals"]["requests"]
-    finally:
-        site.stop()
-    return results, counted
+                # until the first history step after `since` has closed (and the collector's
+                # 1 s tick has seen it), so that a side with a collector shows a record
+                step_end = (since // L.HISTORY_STEP + 1) * L.HISTORY_STEP
+                time.sleep(max(0.0, step_end + 1.5 - time.time()))
+                res["had"] = _had(site, since)
+            finally:
+                site.stop()
+            results[kind].append(res)
+            if res["non2xx"] or res["socket_errors"]:
+                print("  %s: %d non-2xx, %d socket errors" % (kind, res["non2xx"],
+                                                               res["socket_errors"]))
+    return results
+
+
+def had_summary(res):
+    """{kind: {"threads", "history", "counted"}}: the fewest master threads and history
+    records and requests counted of a side's runs, and the most (as "max_*"): what every run
+    of that side had, to print beside its throughput."""
+    out = {}
+    for kind, runs in res.items():
+        hads = [r["had"] for r in runs]
+        out[kind] = {k: min(h[k] for h in hads) for k in ("threads", "history", "counted")}
+        out[kind].update({"max_" + k: max(h[k] for h in hads)
+                          for k in ("threads", "history", "counted")})
+    return out
+
+
+def describe(had):
+    """One line of what a side had, from had_summary()."""
+    def span(k):
+        lo, hi = had[k], had["max_" + k]
+        return "%d" % lo if lo == hi else "%d-%d" % (lo, hi)
+    return ("master threads %s, history records written %s, requests in the latency "
+            "histograms %s" % (span("threads"), span("history"), span("counted")))
 
 
 def hook_call_cost(tmp, n=100000):
@@ -146,6 +185,63 @@ def hook_call_cost(tmp, n=100000):
         ns["worker_exit"](worker, worker)
 
 
+def collector_cost(tmp, n=200, workers=2):
+    """Microseconds of CPU the collector thread spends per history step (10 s), measured on
+    its own: the rendered conf's collector functions, called in this process against a real
+    Gunicorn's workers (their slots and /proc), a TCP and a unix listener of our own (TCP_INFO
+    and the sock_diag query), the site's logs: per step, ten 1 s ticks re-reading the live
+    settings, one history record (folded slots, listen queue, RSS) and one pass of log rotation
+    and of the memory guard (a limit no worker reaches: every RSS is read, none retired)."""
+    site = GunicornSite(tmp / "collect", site="collect.test", processes=workers)
+    ns = {"__file__": str(site.conf)}
+    exec(compile(site.conf.read_text(), str(site.conf), "exec"), ns)  # nosec B102 our own conf
+    ns["_HISTORY_PATH"] = str(tmp / "collect-history.ring")  # not the site's ring
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(str(tmp / "collect.sock"))
+    for s in (tcp, unix):
+        s.listen(16)
+
+    class Server(object):
+        LISTENERS = [types.SimpleNamespace(sock=tcp), types.SimpleNamespace(sock=unix)]
+        cfg = types.SimpleNamespace(errorlog=str(site.logs / "gunicorn_error.log"),
+                                    accesslog=str(site.logs / "gunicorn_access.log"))
+        log = logging.getLogger("collector-cost")
+
+    site.start()
+    try:
+        server = Server()
+        server.WORKERS = {c.pid: None for c in psutil.Process(site.pid).children()}
+        settings = {name: float(ns[name]) for name in ns["_LIVE_NAMES"]}
+        settings["_MEMORY_LIMIT_MB"] = 1 << 20  # a terabyte: read every RSS, retire none
+        state, guard, cache, started = {}, {}, {}, time.time()
+        fd = ns["_history_open"]()
+
+        def step():
+            for _ in range(int(L.HISTORY_STEP)):
+                ns["_live_settings"](str(site.conf), cache)
+            now = time.time()
+            ns["_history_write"](fd, now, ns["_history_values"](server, now, state))
+            ns["_rotate_logs"](server, settings, started)
+            ns["_memory_guard"](server, settings, guard)
+        try:
+            p0 = time.process_time()
+            for _ in range(n):
+                step()
+            per_step = (time.process_time() - p0) / n * 1e6
+            values = ns["_history_values"](server, time.time(), state)
+        finally:
+            os.close(fd)
+        return {"us_per_step": per_step, "workers": values[6], "queue": values[5],
+                "step": L.HISTORY_STEP,
+                "core_share": per_step / (L.HISTORY_STEP * 1e6)}
+    finally:
+        site.stop()
+        tcp.close()
+        unix.close()
+
+
 def summary(res):
     """Medians of a throughput() result: {kind: (req/s, us CPU per request)}."""
     return {k: (statistics.median(r["rps"] for r in v),
@@ -169,18 +265,21 @@ def main():
             print("%8d %12.2f %12.2f %12.2f %11.2fx" % (n, first * 1000, steady * 1000,
                                                          ps * 1000, steady / ps))
         rounds, seconds = (2, 2) if args.quick else (8, 3)
-        res, counted = throughput(tmp, rounds, seconds, 16)
-        med = summary(res)
-        print("throughput, 2 sync workers, wrk -c16, %d alternated runs of %d s each:"
-              % (rounds, seconds))
+        res = throughput(tmp, rounds, seconds, 16)
+        med, had = summary(res), had_summary(res)
+        print("throughput, 2 sync workers, wrk -c16, %d alternated runs of %d s each, every "
+              "run from a fresh master:" % (rounds, seconds))
         for k, v in res.items():
             print("  %-9s median %8.1f req/s %6.0f us CPU/request  runs %s" % (
                 k, med[k][0], med[k][1], " ".join("%.0f" % x["rps"] for x in v)))
+            print("            had: %s" % describe(had[k]))
         on, off = med["hooks"], med["no hooks"]
-        print("  hooks / no hooks: throughput %.3f, CPU per request %.3f  (requests the hooks "
-              "counted in the last run, warm-up included: %s)"
-              % (on[0] / off[0], on[1] / off[1], counted))
+        print("  hooks / no hooks: throughput %.3f, CPU per request %.3f"
+              % (on[0] / off[0], on[1] / off[1]))
         print("  the hooks' own code: %.2f us per request" % hook_call_cost(tmp))
+        c = collector_cost(tmp)
+        print("  the collector: %.0f us CPU per %d s step (%.4f %% of a core), %d workers"
+              % (c["us_per_step"], L.HISTORY_STEP, 100 * c["core_share"], c["workers"]))
     finally:
         shutil.rmtree(str(tmp), ignore_errors=True)
 

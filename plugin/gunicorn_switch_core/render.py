@@ -7,7 +7,7 @@ import os
 
 import jinja2
 
-from . import __version__, stats_layout
+from . import __version__, saturation, stats_layout
 
 TEMPLATE = "gunicorn_conf.py.j2"
 OCTAL_SETTINGS = ("umask", "control_socket_mode")
@@ -65,6 +65,7 @@ def render(translation, stats=True):
         runtime_dir=tr.runtime_dir,
         hooks=tr.hooks,
         layout=stats_layout,
+        diag=saturation.DIAG,
         offsets=offsets,
         spans=spans,
         magic=repr(stats_layout.MAGIC),

@@ -19,24 +19,35 @@ Nothing here reads a file the site's user can write: /proc/net and /proc/sys are
 import os
 import socket
 import struct
+from typing import Any, Dict
 
 from .addresses import is_any_host
 
 SOMAXCONN_PATH = "/proc/sys/net/core/somaxconn"
 TCP_LISTEN = 0x0A
 
-# netlink sock_diag (linux/sock_diag.h, linux/unix_diag.h)
-_NETLINK_SOCK_DIAG = 4
-_SOCK_DIAG_BY_FAMILY = 20
-_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
-_NLMSG_ERROR, _NLMSG_DONE = 2, 3
-_UDIAG_SHOW_NAME, _UDIAG_SHOW_RQLEN = 0x01, 0x10
-_UNIX_DIAG_NAME, _UNIX_DIAG_RQLEN = 0, 4
-_NLMSG_HDR = struct.Struct("=IHHII")
-_UNIX_DIAG_REQ = struct.Struct("=BBHIIIII")
-_UNIX_DIAG_MSG = struct.Struct("=BBBBIII")
+# netlink sock_diag (linux/sock_diag.h, linux/unix_diag.h). DIAG is also rendered into
+# gunicorn_conf.py (render.py), whose collector asks for its own unix listener by inode.
+DIAG: Dict[str, Any] = {
+    "netlink_sock_diag": 4, "sock_diag_by_family": 20, "nlm_f_request": 0x1,
+    "nlmsg_error": 2, "nlmsg_done": 3, "nlmsg_hdr": "=IHHII",
+    "unix_diag_req": "=BBHIIIII", "unix_diag_msg": "=BBBBIII", "rtattr": "=HH",
+    "udiag_show_name": 0x01, "udiag_show_rqlen": 0x10,
+    "unix_diag_name": 0, "unix_diag_rqlen": 4,
+    "listen_states": 1 << TCP_LISTEN,  # the unix LISTEN state has the TCP number
+    "no_cookie": 0xFFFFFFFF,  # INET_DIAG_NOCOOKIE: an exact query without the cookie check
+}
+_NETLINK_SOCK_DIAG = DIAG["netlink_sock_diag"]
+_SOCK_DIAG_BY_FAMILY = DIAG["sock_diag_by_family"]
+_NLM_F_REQUEST, _NLM_F_DUMP = DIAG["nlm_f_request"], 0x300
+_NLMSG_ERROR, _NLMSG_DONE = DIAG["nlmsg_error"], DIAG["nlmsg_done"]
+_UDIAG_SHOW_NAME, _UDIAG_SHOW_RQLEN = DIAG["udiag_show_name"], DIAG["udiag_show_rqlen"]
+_UNIX_DIAG_NAME, _UNIX_DIAG_RQLEN = DIAG["unix_diag_name"], DIAG["unix_diag_rqlen"]
+_NLMSG_HDR = struct.Struct(DIAG["nlmsg_hdr"])
+_UNIX_DIAG_REQ = struct.Struct(DIAG["unix_diag_req"])
+_UNIX_DIAG_MSG = struct.Struct(DIAG["unix_diag_msg"])
 _INET_DIAG_REQ = struct.Struct("=BBBBI")  # then the 48-byte inet_diag_sockid, zero: all
-_RTATTR = struct.Struct("=HH")
+_RTATTR = struct.Struct(DIAG["rtattr"])
 
 
 def somaxconn(path=SOMAXCONN_PATH):
@@ -160,8 +171,9 @@ def unix_listeners(payloads):
 def unix_queue(path):
     """What ``ss -lx`` shows for the listening socket at ``path``: Recv-Q (connections not yet
     accepted) and Send-Q (the backlog)."""
-    req = _UNIX_DIAG_REQ.pack(socket.AF_UNIX, 0, 0, 1 << TCP_LISTEN, 0,
-                              _UDIAG_SHOW_NAME | _UDIAG_SHOW_RQLEN, 0xFFFFFFFF, 0xFFFFFFFF)
+    req = _UNIX_DIAG_REQ.pack(socket.AF_UNIX, 0, 0, DIAG["listen_states"], 0,
+                              _UDIAG_SHOW_NAME | _UDIAG_SHOW_RQLEN, DIAG["no_cookie"],
+                              DIAG["no_cookie"])
     try:
         found = unix_listeners(_diag_dump(req)).get(path)
     except (OSError, AttributeError):

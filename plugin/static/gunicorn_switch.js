@@ -114,11 +114,13 @@
     visibilityBound: false,
     plan: null,            // the plan dialog's state (switch part)
     task: null,            // the task dialog's state (switch part)
-    status: {site: null, gen: 0, inflight: false, data: null, hist: null},
+    // open: the exit cards the user opened (pid-time keys), kept open across polls
+    status: {site: null, gen: 0, inflight: false, data: null, hist: null, open: {}},
     charts: [],            // the live charts: {metric, chart}
     hcharts: [],           // the history charts: {chart}
     historySpan: 3600,     // seconds of the master's history shown
     historyAt: 0,          // when it was last fetched (ms), 0 to fetch again
+    historySeq: 0,         // the latest get_history asked: an older answer is dropped
     logs: {site: null, kind: 'error', lines: 200, follow: false, inflight: false, seq: 0},
 
     // -- helpers the parts share ---------------------------------------------------------------
@@ -269,7 +271,7 @@
       if (gswitch.observer) gswitch.observer.disconnect();
       gswitch.observer = null;
       gswitch.task = null;
-      gswitch.status = {site: gswitch.status.site, gen: gswitch.status.gen + 1, inflight: false, data: null, hist: null};
+      gswitch.status = {site: gswitch.status.site, gen: gswitch.status.gen + 1, inflight: false, data: null, hist: null, open: {}};
       gswitch.logs.inflight = false;
       gswitch.logs.follow = false;
       gswitch.root = null;

@@ -26,6 +26,19 @@
       });
       root.on('click', '.gswitch-status-refresh', function () { gswitch.pollStatus(); });
       root.on('click', '.gswitch-op', function () { gswitch.control($(this).attr('data-op')); });
+      // the body is redrawn every poll: remember which exit cards are open (the click comes
+      // before the toggle, and 'toggle' does not bubble to a delegated handler)
+      root.on('click', '.gswitch-exit-card > summary', function () {
+        var card = $(this).parent();
+        var opening = !card.prop('open');
+        gswitch.status.open[card.attr('data-key')] = opening;
+        // a stack ends with the innermost frames, where the time went: show those first
+        if (opening) {
+          setTimeout(function () {
+            card.find('.gswitch-exit-stack').each(function () { this.scrollTop = this.scrollHeight; });
+          }, 0);
+        }
+      });
       root.on('click', '.gswitch-hist-span', function () {
         gswitch.historySpan = Number($(this).attr('data-span'));
         gswitch.loadHistory(true);
@@ -37,9 +50,11 @@
       gswitch.status.inflight = false;
       gswitch.status.data = null;
       gswitch.status.hist = {site: gswitch.status.site, series: {}};
+      gswitch.status.open = {};
       gswitch.disposeCharts();
       if (gswitch.root) {
         gswitch.root.find('.gswitch-status-body').empty();
+        gswitch.root.find('.gswitch-exits-box').empty().removeData('exits');
         gswitch.root.find('.gswitch-charts').empty();
       }
     },
@@ -128,10 +143,17 @@
       ops += '<span class="gswitch-updated c9">' + esc(gswitch.t('updated', {time: clock()})) + '</span></div>';
       html += ops;
       if (!managed && data.running) html += '<p class="c9">' + esc(gswitch.t('unmanaged_note')) + '</p>';
-      var hints = data.hints || [];
+      var sat = data.saturation || {};
+      var satText = sat.advice || '';
+      var hints = [];
+      for (var h = 0; h < (data.hints || []).length; h++) {
+        // the saturation hint (queue, for how long, the advice) goes into the banner below
+        if (sat.saturated && sat.advice && data.hints[h].indexOf(sat.advice) >= 0) satText = data.hints[h];
+        else hints.push(data.hints[h]);
+      }
       if (hints.length) {
         html += '<ul class="gswitch-hints">';
-        for (var h = 0; h < hints.length; h++) html += '<li>' + esc(hints[h]) + '</li>';
+        for (var i = 0; i < hints.length; i++) html += '<li>' + esc(hints[i]) + '</li>';
         html += '</ul>';
       }
       if (m) {
@@ -142,14 +164,17 @@
           ['m_requests', num(t.requests)], ['m_rps', num(t.rps)], ['m_rss', mb(t.rss)]
         ];
         if (t.latency) kv.push(['m_pct', gswitch.pctText(t.latency)]);
-        var sat = data.saturation || {};
         if (sat.busy_ratio !== null && sat.busy_ratio !== undefined) {
           kv.push(['m_busy_ratio', Math.round(sat.busy_ratio * 100) + '% (' + sat.busy_slots + ' / ' + sat.slots + ')']);
         }
         if (sat.listen) kv.push(['m_queue', sat.listen.queue + ' / ' + (sat.listen.backlog === null ? '-' : sat.listen.backlog)]);
         if (sat.saturated) {
-          html += '<div class="gswitch-note gswitch-note-error gswitch-saturated"><b>' + esc(gswitch.t('sat_badge')) + '</b> ' +
-            esc(sat.advice || '') + '</div>';
+          // "已饱和：…" / "Saturated: …" from the hint: its head in bold, else the badge
+          var cut = satText.search(/：|: /);
+          var head = cut > 0 ? satText.slice(0, cut) : gswitch.t('sat_badge');
+          var rest = cut > 0 ? satText.slice(cut + (satText.charAt(cut) === '：' ? 1 : 2)) : satText;
+          html += '<div class="gswitch-note gswitch-note-error gswitch-saturated"><b>' + esc(head) + '</b> ' +
+            esc(rest) + '</div>';
         }
         html += '<div class="gswitch-master">';
         for (var k = 0; k < kv.length; k++) {
@@ -160,12 +185,21 @@
         html += '</div>';
         html += gswitch.workersHtml(data.workers || []);
       }
-      html += gswitch.exitsHtml(data.recent_exits || []);
       body.html(html);
+      gswitch.renderExits(data.recent_exits || []);
       if (m) gswitch.renderCharts();
       else gswitch.disposeCharts();
       if (m && managed) gswitch.loadHistory(false);
       root.find('.gswitch-status-site').val(site);
+    },
+
+    /* The exit cards are redrawn only when the exits change, so that an opened card keeps
+       its place in its stacks across polls (status.open keeps it open across a redraw). */
+    renderExits: function (exits) {
+      var box = gswitch.root.find('.gswitch-exits-box');
+      var key = JSON.stringify(exits);
+      if (box.data('exits') === key) return;
+      box.html(gswitch.exitsHtml(exits)).data('exits', key);
     },
 
     /* The last exits as cards; a card with stacks (a timeout) opens to show them. */
@@ -190,7 +224,9 @@
           html += '<div class="' + cls + '"><div class="gswitch-exit-head">' + head + '</div>' + detail + '</div>';
           continue;
         }
-        html += '<details class="' + cls + '"><summary class="gswitch-exit-head">' + head +
+        var key = x.pid + '-' + x.time;
+        html += '<details class="' + cls + '" data-key="' + esc(key) + '"' + (gswitch.status.open[key] ? ' open' : '') +
+          '><summary class="gswitch-exit-head">' + head +
           ' <span class="gswitch-exit-more">' + esc(gswitch.t('exit_stacks', {n: stacks.length})) + '</span></summary>' + detail;
         for (var k = 0; k < stacks.length; k++) {
           html += '<div class="gswitch-exit-thread c9">' + esc(stacks[k].thread) + '</div>' +
@@ -301,6 +337,7 @@
       gswitch.charts = [];
       gswitch.hcharts = [];
       gswitch.historyAt = 0;
+      gswitch.historySeq += 1; // an answer still on its way was for the charts just disposed
     },
 
     /* The master's history ring (get_history): fetched when the span changes, else every 30 s. */
@@ -311,9 +348,13 @@
       if (!echarts || typeof echarts.init !== 'function') return;
       gswitch.historyAt = now;
       var span = gswitch.historySpan || 3600;
+      var seq = gswitch.historySeq + 1;
+      gswitch.historySeq = seq;
+      // a slow answer for the span clicked before must not overwrite the one clicked last
       gswitch.call('get_history', {site: gswitch.status.site, span: span}, function (data) {
+        if (seq !== gswitch.historySeq || !gswitch.root) return;
         try { gswitch.renderHistory(data); } catch (e) { gswitch.historyAt = 0; }
-      }, {loading: false, fail: function () { gswitch.historyAt = 0; }});
+      }, {loading: false, fail: function () { if (seq === gswitch.historySeq) gswitch.historyAt = 0; }});
     },
 
     renderHistory: function (data) {
@@ -331,13 +372,22 @@
         box.html(html + '<div class="gswitch-note">' + esc(gswitch.t('hist_empty')) + '</div>');
         return;
       }
-      var metrics = [['rps', 'hist_rps', function (p) { return p.rps; }],
-        ['p95', 'hist_p95', function (p) { return p.p95; }],
-        ['busy', 'hist_busy', function (p) { return Math.round(p.busy_ratio * 1000) / 10; }],
-        ['rss', 'hist_rss', function (p) { return Math.round(p.rss_sum / 104857.6) / 10; }]];
+      // every field the ring records: [title, [[series name, value of a point], ...]]
+      function mbOf(b) { return b === null || b === undefined ? null : Math.round(b / 104857.6) / 10; }
+      var charts = [
+        ['hist_rps', [[gswitch.t('hist_rps'), function (p) { return p.rps; }]]],
+        ['hist_latency', [['P50', function (p) { return p.p50; }], ['P95', function (p) { return p.p95; }],
+          ['P99', function (p) { return p.p99; }]]],
+        ['hist_busy', [['%', function (p) { return Math.round(p.busy_ratio * 1000) / 10; }]]],
+        ['hist_queue', [[gswitch.t('hist_queue_n'), function (p) { return p.queue; }]]],
+        ['hist_rss', [[gswitch.t('hist_rss_sum'), function (p) { return mbOf(p.rss_sum); }],
+          [gswitch.t('hist_rss_max'), function (p) { return mbOf(p.rss_max); }]]],
+        ['hist_workers', [[gswitch.t('hist_workers_n'), function (p) { return p.workers; }],
+          [gswitch.t('hist_exits_n'), function (p) { return p.exits; }]]]];
       html += '<div class="gswitch-chart-row">';
-      for (var k = 0; k < metrics.length; k++) {
-        html += '<div class="gswitch-chart-cell gswitch-hist-cell"><div class="gswitch-chart-title c9">' + esc(gswitch.t(metrics[k][1])) +
+      for (var k = 0; k < charts.length; k++) {
+        html += '<div class="gswitch-chart-cell gswitch-hist-cell"><div class="gswitch-chart-title c9" title="' +
+          esc(gswitch.t(charts[k][0])) + '">' + esc(gswitch.t(charts[k][0])) +
           '</div><div class="gswitch-chart" data-hist="' + k + '"></div></div>';
       }
       for (var d = 0; d < (gswitch.hcharts || []).length; d++) {
@@ -347,12 +397,16 @@
       box.html(html + '</div>');
       var tmax = new Date().getTime();
       box.find('.gswitch-chart').each(function () {
-        var m = metrics[Number($(this).attr('data-hist'))];
+        var lines = charts[Number($(this).attr('data-hist'))][1];
         var series = [];
-        for (var j = 0; j < pts.length; j++) series.push([pts[j].t * 1000, m[2](pts[j])]);
+        for (var s = 0; s < lines.length; s++) {
+          var values = [];
+          for (var j = 0; j < pts.length; j++) values.push([pts[j].t * 1000, lines[s][1](pts[j])]);
+          series.push({name: lines[s][0], type: 'line', showSymbol: false, connectNulls: false,
+            lineStyle: {width: 1.5}, data: values});
+        }
         var chart = window.echarts.init(this);
-        chart.setOption(gswitch.chartOption(tmax - span * 1000, tmax, '#666',
-          [{type: 'line', showSymbol: false, connectNulls: false, lineStyle: {width: 1.5}, data: series}]));
+        chart.setOption(gswitch.chartOption(tmax - span * 1000, tmax, '#666', series));
         gswitch.hcharts.push({chart: chart});
       });
     },
@@ -368,7 +422,8 @@
         animation: false,
         grid: {left: 36, right: 8, top: 8, bottom: 22},
         tooltip: {trigger: 'axis', confine: true},
-        xAxis: {type: 'time', min: from, max: to,
+        // a third of the dialog wide: three time labels fit, more ran into each other
+        xAxis: {type: 'time', min: from, max: to, splitNumber: 3,
           axisLabel: {color: text, fontSize: 9, hideOverlap: true, formatter: '{HH}:{mm}'},
           axisLine: {lineStyle: {color: line}}, splitLine: {show: false}},
         yAxis: {type: 'value', min: 0, axisLabel: {color: text, fontSize: 9}, splitLine: {lineStyle: {color: line}}},

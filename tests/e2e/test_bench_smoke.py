@@ -30,9 +30,18 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
                   "generated conf, after warm-up", "generated conf, after 1000 requests",
                   "with preload_app, after warm-up", "with preload_app, after 1000 requests",
                   "stats hooks on / off: throughput", "stats hooks on / off: server CPU",
-                  "the hooks' own code"):
+                  "the hooks' own code", "the collector thread's CPU per"):
         assert sum(label in row for row in rows) == 1, label
     assert len([row for row in rows if row.startswith("| get_status CPU")]) == 3
+    # the hooks A/B is honest: every "on" run had the histograms and the collector, no "off"
+    # run had either (each run is a fresh master: a HUP would keep the first conf's collector)
+    runs = r["status"]["hooks"]["runs"]
+    assert all(x["had"]["history"] >= 1 and x["had"]["counted"] > 0 for x in runs["hooks"]), runs
+    assert all(x["had"]["history"] == 0 and x["had"]["counted"] == 0
+               for x in runs["no hooks"]), runs
+    assert (min(x["had"]["threads"] for x in runs["hooks"]) ==
+            max(x["had"]["threads"] for x in runs["no hooks"]) + 1), runs  # the collector
+    assert "- on: the generated gunicorn_conf.py" in text and "- off: the same file" in text
     # the four views, on shop.test (section 3) and on the panel project's http= shape (6)
     for view in ("fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
                  "realistic page `/page/`"):

@@ -1,10 +1,13 @@
 """The history ring the collector thread in a real Gunicorn master keeps: records of the
 last steps with the requests and percentiles, bounded in size, still written after a HUP;
-and 24 h of records (time injected into the conf's own writer) in the same fixed size."""
+the listen queue of a unix socket as well as a TCP one; and 24 h of records (time injected
+into the conf's own writer) in the same fixed size."""
 import importlib.util
 import os
 import signal
+import socket
 import sys
+import time
 
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 
-from gunicorn_switch_core import history, stats_layout as L  # noqa: E402
+from gunicorn_switch_core import history, saturation, stats_layout as L  # noqa: E402
 from tests.sandbox.checks import poll  # noqa: E402
 from tests.sandbox.gunicorn_site import get  # noqa: E402
 
@@ -51,6 +54,40 @@ def psutil_alive(pid):
         return True
     except OSError:
         return False
+
+
+# Longer than a history step and the collector's 1 s tick: a step closes while the slot is busy.
+BLOCK_S = L.HISTORY_STEP + 5
+WAITING = 3
+
+
+@pytest.mark.slow  # a real Gunicorn, a slot blocked for a history step
+def test_the_history_records_the_listen_queue_of_a_unix_socket(make_site):
+    """A unix bind has no TCP_INFO: the collector asks sock_diag for its listener by inode."""
+    site = make_site(processes=1, threads=1, unix=True, extra_ini="listen = 32\n")
+    clients = []
+    before = time.time()
+    try:
+        # one request takes the only slot; the others wait in the socket's accept queue
+        for _ in range(1 + WAITING):
+            c = socket.socket(socket.AF_UNIX)
+            c.connect(site.sock)
+            c.sendall(b"GET /slow/?s=%d HTTP/1.0\r\nHost: localhost\r\n\r\n" % BLOCK_S)
+            clients.append(c)
+        poll(lambda: (saturation.listen_queue(site.bind) or {}).get("queue") == WAITING,
+             "%d connections queued, as ss -lx shows them" % WAITING, deadline=5)
+        since = time.time()
+        pts = poll(lambda: [p for p in history.get_history(site.site, 300)["points"]
+                            if p["t"] > since] or None, "a history step while they wait",
+                   deadline=BLOCK_S)
+        p = pts[0]
+        assert p["queue"] == WAITING and p["busy_ratio"] == 1.0 and p["workers"] == 1, p
+    finally:
+        for c in clients:
+            c.close()
+    # the records before the clients came saw an empty queue, not an unknown one
+    assert all(q["queue"] == 0 for q in history.get_history(site.site, 300)["points"]
+               if q["t"] < before)
 
 
 def test_a_simulated_day_fills_the_ring_in_its_fixed_size(make_site, tmp_path):

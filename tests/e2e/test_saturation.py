@@ -2,7 +2,6 @@
 the kernel's listen queue; get_status must see that queue (TCP and unix socket), call the
 site saturated once it stays non-empty, give one line of advice, and clear afterwards."""
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ sys.path[:0] = [str(ROOT / "plugin"), str(ROOT)]
 from gunicorn_switch_core import saturation  # noqa: E402
 from tests.sandbox import djangoapp, venvs  # noqa: E402
 from tests.sandbox.checks import poll  # noqa: E402
-from tests.sandbox.gunicorn_site import get, wait_status  # noqa: E402
+from tests.sandbox.gunicorn_site import get, unix_get, wait_status  # noqa: E402
 
 SLOW = 3.0
 CLIENTS = 6  # for 2 slots: 4 wait in the listen queue
@@ -61,22 +60,6 @@ def test_a_backlog_builds_when_all_slots_are_busy_and_clears(make_site):
     assert not any(h.startswith("Saturated") for h in clear["hints"])
 
 
-def _unix_get(path, url):
-    c = socket.socket(socket.AF_UNIX)
-    c.settimeout(30)
-    try:
-        c.connect(path)
-        c.sendall(("GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" % url).encode())
-        data = b""
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-    finally:
-        c.close()
-
-
 def test_the_queue_of_a_unix_socket_is_read_as_ss_shows_it(tmp_path):
     project = djangoapp.make_project(tmp_path / "proj", "hello")
     sock = str(tmp_path / "g.sock")
@@ -86,11 +69,11 @@ def test_the_queue_of_a_unix_socket_is_read_as_ss_shows_it(tmp_path):
                             stderr=subprocess.DEVNULL)
     clients = []
     try:
-        poll(lambda: os.path.exists(sock) and _unix_get(sock, "/").startswith(b"HTTP/1"),
+        poll(lambda: os.path.exists(sock) and unix_get(sock, "/").startswith(b"HTTP/1"),
                 "gunicorn on " + sock, deadline=60)
         assert saturation.listen_queue("unix:" + sock) == {
             "queue": 0, "backlog": 32, "somaxconn": saturation.somaxconn()}
-        clients = [threading.Thread(target=_unix_get, args=(sock, "/slow/?s=2"))
+        clients = [threading.Thread(target=unix_get, args=(sock, "/slow/?s=2"))
                    for _ in range(4)]
         for t in clients:
             t.start()

@@ -7,6 +7,7 @@ import os
 import pwd
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -35,17 +36,39 @@ def get(url, timeout=30):
         return r.status, r.read()
 
 
+def unix_get(path, url, timeout=30):
+    """The raw HTTP/1.0 answer to a GET of ``url`` over the unix socket at ``path``."""
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(timeout)
+    try:
+        c.connect(path)
+        c.sendall(("GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" % url).encode())
+        data = b""
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    finally:
+        c.close()
+
+
 class GunicornSite(object):
     """One Django project served by Gunicorn from a rendered conf, with its record."""
 
     def __init__(self, tmp, site=SITE, venv=None, processes=2, threads=1, harakiri=30,
-                 hooks=True, gunicorn_version="27.0.1", worker_class=None, extra_ini=""):
+                 hooks=True, gunicorn_version="27.0.1", worker_class=None, extra_ini="",
+                 unix=False):
+        """``unix``: bind a unix socket in the runtime dir (``self.sock``), as a switch with
+        a unix bind does, instead of a TCP port."""
         self.tmp = Path(tmp)
         self.site = site
         self.venv = venv or venvs.site_venv()
-        self.port = free_port()
         self.project = djangoapp.make_project(self.tmp / "proj", "hello")
         self.runtime = self.tmp / "run"
+        self.port = None if unix else free_port()
+        self.sock = str(self.runtime / "gunicorn.sock") if unix else None
+        self.bind = "unix:" + self.sock if unix else "127.0.0.1:%d" % self.port
         self.logs = self.tmp / "logs"
         self.logs.mkdir()
         self.conf = self.tmp / "gunicorn_conf.py"
@@ -59,7 +82,7 @@ class GunicornSite(object):
                            % (self.project, processes, threads, harakiri, extra_ini))
             tr = uwsgi_translate.translate(uwsgi_config.load(str(ini)), {
                 "site": site, "project_path": str(self.project),
-                "bind": "127.0.0.1:%d" % self.port,
+                "bind": self.bind,
                 "user": pwd.getpwuid(os.getuid()).pw_name, "log_dir": str(self.logs),
                 "runtime_dir": str(self.runtime), "python_version": "3.11",
                 "gunicorn_version": gunicorn_version, "worker_class": worker_class})
@@ -73,7 +96,7 @@ class GunicornSite(object):
                 if uwsgi_translate.has_feature(gunicorn_version, "control_socket") else None,
                 "error_log": str(self.logs / "gunicorn_error.log"),
                 "access_log": str(self.logs / "gunicorn_access.log"),
-                "log_dir": str(self.logs), "bind": "127.0.0.1:%d" % self.port,
+                "log_dir": str(self.logs), "bind": self.bind,
                 "venv": str(self.venv), "project_path": str(self.project),
                 "gunicorn_version": gunicorn_version, "manager": "daemon",
                 "manager_detail": None, "user": pwd.getpwuid(os.getuid()).pw_name,
@@ -81,12 +104,21 @@ class GunicornSite(object):
         else:
             # A Gunicorn someone started by hand: no conf of ours, no hooks, no record.
             self.argv = [str(self.venv / "bin" / "gunicorn"), "-w", str(processes),
-                         "-b", "127.0.0.1:%d" % self.port, "--timeout", str(harakiri),
+                         "-b", self.bind, "--timeout", str(harakiri),
                          "--error-logfile", str(self.logs / "error.log"),
                          "hello.wsgi:application"]
 
     def url(self, path="/"):
         return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def get(self, path="/", timeout=30):
+        """(status, body) of a GET over the site's bind, TCP or unix."""
+        if self.sock is None:
+            return get(self.url(path), timeout)
+        head, _, body = unix_get(self.sock, path, timeout).partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/"):
+            raise OSError("no HTTP answer on %s" % self.sock)
+        return int(head.split()[1]), body
 
     def start(self):
         out = open(str(self.tmp / "gunicorn.out"), "wb")
@@ -98,7 +130,7 @@ class GunicornSite(object):
             if self.proc.poll() is not None:
                 raise AssertionError("gunicorn exited: %s" % self.output())
             try:
-                get(self.url(), timeout=2)
+                self.get("/", timeout=2)
                 break
             except OSError:
                 if time.monotonic() > end:
@@ -114,7 +146,7 @@ class GunicornSite(object):
     def info(self):
         """What discovery would say of this site (used when it has no record)."""
         return {"site": self.site, "server": "gunicorn", "pid": self.pid,
-                "listen": ["127.0.0.1:%d" % self.port]}
+                "listen": [self.bind]}
 
     def status(self):
         st = status.get_status(self.site, None if self.hooks else self.info())

@@ -27,13 +27,14 @@ def call(method, **args):
     return res["data"]
 
 
-def run_task(method, site, timeout=300, **opts):
-    """Start a switch/rollback and wait for it: (task view, seconds from the call to done)."""
+def run_task(method, site, wait=300, **opts):
+    """Start a switch/rollback with the plan's ``opts`` (workers, timeout, ...) and wait for it
+    at most ``wait`` seconds: (task view, seconds from the call to done)."""
     t0 = time.monotonic()
     if method == "switch":
         opts.setdefault("plan_and_apply", 1)  # plan and apply in one call, as the CLI's --yes
     task_id = call(method, site=site, **opts)["task_id"]
-    end = t0 + timeout
+    end = t0 + wait
     while time.monotonic() < end:
         task = call("get_task", task_id=task_id)
         if task["state"] not in ("pending", "running"):
@@ -42,7 +43,7 @@ def run_task(method, site, timeout=300, **opts):
                 raise RuntimeError("%s of %s: %s %s" % (method, site, task["state"], task["error"]))
             return task, took
         time.sleep(0.05)
-    raise RuntimeError("%s of %s did not finish in %d s" % (method, site, timeout))
+    raise RuntimeError("%s of %s did not finish in %d s" % (method, site, wait))
 
 
 def serves(sb, site, want=200):

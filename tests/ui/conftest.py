@@ -86,27 +86,53 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh page (own context, so no localStorage carries over); ``page.errors`` collects
-    console errors and uncaught exceptions."""
+def new_page(browser):
+    """A fresh page in a context of its own (so no localStorage carries over);
+    ``page.errors`` collects console errors and uncaught exceptions. The caller closes
+    ``page.context``."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     pg = context.new_page()
     pg.errors = []
     pg.on("console", lambda m: m.type == "error" and pg.errors.append("console: " + m.text))
     pg.on("pageerror", lambda e: pg.errors.append("pageerror: %s" % e))
+    return pg
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page (new_page)."""
+    pg = new_page(browser)
     try:
         yield pg
     finally:
-        context.close()
+        pg.context.close()
+
+
+@pytest.fixture
+def pages(browser):
+    """pages(n): n fresh pages at once (new_page), each in its own context, all closed after
+    the test."""
+    made = []
+
+    def make(n):
+        for _ in range(n):
+            made.append(new_page(browser))
+        return made[-n:]
+
+    try:
+        yield make
+    finally:
+        for pg in made:
+            pg.context.close()
 
 
 @pytest.fixture
 def screenshot():
-    """screenshot(page, name): save a full-page PNG under tests/results/screenshots/."""
+    """screenshot(page, name[, part]): save a full-page PNG under tests/results/screenshots/,
+    or with ``part`` (a locator) only that part of the page, cropped to it."""
     os.makedirs(SCREENSHOTS, exist_ok=True)
 
-    def take(pg, name):
+    def take(pg, name, part=None):
         # let layer's open/close animations finish (a wait, not a timing assertion)
         pg.wait_for_selector(".layer-anim-close", state="detached")
         # finite animations only (a spinner never finishes), and a cancelled one is fine
@@ -114,7 +140,10 @@ def screenshot():
                     " return a.effect && a.effect.getTiming().iterations !== Infinity; })"
                     ".map(function (a) { return a.finished.catch(function () {}); }))")
         path = os.path.join(SCREENSHOTS, name + ".png")
-        pg.screenshot(path=path, full_page=True)
+        if part is not None:
+            part.screenshot(path=path, animations="disabled")
+        else:
+            pg.screenshot(path=path, full_page=True)
         return path
 
     return take
