@@ -81,14 +81,47 @@ def test_daemons_are_carried_and_what_cannot_be_is_said(tmp_path):
                              "mule = 1\n"
                              "spooler = /srv/app/spool\n")
     jobs = [c["job"] for c in tr.carried if c["kind"] == "daemon"]
-    assert [(j["command"], j["stopsignal"], j["cwd"]) for j in jobs] == [
-        ("celery -A a worker -l info", "TERM", "/srv/app"), ("./beat.sh", "INT", "/srv/app"),
-        ("./old.sh", "TERM", "/srv/app"), ("python3 tasks/mule.py", "TERM", "/srv/app")]
+    assert [(j["command"], j["stopsignal"], j["cwd"], j.get("smart")) for j in jobs] == [
+        ("celery -A a worker -l info", "TERM", "/srv/app", None),
+        ("./beat.sh", "INT", "/srv/app", None),
+        ("./old.sh", "TERM", "/srv/app", None),
+        ("memcached -d -P /tmp/memcached.pid", "TERM", "/srv/app",
+         {"pidfile": "/tmp/memcached.pid", "freq": 10, "mode": "self", "notify": None}),
+        ("python3 tasks/mule.py", "TERM", "/srv/app", None)]
     assert jobs[0]["env"] == [["DJANGO_SETTINGS_MODULE", "a.s"]]
     text = " | ".join(w["message"] for w in tr.warnings)
-    assert "keeps its own pidfile is not carried" in text  # smart-attach-daemon
+    assert "not carried" not in text
     assert "mule without a script" in text and "uwsgi.mule_get_msg" in text
     assert "spooler" in text
+
+
+def test_smart_daemons_keep_their_pidfile_as_uwsgi_reads_it(tmp_path):
+    """core/daemons.c uwsgi_opt_add_daemon and uwsgi_opt_add_daemon2: '<pidfile>[,freq] cmd';
+    smart-attach-daemon2 and daemonize= mean uWSGI writes the pidfile (the command stays in
+    the foreground); notifypid= sends stopsignal when the master stops; a relative pidfile is
+    the master's working directory's."""
+    tr = translate(tmp_path, "smart-attach-daemon2 = run/w.pid,3 python w.py --x 1\n"
+                             "attach-daemon2 = cmd=a\\,b.sh,pidfile=/p/b.pid,daemonize=,"
+                             "notifypid=1,stopsignal=2,freq=x,chdir=sub,uid=33,touch=/t\n"
+                             "attach-daemon2 = exec=first,stop_signal=3,command=second\n"
+                             "smart-attach-daemon = nospace\n"
+                             "attach-daemon2 = pidfile=/x.pid\n"
+                             "attach-daemon2 = cmd=x,stopsignal=7\n")
+    jobs = [c["job"] for c in tr.carried if c["kind"] == "daemon"]
+    assert [(j["command"], j["cwd"], j["stopsignal"], j.get("smart")) for j in jobs] == [
+        ("python w.py --x 1", "/srv/app", "TERM",
+         {"pidfile": "/srv/app/run/w.pid", "freq": 3, "mode": "fg", "notify": None}),
+        ("a,b.sh", "/srv/app/sub", "INT",
+         {"pidfile": "/p/b.pid", "freq": 0, "mode": "fg", "notify": "INT"}),
+        ("second", "/srv/app", "QUIT", None)]
+    text = " | ".join(w["message"] for w in tr.warnings)
+    assert "uid= is not carried over: the daemon runs as the site's user" in text
+    assert "touch= is not carried over" in text
+    assert "smart-attach-daemon = nospace: expected '<pidfile>[,freq] <command>'" in text
+    assert "attach-daemon2 = pidfile=/x.pid: no command=" in text
+    assert "stopsignal=7 is not one the plugin maps" in text
+    assert [c["detail"] for c in tr.carried if c["kind"] == "daemon"][1].endswith(
+        "which then sends it SIGINT)")
 
 
 def test_a_daemon_program_runs_the_command_through_sh_as_the_site_user():
