@@ -344,7 +344,8 @@ def boot_do(r):
     p = r.inputs.get("boot")
     if p is None:
         return "skipped"  # a plan from before boot persistence
-    rec = r.outputs["record"]
+    # the boot script also starts the daemons the plugin runs itself
+    rec = dict(r.outputs["record"], daemons=r.outputs.get("daemons") or [])
     # the lines as they are now, not as they were when the plan was made
     p = dict(p, found=boot.split(boot_apply.discover(r.inputs["uwsgi_config"], r.inputs["project_path"],
                                                      r.inputs["user"]))[0])

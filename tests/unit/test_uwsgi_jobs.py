@@ -129,15 +129,51 @@ def test_a_daemon_program_runs_the_command_through_sh_as_the_site_user():
     user = host.User("root" if not _has("www") else "www")
     job = {"n": 1, "name": "uWSGI daemon: s #1", "command": "celery -A a worker --x=100%",
            "cwd": "/srv/app", "stopsignal": "INT", "env": [["K", "v w"]]}
-    text = daemons.supervisor_text(job, "gunicorn_s_daemon1", user)
+    text = daemons.supervisor_text(job, "gunicorn_s_daemon1", user, "s", "/l/daemon1.log")
     assert "command=/bin/sh -c 'celery -A a worker --x=100%%'\n" in text
     assert "stopsignal=INT\n" in text and "stopasgroup=true\n" in text
     assert "user=%s\n" % user.name in text and ',K="v w"' in text
     for bad in ("a ; b", "a # b", 'say "hi"'):
         with pytest.raises(safe_text.UnsafeText):
-            daemons.supervisor_text(dict(job, command=bad), "p", user)
+            daemons.supervisor_text(dict(job, command=bad), "p", user, "s", "/l/d.log")
     with pytest.raises(safe_text.UnsafeText):
         supervisor_programs.supervisor_value("x\ny", "env")
+
+
+def test_a_smart_daemon_program_runs_the_watcher_with_its_arguments_intact():
+    """Supervisor reads command= with %-expansion, then shlex: the watcher's script and each
+    argument come back as they were; only the watcher gets the stop (no group signals)."""
+    import shlex
+    from gunicorn_switch_core import daemons, host
+    user = host.User("root" if not _has("www") else "www")
+    smart = {"pidfile": "/srv/app/run/w.pid", "freq": 3, "mode": "fg", "notify": "INT"}
+    job = {"n": 2, "name": "uWSGI daemon: s #2", "command": "python w.py --rate=50%",
+           "cwd": "/srv/app", "stopsignal": "INT", "env": [], "smart": smart}
+    text = daemons.supervisor_text(job, "gunicorn_s_daemon2", user, "s", "/l/daemon2.log")
+    command = [ln for ln in text.splitlines() if ln.startswith("command=")][0][len("command="):]
+    assert shlex.split(command.replace("%%", "%")) == [
+        "/bin/sh", "-c", daemons.WATCH, "gunicorn_switch-daemon:s#2", "/srv/app/run/w.pid",
+        "python w.py --rate=50%", "3", "fg", "INT", "/l/daemon2.log"]
+    assert "stopsignal=TERM\n" in text and "stopasgroup=false\n" in text and \
+        "killasgroup=false\n" in text
+
+
+def test_a_daemon_unit_quotes_each_word_for_systemd():
+    from gunicorn_switch_core import daemons, safe_text
+    name = "root" if not _has("www") else "www"
+    job = {"n": 1, "name": "uWSGI daemon: s #1", "command": 'echo "$HOME" 50% \\n',
+           "cwd": "/srv/app", "stopsignal": "INT", "env": [["K", 'a "b" $c%']]}
+    rec = {"site": "s.test", "user": name, "log_dir": "/l"}
+    text = daemons.unit_text(job, rec, "/l/daemon1.log")
+    assert 'ExecStart="/bin/sh" "-c" "echo \\"$$HOME\\" 50%% \\\\n"\n' in text
+    assert 'Environment="K=a \\"b\\" $c%%"\n' in text
+    assert "User=%s\n" % name in text and "WorkingDirectory=/srv/app\n" in text
+    assert "KillSignal=SIGINT\n" in text and "Restart=always\n" in text
+    smart = daemons.unit_text(dict(job, smart={"pidfile": "/p", "freq": 10, "mode": "self",
+                                               "notify": None}), rec, "/l/d.log")
+    assert "KillMode=process\n" in smart and "KillSignal" not in smart
+    with pytest.raises(safe_text.UnsafeText):
+        daemons.unit_text(dict(job, command="a\nb"), rec, "/l/d.log")
 
 
 def _has(name):
