@@ -128,6 +128,28 @@ def site_processes(sb, kind, name=SITE):
     return out
 
 
+def www_uid():
+    return __import__("pwd").getpwnam("www").pw_uid
+
+
+def queue_workers(sb):
+    """shop.test's attach-daemon (queue_worker.py) processes, not the shells around them."""
+    out = []
+    for p in site_processes(sb, "queue_worker.py"):
+        try:
+            if p.name().startswith("python") and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
+
+
+def carried_loops(sb):
+    """The plugin's own daemon loops (their $0 names them), as a boot script starts them."""
+    return [p for p in sb.pids() if len(p.cmdline()) > 3 and
+            p.cmdline()[3].startswith("gunicorn_switch-daemon:%s#" % SITE)]
+
+
 def serving(sb, name=SITE):
     try:
         return sb.get(name, "/")[0] == 200
@@ -253,10 +275,16 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
         assert site_processes(sb, "uwsgi") == []
         # Gunicorn runs as the site's user, not root
         master = poll(lambda: site_processes(sb, "gunicorn") or None, "Gunicorn")
-        assert {p.uids().real for p in master} == {__import__("pwd").getpwnam("www").pw_uid}
+        assert {p.uids().real for p in master} == {www_uid()}
+        # uWSGI's attach-daemon came back too (the boot script, or Supervisor), one copy, as www
+        workers = poll(lambda: queue_workers(sb) or None, "the carried daemon after a reboot")
+        assert len(workers) == 1 and workers[0].uids().real == www_uid()
+        assert len(carried_loops(sb)) == (1 if manager == "daemon" else 0)
     finally:
         task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=SITE))["data"]["task_id"])
     assert task["state"] == "succeeded", task
+    # the copy the boot script started (no pid recorded) was found and stopped
+    assert carried_loops(sb) == []
     assert path.read_bytes() == before
     assert stat.S_IMODE(path.stat().st_mode) == mode
     assert not script.exists()
@@ -271,6 +299,9 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
         assert not sb.p(CRONTAB).exists() and path.stat().st_uid == pwd.getpwnam("www").pw_uid
     if skipped is not None:
         assert sb.p(CRON_D_SKIPPED).read_bytes() == skipped
+    # uWSGI's own daemon again, alone
+    workers = poll(lambda: queue_workers(sb) or None, "uWSGI's daemon after the reboot")
+    assert len(workers) == 1 and carried_loops(sb) == []
 
 
 def test_a_daemon_site_that_nothing_started_at_boot_says_so_and_can_be_enabled(
