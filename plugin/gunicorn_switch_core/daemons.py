@@ -30,9 +30,17 @@ MARK = "gunicorn_switch-daemon"
 
 # uWSGI restarts a daemon that dies; so does this loop (a second later, as uWSGI's throttle).
 # A stop goes to the whole process group (remove): the loop just ends. $1 the command, $2 a
-# log (opened by the loop, that is by the site's user).
-LOOP = ('[ -n "$2" ] && exec </dev/null >>"$2" 2>&1; trap "exit 0" TERM INT QUIT HUP; '
-        'while :; do /bin/sh -c "$1" & wait $!; sleep 1; done')
+# log (opened by the loop, that is by the site's user), $3 a lock (LOCK).
+LOOP = ('[ -n "$2" ] && exec </dev/null >>"$2" 2>&1; '
+        'if [ -n "$3" ] && command -v flock >/dev/null; then exec 9>>"$3"; flock -n 9 || exit 0; fi; '
+        'trap "exit 0" TERM INT QUIT HUP; '
+        'while :; do /bin/sh -c "$1" 9>&- & wait $!; sleep 1; done')
+
+# LOCK: what the plugin starts itself is started again by scripts that may run while it runs
+# (a boot script's init.d form, the panel's start and restart buttons, which run the panel
+# project's start script): a loop or watcher holds a lock in the site's runtime dir (flock,
+# util-linux) as long as it lives, and a second one exits at once. The daemon itself does not
+# inherit it (9>&-), so a smart daemon left running does not keep a new watcher out.
 
 # A smart daemon's watcher, uWSGI's pidfile logic (core/daemons.c, see uwsgi_jobs.py): once a
 # second, a pidfile that names a live process (kill -0) is adopted; a dead one that was seen
@@ -41,21 +49,23 @@ LOOP = ('[ -n "$2" ] && exec </dev/null >>"$2" 2>&1; trap "exit 0" TERM INT QUIT
 # "fg": it stays in the foreground and the pidfile gets its pid. Either way the daemon runs in
 # a session of its own (setsid, as uWSGI's) and is not the watcher's child, so that stopping
 # the watcher leaves it running; with notifypid ($5 a signal, "-" for none) the watcher sends
-# it that signal on its group first. $1 pidfile, $2 command, $6 the log.
+# it that signal on its group first. $1 pidfile, $2 command, $6 the log, $7 a lock (LOCK; "-"
+# for none).
 # Written for /bin/sh and for Supervisor's command= and systemd's ExecStart=, which quote it:
 # no quote, no backslash, no ';' or '#' after a blank (an inline comment to Supervisor); so
 # IFS is empty and globbing off, and unquoted expansions stay one word.
 WATCH = (
-    "IFS=;set -f;pf=$1;cmd=$2;freq=$3;mode=$4;sig=$5;log=$6;seen=0;n=0;"
+    "IFS=;set -f;pf=$1;cmd=$2;freq=$3;mode=$4;sig=$5;log=$6;lk=$7;seen=0;n=0;"
     "exec </dev/null >>$log 2>&1;"
+    "case $lk in -);;*)command -v flock >/dev/null&&{ exec 9>>$lk;flock -n 9||exit 0;};;esac;"
     "S=setsid;command -v setsid >/dev/null||S=;"
     # the pid as uWSGI's atoi reads it: blanks, digits; anything else is no pid
     "alive(){ p=;read -r p 2>/dev/null <$pf;q=${p%%[0-9]*};p=${p#$q};p=${p%%[!0-9]*};"
     "z=${p%%[!0]*};p=${p#$z};case $q in *[![:space:]]*)p=;;esac;"
     "case x$p in x)return 1;;esac;kill -0 $p 2>/dev/null;};"
     "launch(){ n=0;echo gunicorn_switch: starting $cmd;"
-    "case $mode in fg)($S /bin/sh -c $cmd & echo $! >$pf);;"
-    "*)$S /bin/sh -c $cmd & wait $!;;esac;};"
+    "case $mode in fg)($S /bin/sh -c $cmd 9>&- & echo $! >$pf);;"
+    "*)$S /bin/sh -c $cmd 9>&- & wait $!;;esac;};"
     "stop(){ case $sig in -);;*)alive&&kill -s $sig -- -$p 2>/dev/null;;esac;exit 0;};"
     "trap stop TERM INT QUIT HUP;"
     "alive||launch;"
@@ -86,21 +96,28 @@ def log_path(record, job):
     return os.path.join(record["log_dir"], "daemon%d.log" % job["n"])
 
 
-def argv(job, site, log):
+def lock_path(record, job):
+    return os.path.join(record["runtime_dir"], "daemon%d.lock" % job["n"])
+
+
+def argv(job, site, log, lock=None):
     """The daemon's /bin/sh command line: the smart watcher or the plain command. ``log``:
-    where the smart watcher (and a plain loop, ``loop``) writes."""
+    where the smart watcher writes; ``lock``: see LOCK."""
     smart = job.get("smart")
     if smart:
         return ["/bin/sh", "-c", WATCH, marker(site, job["n"]), smart["pidfile"], job["command"],
-                "%d" % int(smart["freq"]), smart["mode"], smart.get("notify") or "-", log]
+                "%d" % int(smart["freq"]), smart["mode"], smart.get("notify") or "-", log,
+                lock or "-"]
     return ["/bin/sh", "-c", job["command"]]
 
 
-def loop_argv(job, site, log):
-    """What the plugin starts itself (no manager to restart a plain daemon): the loop."""
+def loop_argv(job, record):
+    """What the plugin starts itself (no manager restarts a plain daemon): the loop, or
+    the smart watcher, holding their lock."""
+    log, lock = log_path(record, job), lock_path(record, job)
     if job.get("smart"):
-        return argv(job, site, log)
-    return ["/bin/sh", "-c", LOOP, marker(site, job["n"]), job["command"], log]
+        return argv(job, record["site"], log, lock)
+    return ["/bin/sh", "-c", LOOP, marker(record["site"], job["n"]), job["command"], log, lock]
 
 
 def _env(job, user):
@@ -169,7 +186,7 @@ def install(job, record, backup):
             if rc != 0:
                 raise host.HostError("%s: systemctl %s: %s" % (job["name"], " ".join(args), out.strip()[-300:]))
         return d
-    pid = host.spawn(loop_argv(job, record["site"], log), job["cwd"], _env(job, user), log, as_user=user)
+    pid = host.spawn(loop_argv(job, record), job["cwd"], _env(job, user), log, as_user=user)
     try:
         started = psutil.Process(pid).create_time()
     except psutil.Error:
@@ -246,10 +263,12 @@ def _alive(p):
 
 
 def boot_lines(record):
-    """bash lines of the site's boot script (boot_apply.script_text) that start the daemons
-    the plugin itself runs (manager spawn), each as the site's user with the environment and
-    in the directory install() gave it; ``drop`` is set by panel_project.drop_lines. Every
-    value is quoted; the log is opened by the loop, as the site's user."""
+    """bash lines of the site's boot script (boot_apply.script_text) and of a panel project's
+    start script (panel_project.gunicorn_script) that start the daemons the plugin itself runs
+    (manager spawn), each as the site's user with the environment and in the directory
+    install() gave it, once (LOCK); ``drop`` is set by panel_project.drop_lines, the runtime
+    dir made before. Every value is quoted; the log is opened by the loop, as the site's user.
+    Each in a subshell, so that the script's $! stays Gunicorn's."""
     out = []
     for d in record.get("daemons") or []:
         if d.get("manager") != "spawn" or not d.get("job"):
@@ -257,7 +276,7 @@ def boot_lines(record):
         job = d["job"]
         user = managers.run_user(record)
         env = ["env", "-i"] + [shlex.quote("%s=%s" % tuple(kv)) for kv in sorted(_env(job, user).items())]
-        words = [shlex.quote(a) for a in loop_argv(job, record["site"], d["log"])]
+        words = [shlex.quote(a) for a in loop_argv(job, record)]
         out.append("(cd %s && nohup \"${drop[@]}\" %s </dev/null >/dev/null 2>&1 &)" % (
             safe_text.sh(job["cwd"], "daemon cwd"), " ".join(env + words)))
     return out

@@ -351,8 +351,8 @@ def test_the_watcher_keeps_uwsgis_pidfile_rules(tmp_path):
     def watch(command, mode, notify):
         job = {"n": 1, "command": command, "smart": {"pidfile": str(pf), "freq": 2, "mode": mode,
                                                       "notify": notify}}
-        p = subprocess.Popen(daemons.argv(job, "t.test", str(log)), cwd=str(tmp_path),
-                             start_new_session=True)
+        p = subprocess.Popen(daemons.argv(job, "t.test", str(log), str(tmp_path / "d.lock")),
+                             cwd=str(tmp_path), start_new_session=True)
         started.append(p)
         return p
 
@@ -367,6 +367,7 @@ def test_the_watcher_keeps_uwsgis_pidfile_rules(tmp_path):
             _sleepers(arg)), "the daemon", deadline=10)
         time.sleep(2.5)  # more than freq checks: adopted, not started again
         assert _sleepers(arg) == [first]
+        assert watch("exec sleep %s" % arg, "fg", "TERM").wait(10) == 0  # the lock: one watcher
         os.kill(first, 15)
         second = poll(lambda: (lambda s: s[0] if len(s) == 1 and s[0] != first else None)(
             _sleepers(arg)), "the daemon started again", deadline=10)

@@ -153,7 +153,7 @@ def test_a_smart_daemon_program_runs_the_watcher_with_its_arguments_intact():
     command = [ln for ln in text.splitlines() if ln.startswith("command=")][0][len("command="):]
     assert shlex.split(command.replace("%%", "%")) == [
         "/bin/sh", "-c", daemons.WATCH, "gunicorn_switch-daemon:s#2", "/srv/app/run/w.pid",
-        "python w.py --rate=50%", "3", "fg", "INT", "/l/daemon2.log"]
+        "python w.py --rate=50%", "3", "fg", "INT", "/l/daemon2.log", "-"]
     assert "stopsignal=TERM\n" in text and "stopasgroup=false\n" in text and \
         "killasgroup=false\n" in text
 
