@@ -277,7 +277,9 @@ def boot_lines(record):
         user = managers.run_user(record)
         env = ["env", "-i"] + [shlex.quote("%s=%s" % tuple(kv)) for kv in sorted(_env(job, user).items())]
         words = [shlex.quote(a) for a in loop_argv(job, record)]
-        out.append("(cd %s && nohup \"${drop[@]}\" %s </dev/null >/dev/null 2>&1 &)" % (
+        # the whole subshell's output away: a background list holds the script's own
+        # output open otherwise (its caller, cron or the panel, would wait for it)
+        out.append("(cd %s && nohup \"${drop[@]}\" %s &) </dev/null >/dev/null 2>&1" % (
             safe_text.sh(job["cwd"], "daemon cwd"), " ".join(env + words)))
     return out
 

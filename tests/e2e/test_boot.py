@@ -19,6 +19,7 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 
 import psutil
 import pytest
@@ -401,7 +402,14 @@ def test_the_panels_project_autostart_brings_a_switched_project_back_on_gunicorn
     """A panel Python project (auto_run) is started at boot by the panel, as root, with its
     start script: after the switch that script starts Gunicorn, and remakes its runtime dir
     under /run first (the reboot emptied it); after the rollback it is uWSGI's again."""
+    from tests.sandbox.panel_project import PanelProjects
+
     sb, plugin = project_sandbox, new_plugin()
+    # an attach-daemon, which uWSGI starts with the project
+    ini = sb.sites[PROJECT].uwsgi_ini
+    ini.write_text(ini.read_text() + "attach-daemon = exec sleep %s\n" % SLEEP)
+    PanelProjects(sb).restart(PROJECT)
+    poll(lambda: len(sleepers(sb)) == 1, "uWSGI's daemon")
     plan = plugin.plan(panel_get(site=PROJECT))
     assert plan["status"], plan
     rows = [c for c in plan["data"]["carried"] if c["kind"] == "boot"]
@@ -411,10 +419,17 @@ def test_the_panels_project_autostart_brings_a_switched_project_back_on_gunicorn
         panel_get(site=PROJECT, plan_id=plan["data"]["plan_id"]))["data"]["task_id"])
     assert task["state"] == "succeeded", task
     try:
+        one_daemon(sb, loops=1)
+        # the panel's restart button runs the start script again: no second loop (its lock)
+        PanelProjects(sb).restart(PROJECT)
+        poll(lambda: serving(sb, PROJECT) or None, "the project after the panel's restart")
+        time.sleep(1.5)
+        one_daemon(sb, loops=1)
         reboot(sb)
         poll(lambda: serving(sb, PROJECT) or None, "the project after a reboot")
         assert server_of(sb, PROJECT).startswith("gunicorn/")
         assert site_processes(sb, "uwsgi", PROJECT) == []
+        one_daemon(sb, loops=1)  # the panel's autostart ran the start script: the daemon too
     finally:
         task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=PROJECT))["data"]["task_id"])
     assert task["state"] == "succeeded", task
@@ -422,3 +437,23 @@ def test_the_panels_project_autostart_brings_a_switched_project_back_on_gunicorn
     poll(lambda: serving(sb, PROJECT) or None, "the project after the rollback and a reboot")
     assert server_of(sb, PROJECT) == ""
     assert site_processes(sb, "gunicorn", PROJECT) == []
+    one_daemon(sb, loops=0)  # uWSGI's own again
+
+
+SLEEP = "86401.5"
+
+
+def sleepers(sb):
+    """The panel project's attach-daemon (a sleep of its own), running."""
+    return [p for p in sb.pids() if p.cmdline() == ["sleep", SLEEP] and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def one_daemon(sb, loops):
+    """One copy of the daemon, as www, and ``loops`` of the plugin's loops around it."""
+    found = poll(lambda: sleepers(sb) or None, "the project's daemon")
+    time.sleep(0.5)
+    found = sleepers(sb)
+    assert len(found) == 1 and found[0].uids().real == www_uid(), found
+    mine = [p for p in sb.pids() if len(p.cmdline()) > 3 and
+            p.cmdline()[3].startswith("gunicorn_switch-daemon:%s#" % PROJECT)]
+    assert len(mine) == loops, [p.cmdline()[3:5] for p in mine]
