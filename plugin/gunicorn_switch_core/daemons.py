@@ -268,7 +268,7 @@ def boot_lines(record):
     (manager spawn), each as the site's user with the environment and in the directory
     install() gave it, once (LOCK); ``drop`` is set by panel_project.drop_lines, the runtime
     dir made before. Every value is quoted; the log is opened by the loop, as the site's user.
-    Each in a subshell, so that the script's $! stays Gunicorn's."""
+    They come last: each sets $!."""
     out = []
     for d in record.get("daemons") or []:
         if d.get("manager") != "spawn" or not d.get("job"):
@@ -277,9 +277,9 @@ def boot_lines(record):
         user = managers.run_user(record)
         env = ["env", "-i"] + [shlex.quote("%s=%s" % tuple(kv)) for kv in sorted(_env(job, user).items())]
         words = [shlex.quote(a) for a in loop_argv(job, record)]
-        # the whole subshell's output away: a background list holds the script's own
-        # output open otherwise (its caller, cron or the panel, would wait for it)
-        out.append("(cd %s && nohup \"${drop[@]}\" %s &) </dev/null >/dev/null 2>&1" % (
+        # a subshell that becomes the loop (exec: no shell of root's left waiting on it),
+        # its output away (cron or the panel would wait for the script's otherwise)
+        out.append("(cd %s && exec nohup \"${drop[@]}\" %s) </dev/null >/dev/null 2>&1 &" % (
             safe_text.sh(job["cwd"], "daemon cwd"), " ".join(env + words)))
     return out
 
