@@ -240,19 +240,33 @@ def remove(d, restore):
     p = _ours(d)
     if p is None:
         return
-    try:
-        if d.get("smart"):
-            os.kill(p.pid, signal.SIGTERM)  # the watcher alone: the daemon is left running
-        else:
-            # the loop was started in a session of its own: its group is its pid
-            os.killpg(p.pid, SIGNALS.get(d.get("stopsignal"), signal.SIGTERM))
-    except OSError:
-        return
+    if d.get("smart"):
+        _signal(p, signal.SIGTERM, group=False)  # the watcher alone: the daemon is left running
+    else:
+        _signal(p, SIGNALS.get(d.get("stopsignal"), signal.SIGTERM))
     end = time.monotonic() + STOP_WAIT
     while time.monotonic() < end and _alive(p):
         time.sleep(0.2)
     if _alive(p):
-        os.killpg(p.pid, signal.SIGKILL)
+        _signal(p, signal.SIGKILL, group=not d.get("smart"))
+
+
+def _signal(p, sig, group=True):
+    """``sig`` to the loop ``p`` and, with ``group``, to the daemon it runs: its process group
+    when the loop leads one (install() starts it in a session of its own), else the loop's
+    descendants (a boot script's loop is in the group of whoever ran the script)."""
+    try:
+        if group and os.getpgid(p.pid) == p.pid:
+            os.killpg(p.pid, sig)
+            return
+        targets = [p] + (p.children(recursive=True) if group else [])
+    except (OSError, psutil.Error):
+        return
+    for t in targets:
+        try:
+            t.send_signal(sig)
+        except psutil.Error:
+            pass
 
 
 def _alive(p):
