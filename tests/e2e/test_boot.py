@@ -433,6 +433,9 @@ def test_the_panels_project_autostart_brings_a_switched_project_back_on_gunicorn
     finally:
         task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=PROJECT))["data"]["task_id"])
     assert task["state"] == "succeeded", task
+    # the loop the start script started after the reboot was found and stopped with its
+    # daemon; uWSGI runs its own
+    one_daemon(sb, loops=0)
     reboot(sb)
     poll(lambda: serving(sb, PROJECT) or None, "the project after the rollback and a reboot")
     assert server_of(sb, PROJECT) == ""
