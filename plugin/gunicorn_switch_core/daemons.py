@@ -304,9 +304,3 @@ def describe(d):
     if d["manager"] == "systemd":
         return "systemd unit %s (enabled)" % d["unit"]
     return "pid %d (log %s)" % (d["pid"], d["log"])
-
-
-def uses_boot_script(record):
-    """Whether the site's boot script must start daemons (the plugin runs them itself)."""
-    return any(d.get("manager") == "spawn" for d in record.get("daemons") or [])
-
