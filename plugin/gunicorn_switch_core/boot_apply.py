@@ -16,8 +16,8 @@ import pwd
 import shlex
 import stat
 
-from . import (boot, boot_cron, host, i18n, panel_cron, panel_project, paths, records, safe_files,
-               safe_text, supervisor_programs)
+from . import (boot, boot_cron, daemons, host, i18n, panel_cron, panel_project, paths, records,
+               safe_files, safe_text, supervisor_programs)
 
 RC_LOCAL = "/etc/rc.local"
 INITD = "/etc/init.d"
@@ -208,7 +208,8 @@ def script_text(record):
     """The boot script: run by root at boot (cron's @reboot, rc.local, an init.d script). It
     makes Gunicorn's runtime directory (under /run, which a reboot empties) in root's parent
     and gives it to the site's user, then starts Gunicorn as that user in the background; the
-    log is opened by that user. Every path is checked and quoted (safe_text)."""
+    log is opened by that user. Then uWSGI's daemons the plugin runs itself (record's
+    ``daemons``), as that user too. Every path is checked and quoted (safe_text)."""
     user = host.User(records.user_of(record))
     venv = safe_text.sh(record["venv"], "venv")
     env = ["env", "-i", "PATH=" + safe_text.sh(record["venv"].rstrip("/") + "/bin:" + host.SAFE_PATH, "PATH"),
@@ -228,6 +229,7 @@ def script_text(record):
         "cd %s || exit 1" % safe_text.sh(record["project_path"], "project_path"),
     ] + panel_project.drop_lines(user) + [
         "nohup \"${drop[@]}\" %s </dev/null >/dev/null 2>&1 &" % run,
+    ] + daemons.boot_lines(record) + [
         "exit 0",
         "",
     ])

@@ -125,27 +125,40 @@ def unit_text(record):
     who = run_user(record)
     for key in ("gunicorn_bin", "gunicorn_conf", "project_path"):
         safe_text.check_path(record[key], key)
+    return service_text(
+        # the site's name (records.SITE_NAME: no %, which systemd would expand as a specifier)
+        "Gunicorn for %s (gunicorn_switch)" % _unit_word(record["site"]), who,
+        record["project_path"], [],
+        runtime_dir_lines(record, who) + [
+            "ExecStart=%s" % kept_command(record),
+            "ExecReload=/bin/kill -HUP $MAINPID",
+            # as the Supervisor program's autorestart=true: a master that exits on its own (a
+            # TERM from someone else, a crash the keeper reports as 0) comes back; a stop does not
+            "Restart=always",
+            "RestartSec=1",
+            "KillMode=mixed",
+            "TimeoutStopSec=%d" % (int(record.get("graceful_timeout") or 30) + 5)])
+
+
+def service_text(description, who, cwd, env, service):
+    """A unit the plugin writes: ``service`` lines run as ``who`` (a host.User) in ``cwd``
+    with HOME/USER/LANG and ``env`` ([(key, value)], quoted here), wanted by
+    multi-user.target (enabled: started at boot)."""
     safe_text.check_path(who.home, "home")
+    safe_text.check_path(cwd, "WorkingDirectory")
+    extra = ["Environment=%s" % safe_text.systemd_word("%s=%s" % tuple(kv), kv[0], expand=False)
+             for kv in env]
     return "\n".join([
         "[Unit]",
-        # the site's name (records.SITE_NAME: no %, which systemd would expand as a specifier)
-        "Description=Gunicorn for %s (gunicorn_switch)" % _unit_word(record["site"]),
+        "Description=%s" % description,
         "After=network.target",
         "",
         "[Service]",
         "Type=simple",
         "User=%s" % who.name,
-        "WorkingDirectory=%s" % record["project_path"],
+        "WorkingDirectory=%s" % cwd,
         "Environment=HOME=%s USER=%s LANG=C.UTF-8" % (who.home, who.name),
-    ] + runtime_dir_lines(record, who) + [
-        "ExecStart=%s" % kept_command(record),
-        "ExecReload=/bin/kill -HUP $MAINPID",
-        # as the Supervisor program's autorestart=true: a master that exits on its own (a
-        # TERM from someone else, a crash the keeper reports as 0) comes back; a stop does not
-        "Restart=always",
-        "RestartSec=1",
-        "KillMode=mixed",
-        "TimeoutStopSec=%d" % (int(record.get("graceful_timeout") or 30) + 5),
+    ] + extra + service + [
         "",
         "[Install]",
         "WantedBy=multi-user.target",

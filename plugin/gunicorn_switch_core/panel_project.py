@@ -136,12 +136,13 @@ def restore_config(name, original_text, switched_text):
         "changes since the switch kept" % name
 
 
-def gunicorn_script(name, record):
+def gunicorn_script(name, record, more=()):
     """A start script in the shape the panel writes (pythonModel._create_cmd_file), for the
     panel's start/restart buttons and its daemon. The panel runs it as root for stype
     gunicorn, so the script drops to the site's user before anything of the site's runs (the
     panel's own script sources the venv's activate, which the site's user can write); the
-    log is opened by that user too. Every path is checked and quoted (safe_text)."""
+    log is opened by that user too. Every path is checked and quoted (safe_text). ``more``:
+    bash lines run last, as the site's user through ``drop`` (the carried daemons)."""
     user = host.User(records.user_of(record))
     venv = safe_text.sh(record["venv"], "venv")
     bin_path = safe_text.sh(record["venv"].rstrip("/") + "/bin:" + host.SAFE_PATH, "PATH")
@@ -166,6 +167,7 @@ def gunicorn_script(name, record):
         # does not follow a planted link); the site's user writes the pid.
         "rm -f -- %s" % pid,
         "\"${drop[@]}\" /bin/sh -c 'echo \"$1\" > \"$2\"' sh \"$!\" %s" % pid,
+    ] + list(more) + [
         "",
     ])
 

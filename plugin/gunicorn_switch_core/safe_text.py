@@ -40,3 +40,20 @@ def digits(text):
 def sh(value, what):
     """A checked path quoted for bash."""
     return shlex.quote(check_path(value, what))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def systemd_word(value, what, expand=True):
+    """``value`` as one word of a unit file's ExecStart= (``expand``) or Environment= line:
+    in double quotes, where systemd reads C escapes (so \\ and " are escaped), expands
+    %-specifiers (%%) and, in ExecStart=, $VARIABLES ($$). UnsafeText with a control
+    character (a line break would end the setting) or for a lone ';' (ExecStart='s command
+    separator)."""
+    if not isinstance(value, str) or _CONTROL.search(value) or value.strip() == ";":
+        raise UnsafeText("%s %r cannot stand in a systemd unit; put it in a script" % (what, str(value)[:200]))
+    text = value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    if expand:
+        text = text.replace("$", "$$")
+    return '"%s"' % text

@@ -287,7 +287,15 @@ def _tell_panel(r, p, rec):
     script = panel_project.start_script(site, "gunicorn")
     backups.keep(r, script)
     backups.keep(r, panel_project.pid_file(site))
-    host.write_atomic(script, panel_project.gunicorn_script(site, rec), mode=0o755)
+    # The panel's project manager keeps a project's extra services in project_config
+    # "services" (aaPanel/BaoTa@f9f6845c mod/project/python/serviceMod.py): started with
+    # the project, by `nohup <command>` as its user, stopped by SIGKILL to one pid, never
+    # restarted when one dies alone (script/project_daemon.py watches the main service only).
+    # uWSGI restarts an attached daemon and signals its group: so the plugin's own loop keeps
+    # them, and this script, which the panel runs at boot (auto_run) and from its start and
+    # restart buttons, starts the loops once each (daemons.LOCK).
+    more = daemons.boot_lines(dict(rec, daemons=r.outputs.get("daemons") or []))
+    host.write_atomic(script, panel_project.gunicorn_script(site, rec, more), mode=0o755)
     try:
         conf = json.loads(original or "")
     except ValueError:
@@ -344,7 +352,8 @@ def boot_do(r):
     p = r.inputs.get("boot")
     if p is None:
         return "skipped"  # a plan from before boot persistence
-    rec = r.outputs["record"]
+    # the boot script also starts the daemons the plugin runs itself
+    rec = dict(r.outputs["record"], daemons=r.outputs.get("daemons") or [])
     # the lines as they are now, not as they were when the plan was made
     p = dict(p, found=boot.split(boot_apply.discover(r.inputs["uwsgi_config"], r.inputs["project_path"],
                                                      r.inputs["user"]))[0])

@@ -151,22 +151,112 @@ def crons(options, cron_harakiri, site, cwd, env):
 
 
 # ---- attached daemons -----------------------------------------------------------------------
-# uWSGI (core/daemons.c) runs each through /bin/sh -c in the master's working directory and
-# environment, as the master's user, restarts it when it dies, and stops it (SIGTERM unless
-# attach-daemon2 says stopsignal=) when the master stops.
+# What uWSGI 2.0 does with them (unbit/uwsgi, branch uwsgi-2.0 @ 9b1bb837, core/daemons.c;
+# the line numbers are that file's):
+# - Every daemon is forked by the master and runs ``/bin/sh -c <command>`` (utils.c
+#   uwsgi_exec_command_with_args) in a session of its own (setsid, l.402), stdin /dev/null
+#   (l.397), in the master's working directory, environment and user (attach-daemon2 may set
+#   chdir=, uid=, gid=).
+# - A plain daemon (attach-daemon, attach-control-daemon, attach-daemon2 without pidfile=)
+#   is respawned when it dies (l.129-152, throttled when it dies within 3 s, l.280-293); an
+#   attach-control-daemon that dies stops the whole uWSGI instead (l.142). On master stop or
+#   reload it gets stopsignal (SIGTERM by default) on its process group, once a second for
+#   reload-mercy (3 s) seconds, then SIGKILL (uwsgi_detach_daemons, l.224-256).
+# - A smart daemon has a pidfile (smart-attach-daemon <pidfile>[,freq] <cmd>; attach-daemon2
+#   pidfile=). At the master's start it is started only when the pidfile does not name a
+#   live process (kill(pid, 0), l.156-185): one that is alive is adopted (l.205-213). Once a
+#   second (l.32-41) the master reads the pidfile again: a new live pid is adopted (l.91-94);
+#   a dead one that was seen alive is respawned at once (l.74-75); one never seen alive is
+#   respawned after ``freq`` checks (default 10, l.78-88). smart-attach-daemon's command
+#   daemonizes itself and writes the pidfile; with smart-attach-daemon2 (attach-daemon2
+#   daemonize=1) uWSGI forks once more and writes the pidfile itself before the exec, the
+#   command staying in the foreground (l.384-395, l.471-473).
+# - On master stop or reload a smart daemon is LEFT RUNNING (l.231-233): the next uWSGI
+#   adopts it from its pidfile. Only attach-daemon2's notifypid=1 sends it stopsignal (on
+#   reload: reloadsignal or SIGHUP) on its process group, once, without waiting (l.258-266).
+# - attach-daemon2's keys: command/cmd/exec, freq, pidfile, control, daemonize/daemon, touch,
+#   stopsignal/stop_signal, reloadsignal/reload_signal, stdin, uid, gid, ns_pid, chdir,
+#   max_throttle, notifypid (l.537-558); numbers are read with atoi (l.591-607).
+# There is no legacy-attach-daemon in uWSGI 2.0 (core/uwsgi.c l.991-1001); it is read as an
+# attach-daemon, what older releases meant by it.
 PLAIN_DAEMONS = ("attach-daemon", "attach-control-daemon", "legacy-attach-daemon")
 SMART_DAEMONS = ("smart-attach-daemon", "smart-attach-daemon2")
 DAEMON_OPTIONS = PLAIN_DAEMONS + SMART_DAEMONS + ("attach-daemon2", "mule")
+IGNORED = {"uid": "the daemon runs as the site's user", "gid": "the daemon runs as the site's user",
+           "touch": "touching the file does not restart the daemon",
+           "ns_pid": "the daemon has no PID namespace of its own"}
+SIGNAL_NAMES = {1: "HUP", 2: "INT", 3: "QUIT", 9: "KILL", 10: "USR1", 12: "USR2", 15: "TERM"}
 
 
-def _kv(value):
-    """attach-daemon2's key=value list (uwsgi_kvlist_parse: ',' between pairs)."""
+def parse_kvlist(value):
+    """attach-daemon2's list as uwsgi_kvlist_parse (core/utils.c) reads it: items split on
+    ',' and key from value on the first '=', a backslash escaping the next character; keys
+    are taken as written, the last of a key wins."""
+    items, cur, escaped = [], [], False
+    for ch in value:
+        if escaped:
+            cur.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ",":
+            items.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if cur:
+        items.append("".join(cur))
     out = {}
-    for pair in value.split(","):
-        key, eq, val = pair.partition("=")
+    for item in items:
+        key, eq, val = item.partition("=")
         if eq:
-            out[key.strip()] = val
+            out.pop(key, None)  # in the order of the last of each key
+            out[key] = val
     return out
+
+
+def _last(kv, *keys):
+    """The value of whichever of ``keys`` (aliases of one setting) came last, or None."""
+    found = [v for k, v in kv.items() if k in keys]
+    return found[-1] if found else None
+
+
+def atoi(text):
+    """C's atoi: leading blanks, a sign, the digits that follow; 0 when there are none."""
+    m = re.match(r"\s*([+-]?\d+)", text or "")
+    return int(m.group(1)) if m else 0
+
+
+def parse_daemon(key, value):
+    """One daemon option -> {command, pidfile, freq, mode, stopsignal (a number), notify,
+    control, chdir, ignored: [keys the plugin does not carry]} as uWSGI reads it."""
+    d = {"command": value, "pidfile": None, "freq": 10, "mode": None, "stopsignal": 15,
+         "notify": False, "control": key == "attach-control-daemon", "chdir": None,
+         "ignored": []}
+    if key in SMART_DAEMONS:
+        pidfile, sep, command = value.partition(" ")
+        if not sep:
+            raise CronError("expected '<pidfile>[,freq] <command>' (uWSGI refuses it)")
+        pidfile, comma, freq = pidfile.partition(",")
+        d.update(command=command, pidfile=pidfile, freq=atoi(freq) if comma else 10,
+                 mode="fg" if key == "smart-attach-daemon2" else "self")
+    elif key == "attach-daemon2":
+        kv = parse_kvlist(value)
+        command = _last(kv, "command", "cmd", "exec")
+        if command is None:
+            raise CronError("no command= (uWSGI refuses it)")
+        signum = _last(kv, "stopsignal", "stop_signal")
+        d.update(command=command, pidfile=kv.get("pidfile"),
+                 freq=atoi(kv["freq"]) if "freq" in kv else 10,
+                 stopsignal=atoi(signum) if signum is not None else 15,
+                 notify="notifypid" in kv, control="control" in kv,
+                 chdir=kv.get("chdir"))
+        if d["pidfile"]:
+            d["mode"] = "fg" if "daemonize" in kv or "daemon" in kv else "self"
+        # a key given at all counts, as uWSGI tests its pointer; uid/gid 0 set nothing
+        d["ignored"] = [k for k in ("touch", "ns_pid") if k in kv] + \
+            [k for k in ("uid", "gid") if atoi(kv.get(k)) != 0]
+    return d
 
 
 def daemons(options, site, cwd, env, python):
@@ -175,47 +265,60 @@ def daemons(options, site, cwd, env, python):
     items, problems = [], []
     for opt in options:
         key, value = opt.key, opt.value.strip()
-        pidfile, stopsignal = None, "TERM"
-        if key in PLAIN_DAEMONS:
-            command = value
-        elif key == "attach-daemon2":
-            kv = _kv(value)
-            command, pidfile = kv.get("cmd") or kv.get("exec") or "", kv.get("pidfile")
-            stopsignal = {"15": "TERM", "2": "INT", "3": "QUIT", "9": "KILL", "1": "HUP"}.get(
-                kv.get("stopsignal", "15"), None)
-            if stopsignal is None:
-                problems.append((opt, "%s: stopsignal=%s is not one the plugin maps; not carried "
-                                      "over" % (key, kv.get("stopsignal"))))
-                continue
-        elif key == "mule":
+        if key == "mule":
             if not value.endswith(".py"):
                 problems.append((opt, "mule = %s: a mule without a script runs the app's own "
                                       "mule code (uwsgi.mule_msg...), which Gunicorn has not; "
                                       "move that work to a separate worker" % value))
                 continue
-            command = "%s %s" % (python, value)
+            d = parse_daemon("attach-daemon", "%s %s" % (python, value))
         else:
-            pidfile = True
-            command = ""
-        if pidfile:
-            problems.append((opt, "%s = %s: a daemon that keeps its own pidfile is not carried "
-                                  "over yet; run it as a Supervisor program (进程守护管理器) "
-                                  "before switching" % (key, value)))
+            try:
+                d = parse_daemon(key, value)
+            except CronError as e:
+                problems.append((opt, "%s = %s: %s; not carried over" % (key, value, e)))
+                continue
+        command = d["command"].strip()
+        stopsignal = SIGNAL_NAMES.get(d["stopsignal"])
+        if stopsignal is None:
+            problems.append((opt, "%s: stopsignal=%s is not one the plugin maps; not carried "
+                                  "over" % (key, d["stopsignal"])))
             continue
         if not command:
             problems.append((opt, "%s = %s: no command; not carried over" % (key, value)))
             continue
+        where = d["chdir"] or cwd or "/"
+        if not where.startswith("/"):
+            where = (cwd or "/").rstrip("/") + "/" + where
+        pidfile = d["pidfile"]
+        if pidfile and not pidfile.startswith("/"):
+            # uWSGI checks it from the master's working directory
+            pidfile = (cwd or "/").rstrip("/") + "/" + pidfile
         n = len(items) + 1
-        items.append({
-            "kind": "daemon", "option": key, "value": opt.value, "origin": opt.describe(),
-            "where": "Gunicorn's process manager", "detail": "%s (as the site's user, in %s; "
-            "started before uWSGI stops, uWSGI's copy stops with uWSGI)" % (command, cwd or "/"),
-            "job": {"n": n, "name": "uWSGI daemon: %s #%d" % (site, n), "command": command,
-                    "cwd": cwd or "/", "stopsignal": stopsignal,
-                    "env": [[k, v] for k, v in env if ENV_KEY.match(k)]},
-        })
+        job = {"n": n, "name": "uWSGI daemon: %s #%d" % (site, n), "command": command,
+               "cwd": where, "stopsignal": stopsignal,
+               "env": [[k, v] for k, v in env if ENV_KEY.match(k)]}
+        if pidfile:
+            job["smart"] = {"pidfile": pidfile, "freq": max(d["freq"], 0), "mode": d["mode"],
+                            "notify": stopsignal if d["notify"] else None}
+            detail = ("%s (as the site's user, in %s; a watcher starts it only when %s names "
+                      "no live process, as uWSGI does: the copy uWSGI runs is adopted, not "
+                      "duplicated, and is left running when the watcher stops%s)"
+                      % (command, where, pidfile, ", which then sends it SIG%s" % stopsignal
+                         if d["notify"] else ""))
+        else:
+            detail = ("%s (as the site's user, in %s; started before uWSGI stops, uWSGI's copy "
+                      "stops with uWSGI)" % (command, where))
+        items.append({"kind": "daemon", "option": key, "value": opt.value,
+                      "origin": opt.describe(), "where": "Gunicorn's process manager",
+                      "detail": detail, "job": job})
         if key == "mule":
             problems.append((opt, "mule = %s runs as a plain Python process now: code that "
                                   "calls uwsgi.mule_get_msg() or other uwsgi functions fails "
                                   "there" % value))
+        if d["control"]:
+            problems.append((opt, "%s: uWSGI stopped itself when this daemon died; under "
+                                  "Gunicorn's manager it is only restarted" % key))
+        for k in d["ignored"]:
+            problems.append((opt, "%s: %s= is not carried over: %s" % (key, k, IGNORED[k])))
     return items, problems

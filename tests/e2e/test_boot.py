@@ -19,6 +19,7 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 
 import psutil
 import pytest
@@ -126,6 +127,28 @@ def site_processes(sb, kind, name=SITE):
         except psutil.Error:
             continue
     return out
+
+
+def www_uid():
+    return __import__("pwd").getpwnam("www").pw_uid
+
+
+def queue_workers(sb):
+    """shop.test's attach-daemon (queue_worker.py) processes, not the shells around them."""
+    out = []
+    for p in site_processes(sb, "queue_worker.py"):
+        try:
+            if p.name().startswith("python") and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
+
+
+def carried_loops(sb):
+    """The plugin's own daemon loops (their $0 names them), as a boot script starts them."""
+    return [p for p in sb.pids() if len(p.cmdline()) > 3 and
+            p.cmdline()[3].startswith("gunicorn_switch-daemon:%s#" % SITE)]
 
 
 def serving(sb, name=SITE):
@@ -253,10 +276,16 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
         assert site_processes(sb, "uwsgi") == []
         # Gunicorn runs as the site's user, not root
         master = poll(lambda: site_processes(sb, "gunicorn") or None, "Gunicorn")
-        assert {p.uids().real for p in master} == {__import__("pwd").getpwnam("www").pw_uid}
+        assert {p.uids().real for p in master} == {www_uid()}
+        # uWSGI's attach-daemon came back too (the boot script, or Supervisor), one copy, as www
+        workers = poll(lambda: queue_workers(sb) or None, "the carried daemon after a reboot")
+        assert len(workers) == 1 and workers[0].uids().real == www_uid()
+        assert len(carried_loops(sb)) == (1 if manager == "daemon" else 0)
     finally:
         task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=SITE))["data"]["task_id"])
     assert task["state"] == "succeeded", task
+    # the copy the boot script started (no pid recorded) was found and stopped
+    assert carried_loops(sb) == []
     assert path.read_bytes() == before
     assert stat.S_IMODE(path.stat().st_mode) == mode
     assert not script.exists()
@@ -271,6 +300,9 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
         assert not sb.p(CRONTAB).exists() and path.stat().st_uid == pwd.getpwnam("www").pw_uid
     if skipped is not None:
         assert sb.p(CRON_D_SKIPPED).read_bytes() == skipped
+    # uWSGI's own daemon again, alone
+    workers = poll(lambda: queue_workers(sb) or None, "uWSGI's daemon after the reboot")
+    assert len(workers) == 1 and carried_loops(sb) == []
 
 
 def test_a_daemon_site_that_nothing_started_at_boot_says_so_and_can_be_enabled(
@@ -370,7 +402,14 @@ def test_the_panels_project_autostart_brings_a_switched_project_back_on_gunicorn
     """A panel Python project (auto_run) is started at boot by the panel, as root, with its
     start script: after the switch that script starts Gunicorn, and remakes its runtime dir
     under /run first (the reboot emptied it); after the rollback it is uWSGI's again."""
+    from tests.sandbox.panel_project import PanelProjects
+
     sb, plugin = project_sandbox, new_plugin()
+    # an attach-daemon, which uWSGI starts with the project
+    ini = sb.sites[PROJECT].uwsgi_ini
+    ini.write_text(ini.read_text() + "attach-daemon = exec sleep %s\n" % SLEEP)
+    PanelProjects(sb).restart(PROJECT)
+    poll(lambda: len(sleepers(sb)) == 1, "uWSGI's daemon")
     plan = plugin.plan(panel_get(site=PROJECT))
     assert plan["status"], plan
     rows = [c for c in plan["data"]["carried"] if c["kind"] == "boot"]
@@ -380,14 +419,44 @@ def test_the_panels_project_autostart_brings_a_switched_project_back_on_gunicorn
         panel_get(site=PROJECT, plan_id=plan["data"]["plan_id"]))["data"]["task_id"])
     assert task["state"] == "succeeded", task
     try:
+        one_daemon(sb, loops=1)
+        # the panel's restart button runs the start script again: no second loop (its lock)
+        PanelProjects(sb).restart(PROJECT)
+        poll(lambda: serving(sb, PROJECT) or None, "the project after the panel's restart")
+        time.sleep(1.5)
+        one_daemon(sb, loops=1)
         reboot(sb)
         poll(lambda: serving(sb, PROJECT) or None, "the project after a reboot")
         assert server_of(sb, PROJECT).startswith("gunicorn/")
         assert site_processes(sb, "uwsgi", PROJECT) == []
+        one_daemon(sb, loops=1)  # the panel's autostart ran the start script: the daemon too
     finally:
         task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=PROJECT))["data"]["task_id"])
     assert task["state"] == "succeeded", task
+    # the loop the start script started after the reboot was found and stopped with its
+    # daemon; uWSGI runs its own
+    one_daemon(sb, loops=0)
     reboot(sb)
     poll(lambda: serving(sb, PROJECT) or None, "the project after the rollback and a reboot")
     assert server_of(sb, PROJECT) == ""
     assert site_processes(sb, "gunicorn", PROJECT) == []
+    one_daemon(sb, loops=0)  # uWSGI's own again
+
+
+SLEEP = "86401.5"
+
+
+def sleepers(sb):
+    """The panel project's attach-daemon (a sleep of its own), running."""
+    return [p for p in sb.pids() if p.cmdline() == ["sleep", SLEEP] and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def one_daemon(sb, loops):
+    """One copy of the daemon, as www, and ``loops`` of the plugin's loops around it."""
+    found = poll(lambda: sleepers(sb) or None, "the project's daemon")
+    time.sleep(0.5)
+    found = sleepers(sb)
+    assert len(found) == 1 and found[0].uids().real == www_uid(), found
+    mine = [p for p in sb.pids() if len(p.cmdline()) > 3 and
+            p.cmdline()[3].startswith("gunicorn_switch-daemon:%s#" % PROJECT)]
+    assert len(mine) == loops, [p.cmdline()[3:5] for p in mine]

@@ -160,6 +160,18 @@ def _check_ops(res):
     assert journal.count("Reload") >= 2 and "Stopped" in journal and "Started" in journal, journal
 
 
+def _daemon_runs(state, root):
+    """uWSGI's attach-daemon runs as a unit of its own, enabled, as www, its command as
+    written (the line it wrote: the user, a pid for $$, the project for `pwd`)."""
+    d = state["daemon"]
+    assert d["is-enabled"] == "enabled" and d["is-active"] == "active", state
+    assert d["users"] == ["www"], state
+    words = (d["last"] or "").split()
+    assert len(words) == 4 and words[0] == "www" and words[1].isdigit() and words[2] == "in", d
+    from tests.sandbox import layout
+    assert words[3] == "%s/www/wwwroot/%s" % (root, layout.SYSTEMD_SITE.name), d
+
+
 def test_systemd_site_switch_restart_reboot_rollback():
     from tests.sandbox import layout
     from tests.sandbox.host import Sandbox
@@ -188,6 +200,7 @@ def test_systemd_site_switch_restart_reboot_rollback():
         assert state["server"].startswith("gunicorn/")
         unit = (root / "etc/systemd/system" / gunicorn_unit).read_text()
         assert "User=www\n" in unit and "KillMode=mixed\n" in unit and "keeper.py --pidfile" in unit
+        _daemon_runs(state, root)
         assert "ExecStartPre=+/usr/bin/install -d -o root -g root -m 0755 %s/run/gunicorn_switch\n" % root in unit
 
         # -- systemd brings a killed master back --
@@ -208,6 +221,7 @@ def test_systemd_site_switch_restart_reboot_rollback():
         assert state["gunicorn"]["is-active"] == "active", state
         assert state["uwsgi"]["is-active"] == "inactive", state
         assert state["server"].startswith("gunicorn/") and state["status"] == 200
+        _daemon_runs(state, root)  # enabled: it came back with the boot
 
         # -- the status page and its actions, through systemd --
         _check_ops(_drive(sd, root, "ops"))
@@ -220,6 +234,9 @@ def test_systemd_site_switch_restart_reboot_rollback():
         assert state["uwsgi"] == {"is-enabled": "enabled", "is-active": "active"}, state
         assert state["gunicorn"]["is-active"] != "active", state
         assert state["server"] == "" and state["status"] == 200
+        # the daemon's unit is gone: uWSGI runs its own again
+        assert state["daemon"]["is-active"] != "active" and state["daemon"]["users"] == [], state
+        assert state["daemon"]["is-enabled"] not in ("enabled", "disabled"), state
         assert _units(root) == before  # unit files byte for byte, the same links
     finally:
         sd.stop()

@@ -200,6 +200,8 @@ threads = 2
 socket = 127.0.0.1:{port}
 die-on-term = true
 vacuum = true
+# a worker beside the app: its quotes, backquotes and $$ reach /bin/sh as written
+attach-daemon = /bin/sh -c 'echo "`id -un` $$ in `pwd`" >> run/daemon.out; exec sleep 86400'
 """
     if site.shape == "emperor":
         return f"""[uwsgi]

@@ -52,6 +52,18 @@ def _cgroup_pids(unit):
         return sorted(int(x) for x in fh.read().split())
 
 
+def _daemon_view(sb, site, unit):
+    """The unit of uWSGI's attach-daemon after the switch: its state, the users its cgroup's
+    processes run as, and the last line the daemon wrote (its shell's quoting, as it ran)."""
+    import psutil
+    users = sorted({psutil.Process(pid).username() for pid in _cgroup_pids(unit)
+                    if psutil.pid_exists(pid)}) if _show(unit, "ActiveState") == "active" else []
+    out = sb.sites[site.name].project / "run" / "daemon.out"
+    lines = out.read_text().splitlines() if out.exists() else []
+    return dict(_unit_state(unit), users=users, last=lines[-1] if lines else None,
+                restarts=int(_show(unit, "NRestarts") or 0))
+
+
 def _plugin():
     import gunicorn_switch_main
     return gunicorn_switch_main.gunicorn_switch_main()
@@ -263,6 +275,7 @@ def main(root, action):
         return {"uwsgi": _unit_state(layout.uwsgi_unit_name(site)),
                 "gunicorn": _unit_state(gunicorn_unit),
                 "gunicorn_pid": int(_show(gunicorn_unit, "MainPID") or 0),
+                "daemon": _daemon_view(sb, site, gunicorn_unit.replace(".service", "-daemon1.service")),
                 "server": server_of(sb, site.name), "status": sb.get(site.name, "/")[0]}
     if action == "kill_master":
         import psutil

@@ -186,3 +186,28 @@ def test_under_a_manager_the_init_script_no_longer_starts_anything():
     start = [ln for ln in new.splitlines() if ln.strip().startswith("start)")][0]
     assert "exit 0" in start and "exec" not in start
     assert not boot.initd_starts_site(new, NEEDLES)
+
+
+def test_the_boot_script_starts_the_carried_daemons_as_the_site_user_with_their_words_intact(www):
+    """A daemon the plugin runs itself (a daemon site): the boot script starts its loop last,
+    through ``drop``, every word quoted (a command with quotes and $ reaches the loop as it
+    was), in a subshell that becomes the loop."""
+    import shlex
+    import subprocess
+    from gunicorn_switch_core import boot_apply, daemons
+    job = {"n": 1, "name": "uWSGI daemon: shop.test #1", "cwd": PROJECT, "stopsignal": "TERM",
+           "command": "python w.py --say 'it''s $HOME' \"$(id)\"", "env": [["K", "a b'c"]]}
+    rec = dict(REC, daemons=[{"manager": "spawn", "job": job, "log": "/l"},
+                             {"manager": "supervisor", "program": "p"}])
+    text = boot_apply.script_text(rec)
+    subprocess.run(["bash", "-n"], input=text.encode(), check=True)
+    lines = [ln for ln in text.splitlines() if daemons.MARK in ln]
+    assert len(lines) == 1 and text.splitlines()[-2] == lines[0]
+    line = lines[0]
+    assert line.startswith("(cd %s && exec nohup \"${drop[@]}\" env -i " % PROJECT)
+    assert line.endswith(") </dev/null >/dev/null 2>&1 &")
+    words = shlex.split(line[len("(cd %s && exec nohup \"${drop[@]}\" " % PROJECT):-len(") </dev/null >/dev/null 2>&1 &")])
+    assert "K=a b'c" in words and "USER=www" in words
+    assert words[words.index("/bin/sh"):] == daemons.loop_argv(job, rec)
+    assert words[words.index("/bin/sh"):][4:] == [job["command"], "/www/wwwlogs/python/shop.test/daemon1.log",
+                                                 "/run/gunicorn_switch/shop.test/daemon1.lock"]

@@ -81,14 +81,47 @@ def test_daemons_are_carried_and_what_cannot_be_is_said(tmp_path):
                              "mule = 1\n"
                              "spooler = /srv/app/spool\n")
     jobs = [c["job"] for c in tr.carried if c["kind"] == "daemon"]
-    assert [(j["command"], j["stopsignal"], j["cwd"]) for j in jobs] == [
-        ("celery -A a worker -l info", "TERM", "/srv/app"), ("./beat.sh", "INT", "/srv/app"),
-        ("./old.sh", "TERM", "/srv/app"), ("python3 tasks/mule.py", "TERM", "/srv/app")]
+    assert [(j["command"], j["stopsignal"], j["cwd"], j.get("smart")) for j in jobs] == [
+        ("celery -A a worker -l info", "TERM", "/srv/app", None),
+        ("./beat.sh", "INT", "/srv/app", None),
+        ("./old.sh", "TERM", "/srv/app", None),
+        ("memcached -d -P /tmp/memcached.pid", "TERM", "/srv/app",
+         {"pidfile": "/tmp/memcached.pid", "freq": 10, "mode": "self", "notify": None}),
+        ("python3 tasks/mule.py", "TERM", "/srv/app", None)]
     assert jobs[0]["env"] == [["DJANGO_SETTINGS_MODULE", "a.s"]]
     text = " | ".join(w["message"] for w in tr.warnings)
-    assert "keeps its own pidfile is not carried" in text  # smart-attach-daemon
+    assert "not carried" not in text
     assert "mule without a script" in text and "uwsgi.mule_get_msg" in text
     assert "spooler" in text
+
+
+def test_smart_daemons_keep_their_pidfile_as_uwsgi_reads_it(tmp_path):
+    """core/daemons.c uwsgi_opt_add_daemon and uwsgi_opt_add_daemon2: '<pidfile>[,freq] cmd';
+    smart-attach-daemon2 and daemonize= mean uWSGI writes the pidfile (the command stays in
+    the foreground); notifypid= sends stopsignal when the master stops; a relative pidfile is
+    the master's working directory's."""
+    tr = translate(tmp_path, "smart-attach-daemon2 = run/w.pid,3 python w.py --x 1\n"
+                             "attach-daemon2 = cmd=a\\,b.sh,pidfile=/p/b.pid,daemonize=,"
+                             "notifypid=1,stopsignal=2,freq=x,chdir=sub,uid=33,touch=/t\n"
+                             "attach-daemon2 = exec=first,stop_signal=3,command=second\n"
+                             "smart-attach-daemon = nospace\n"
+                             "attach-daemon2 = pidfile=/x.pid\n"
+                             "attach-daemon2 = cmd=x,stopsignal=7\n")
+    jobs = [c["job"] for c in tr.carried if c["kind"] == "daemon"]
+    assert [(j["command"], j["cwd"], j["stopsignal"], j.get("smart")) for j in jobs] == [
+        ("python w.py --x 1", "/srv/app", "TERM",
+         {"pidfile": "/srv/app/run/w.pid", "freq": 3, "mode": "fg", "notify": None}),
+        ("a,b.sh", "/srv/app/sub", "INT",
+         {"pidfile": "/p/b.pid", "freq": 0, "mode": "fg", "notify": "INT"}),
+        ("second", "/srv/app", "QUIT", None)]
+    text = " | ".join(w["message"] for w in tr.warnings)
+    assert "uid= is not carried over: the daemon runs as the site's user" in text
+    assert "touch= is not carried over" in text
+    assert "smart-attach-daemon = nospace: expected '<pidfile>[,freq] <command>'" in text
+    assert "attach-daemon2 = pidfile=/x.pid: no command=" in text
+    assert "stopsignal=7 is not one the plugin maps" in text
+    assert [c["detail"] for c in tr.carried if c["kind"] == "daemon"][1].endswith(
+        "which then sends it SIGINT)")
 
 
 def test_a_daemon_program_runs_the_command_through_sh_as_the_site_user():
@@ -96,15 +129,51 @@ def test_a_daemon_program_runs_the_command_through_sh_as_the_site_user():
     user = host.User("root" if not _has("www") else "www")
     job = {"n": 1, "name": "uWSGI daemon: s #1", "command": "celery -A a worker --x=100%",
            "cwd": "/srv/app", "stopsignal": "INT", "env": [["K", "v w"]]}
-    text = daemons.supervisor_text(job, "gunicorn_s_daemon1", user)
+    text = daemons.supervisor_text(job, "gunicorn_s_daemon1", user, "s", "/l/daemon1.log")
     assert "command=/bin/sh -c 'celery -A a worker --x=100%%'\n" in text
     assert "stopsignal=INT\n" in text and "stopasgroup=true\n" in text
     assert "user=%s\n" % user.name in text and ',K="v w"' in text
     for bad in ("a ; b", "a # b", 'say "hi"'):
         with pytest.raises(safe_text.UnsafeText):
-            daemons.supervisor_text(dict(job, command=bad), "p", user)
+            daemons.supervisor_text(dict(job, command=bad), "p", user, "s", "/l/d.log")
     with pytest.raises(safe_text.UnsafeText):
         supervisor_programs.supervisor_value("x\ny", "env")
+
+
+def test_a_smart_daemon_program_runs_the_watcher_with_its_arguments_intact():
+    """Supervisor reads command= with %-expansion, then shlex: the watcher's script and each
+    argument come back as they were; only the watcher gets the stop (no group signals)."""
+    import shlex
+    from gunicorn_switch_core import daemons, host
+    user = host.User("root" if not _has("www") else "www")
+    smart = {"pidfile": "/srv/app/run/w.pid", "freq": 3, "mode": "fg", "notify": "INT"}
+    job = {"n": 2, "name": "uWSGI daemon: s #2", "command": "python w.py --rate=50%",
+           "cwd": "/srv/app", "stopsignal": "INT", "env": [], "smart": smart}
+    text = daemons.supervisor_text(job, "gunicorn_s_daemon2", user, "s", "/l/daemon2.log")
+    command = [ln for ln in text.splitlines() if ln.startswith("command=")][0][len("command="):]
+    assert shlex.split(command.replace("%%", "%")) == [
+        "/bin/sh", "-c", daemons.WATCH, "gunicorn_switch-daemon:s#2", "/srv/app/run/w.pid",
+        "python w.py --rate=50%", "3", "fg", "INT", "/l/daemon2.log", "-"]
+    assert "stopsignal=TERM\n" in text and "stopasgroup=false\n" in text and \
+        "killasgroup=false\n" in text
+
+
+def test_a_daemon_unit_quotes_each_word_for_systemd():
+    from gunicorn_switch_core import daemons, safe_text
+    name = "root" if not _has("www") else "www"
+    job = {"n": 1, "name": "uWSGI daemon: s #1", "command": 'echo "$HOME" 50% \\n',
+           "cwd": "/srv/app", "stopsignal": "INT", "env": [["K", 'a "b" $c%']]}
+    rec = {"site": "s.test", "user": name, "log_dir": "/l"}
+    text = daemons.unit_text(job, rec, "/l/daemon1.log")
+    assert 'ExecStart="/bin/sh" "-c" "echo \\"$$HOME\\" 50%% \\\\n"\n' in text
+    assert 'Environment="K=a \\"b\\" $c%%"\n' in text
+    assert "User=%s\n" % name in text and "WorkingDirectory=/srv/app\n" in text
+    assert "KillSignal=SIGINT\n" in text and "Restart=always\n" in text
+    smart = daemons.unit_text(dict(job, smart={"pidfile": "/p", "freq": 10, "mode": "self",
+                                               "notify": None}), rec, "/l/d.log")
+    assert "KillMode=process\n" in smart and "KillSignal" not in smart
+    with pytest.raises(safe_text.UnsafeText):
+        daemons.unit_text(dict(job, command="a\nb"), rec, "/l/d.log")
 
 
 def _has(name):
