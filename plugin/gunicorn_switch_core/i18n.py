@@ -124,6 +124,35 @@ MESSAGES = {
                    "Only a site run by systemd has a journal: {name}"),
     "journal_failed": ("读取 journalctl -u {unit} 失败：{error}",
                        "journalctl -u {unit} failed: {error}"),
+    # the plan's carried-over rows (carried_text.py)
+    "carried_daemon_supervisor": ("进程守护管理器（Supervisor）中的程序，与 Gunicorn 并列",
+                                  "a program of the Supervisor plugin (进程守护管理器), next to Gunicorn's"),
+    "carried_daemon_systemd": ("独立的 systemd 单元（开机启动）", "a systemd unit of its own (enabled at boot)"),
+    "carried_daemon_panel": ("项目启动脚本启动的守护循环（面板的启动/重启按钮和开机都会运行它）",
+                             "a restart loop the project's start script starts (the panel's start/restart "
+                             "buttons and boot run it)"),
+    "carried_daemon_loop": ("插件启动并记录的守护循环（开机脚本也会启动它）",
+                            "a restart loop the plugin starts and records (the boot script starts it too)"),
+    "carried_daemon_plain": ("{command}（以站点用户运行，工作目录 {cwd}；在 uWSGI 停止前启动，uWSGI 的副本随 uWSGI 一起停止）",
+                             "{command} (as the site's user, in {cwd}; started before uWSGI stops, "
+                             "uWSGI's copy stops with uWSGI)"),
+    "carried_daemon_smart": ("{command}（以站点用户运行，工作目录 {cwd}；与 uWSGI 相同，只有当 {pidfile} "
+                             "中的进程不存在时监视器才启动它：沿用 uWSGI 正在运行的副本而不重复启动，监视器停止时它继续运行{notify}）",
+                             "{command} (as the site's user, in {cwd}; a watcher starts it only when "
+                             "{pidfile} names no live process, as uWSGI does: the copy uWSGI runs is "
+                             "adopted, not duplicated, and is left running when the watcher stops{notify})"),
+    "carried_daemon_notify": ("，并收到 SIG{sig}", ", which then sends it SIG{sig}"),
+    "carried_cron_where": ("面板计划任务", "the panel's cron (计划任务)"),
+    "carried_cron_detail": ("{schedule}  {command}  （{name}{extra}）", "{schedule}  {command}  ({name}{extra})"),
+    "carried_cron_unique": ("，不重复执行（flock）", ", never two at once (flock)"),
+    "carried_cron_harakiri": ("，{seconds} 秒后强制结束", ", killed after {seconds} s"),
+    "carried_cron_no_cycle": ("；面板的周期编辑器无法显示这个时间表：在面板中编辑它只会整体替换",
+                              "; the panel's cycle editor cannot show this schedule: edit it there only "
+                              "to replace it"),
+    "carried_reload_where": ("gunicorn_conf.py 中的文件监视（Gunicorn 主进程里的线程）",
+                             "a file watcher in gunicorn_conf.py (a thread of the Gunicorn master)"),
+    "carried_reload_detail": ("{path} 变化时向主进程发送 SIG{sig}（uWSGI 的 {option}）",
+                              "SIG{sig} to the master when {path} changes (uWSGI: {what})"),
     "unit_not_master": ("systemd 单元 {unit} 的主进程是 {pid}，而不是 Gunicorn 主进程 {master}，未重载",
                         "Not reloaded: the main process of systemd unit {unit} is {pid}, not "
                         "the Gunicorn master {master}"),

@@ -13,7 +13,7 @@ import socket
 import stat
 from typing import TYPE_CHECKING
 
-from . import (addresses, boot, boot_apply, discover, django_detect, health, host, i18n,
+from . import (addresses, boot, boot_apply, carried_text, discover, django_detect, health, host, i18n,
                nginx_tokens, nginx_translate, nginx_tree, paths, plans, render, safe_files,
                safe_text, saturation, switch, uwsgi_translate)
 
@@ -393,7 +393,8 @@ def make_plan(name: str, options: Mapping[str, str],
         "nginx_files": {p: nginx_tokens.decode(b) for p, b in nres.new_files.items()},
         "steps": [{"name": n, "title": zh, "title_en": en} for n, zh, en in switch.SWITCH.listing()],
         "warnings": warnings,
-        "carried": list(tr.carried) + boot.carried_items(boot_plan, i18n.lang(), boot_note),
+        "carried": carried_text.localize(tr.carried, manager, i18n.lang()) +
+        boot.carried_items(boot_plan, i18n.lang(), boot_note),
         "boot": boot_plan,
         "blockers": list(tr.blockers),
         "settings": {k: v["value"] for k, v in tr.as_dict()["settings"].items()},

@@ -98,6 +98,7 @@ def watch(o, tr):
             tr.hooks["watch"].append({"path": path, "signal": sig, "origin": opt.describe()})
             tr.carried.append({"kind": "reload", "option": key, "value": opt.value,
                                "origin": opt.describe(), "where": "gunicorn_conf.py",
+                               "facts": {"path": path, "signal": sig, "what": what},
                                "detail": "SIG%s to the master when %s changes (uWSGI: %s)"
                                          % (sig, path, what)})
 
