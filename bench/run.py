@@ -616,8 +616,9 @@ def render_ops(ops, add):
 # ---- the run ---------------------------------------------------------------------------------------
 
 def confirm_switch(site):
-    """The page's switch: the plan shown first, then confirmed by its id (the timed part)."""
-    return run_task("switch", site, plan_id=call("plan", site=site)["plan_id"])
+    """The page's switch: the plan shown first (once discovery sees the uWSGI a rollback just
+    brought back), then confirmed by its id (the timed part)."""
+    return run_task("switch", site, plan_id=first_plan(site)["plan_id"])
 
 
 def record_timing(r, task, took):
