@@ -151,6 +151,14 @@ def carried_loops(sb):
             p.cmdline()[3].startswith("gunicorn_switch-daemon:%s#" % SITE)]
 
 
+def reboot_onto_gunicorn(sb):
+    """A simulated reboot, after which the site answers on Gunicorn with no uWSGI left."""
+    reboot(sb)
+    poll(lambda: serving(sb) or None, "the site after a reboot")
+    assert server_of(sb, SITE).startswith("gunicorn/")
+    assert site_processes(sb, "uwsgi") == []
+
+
 def serving(sb, name=SITE):
     try:
         return sb.get(name, "/")[0] == 200
@@ -270,10 +278,7 @@ def test_a_reboot_brings_the_site_back_on_gunicorn_and_after_rollback_on_uwsgi(
     assert status["boot"]["persistent"] is True and status["boot"]["where"]
 
     try:
-        reboot(sb)
-        poll(lambda: serving(sb) or None, "the site after a reboot")
-        assert server_of(sb, SITE).startswith("gunicorn/")
-        assert site_processes(sb, "uwsgi") == []
+        reboot_onto_gunicorn(sb)
         # Gunicorn runs as the site's user, not root
         master = poll(lambda: site_processes(sb, "gunicorn") or None, "Gunicorn")
         assert {p.uids().real for p in master} == {www_uid()}
@@ -328,10 +333,7 @@ def test_a_daemon_site_that_nothing_started_at_boot_says_so_and_can_be_enabled(
         assert res["status"] and res["data"]["done"], res
         status = plugin.get_status(panel_get(site=SITE))["data"]
         assert status["boot"]["persistent"] is True and status["boot"]["note"] is None
-        reboot(sb)
-        poll(lambda: serving(sb) or None, "the site after a reboot")
-        assert server_of(sb, SITE).startswith("gunicorn/")
-        assert site_processes(sb, "uwsgi") == []
+        reboot_onto_gunicorn(sb)
     finally:
         task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=SITE))["data"]["task_id"])
     assert task["state"] == "succeeded", task
@@ -373,10 +375,7 @@ def test_an_init_script_that_no_rc_link_enables_is_shown_and_left_as_it_is(
     assert task["state"] == "succeeded", task
     try:
         assert script.read_bytes() == before
-        reboot(sb)
-        poll(lambda: serving(sb) or None, "the site after a reboot")
-        assert server_of(sb, SITE).startswith("gunicorn/")
-        assert site_processes(sb, "uwsgi") == []
+        reboot_onto_gunicorn(sb)
     finally:
         task = wait_task(plugin, panel_get, plugin.rollback(panel_get(site=SITE))["data"]["task_id"])
     assert task["state"] == "succeeded", task

@@ -124,10 +124,10 @@ def _children(pid):
 
 
 @contextlib.contextmanager
-def _keeper(tmp_path):
-    """The keeper around the stand-in master: (keeper's Popen, pidfile); killed if left."""
+def _keeper(tmp_path, master=FAKE_MASTER):
+    """The keeper around a stand-in master: (keeper's Popen, pidfile); killed if left."""
     script = tmp_path / "master.py"
-    script.write_text(FAKE_MASTER)
+    script.write_text(master)
     pidfile = str(tmp_path / "m.pid")
     k = subprocess.Popen([sys.executable, "-I", processes.KEEPER, "--pidfile", pidfile, "--",
                           sys.executable, str(script), pidfile])
@@ -183,17 +183,8 @@ while True:
 def test_a_master_killed_outright_is_what_the_keeper_reports(tmp_path):
     """Its orphaned worker exits 0 after it: the keeper still exits 128 + 9, so that the
     manager (systemd's Restart=, Supervisor's exitcodes) sees the crash."""
-    script = tmp_path / "killed.py"
-    script.write_text(KILLED_MASTER)
-    pidfile = str(tmp_path / "k.pid")
-    k = subprocess.Popen([sys.executable, "-I", processes.KEEPER, "--pidfile", pidfile, "--",
-                          sys.executable, str(script), pidfile])
-    try:
+    with _keeper(tmp_path, KILLED_MASTER) as (k, pidfile):
         master = _wait(lambda: host.read_pid(pidfile))
         assert master and _wait(lambda: len(processes.children(master)) == 1)
         os.kill(master, signal.SIGKILL)
         assert k.wait(10) == 128 + signal.SIGKILL
-    finally:
-        if k.poll() is None:
-            k.kill()
-            k.wait()
