@@ -139,9 +139,11 @@ class Naive(object):
         self.sb, self.site, self.plan, self.tmp = sb, site, plan, tmp
         self.saved = {p: Path(p).read_bytes() for p in plan["nginx_files"]}
         self.proc = None
+        self.switched = False  # uWSGI stopped and not brought back yet
 
     def switch(self):
         p = self.plan
+        self.switched = True
         os.kill(p["uwsgi_pid"], signal.SIGINT)
         _wait_gone(p["uwsgi_pid"])
         for path, text in p["nginx_files"].items():
@@ -153,15 +155,23 @@ class Naive(object):
         reload_nginx(self.sb)
 
     def rollback(self):
-        _stop_gunicorn(self.proc)
+        if self.proc is not None:
+            _stop_gunicorn(self.proc)
+            self.proc = None
         for path, data in self.saved.items():
             Path(path).write_bytes(data)
         self.sb.start_uwsgi(self.sb.sites[self.site])
         reload_nginx(self.sb)
+        self.switched = False
 
     def cleanup(self):
-        if self.proc is not None:
+        """Whatever stopped the naive runs half way, the site is left on uWSGI as it was: the
+        tests that share the sandbox after the bench's smoke run need it."""
+        if self.switched:
+            self.rollback()
+        elif self.proc is not None:
             _stop_gunicorn(self.proc)
+            self.proc = None
         with contextlib.suppress(OSError):
             os.unlink(self.plan["gunicorn_conf_path"])
 
