@@ -364,12 +364,16 @@ def status_section(tmp, quick):
             out["status"].append({"workers": n, "first": first, "steady": steady, "ps": ps})
         rounds, seconds = (2, 1) if quick else (8, 3)
         res = status_cost.throughput(tmp, rounds, seconds, 16)
+        paired = status_cost.paired_cpu(tmp, 2 if quick else 12, 6 if quick else 30,
+                                        10 if quick else 50)
         calls = status_cost.hook_call_cost(tmp, 20000 if quick else 100000)
         collector = status_cost.collector_cost(tmp, 50 if quick else 200)
     out["hooks"] = {"rounds": rounds, "seconds": seconds, "runs": res,
                     "had": {k: status_cost.describe(v)
                             for k, v in status_cost.had_summary(res).items()},
                     "median": status_cost.summary(res),
+                    "paired": status_cost.paired_summary(paired), "paired_runs": paired,
+                    "paired_n": (6 if quick else 30) * (10 if quick else 50),
                     "call_us": calls, "collector": collector}
     return out
 
@@ -470,6 +474,12 @@ def render(r):
            " ".join("%.0f" % x["rps"] for x in h["runs"]["no hooks"])))
     add("| stats hooks on / off: server CPU per request, same runs | %s | %.0f vs %.0f µs |"
         % (_ratio(on[1], off[1]), on[1], off[1]))
+    p = h["paired"]
+    add("| stats hooks on / off: server CPU per request, paired (both sides up at once, one "
+        "sync worker each on one core, requests alternating in batches; %d rounds of %d "
+        "requests a side) | %s | %.0f vs %.0f µs, +%.0f µs; rounds %.3f–%.3f |"
+        % (len(h["paired_runs"]), h["paired_n"], _ratio(p["hooks"], p["no hooks"]),
+           p["hooks"], p["no hooks"], p["extra_us"], p["low"], p["high"]))
     add("| the hooks' own code per request (pre_request + post_request, called in-process) "
         "| %s | %.2f µs vs %.0f µs of server CPU per request |"
         % (_ratio(h["call_us"], off[1]), h["call_us"], off[1]))

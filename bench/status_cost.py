@@ -155,6 +155,89 @@ def describe(had):
             "histograms %s" % (span("threads"), span("history"), span("counted")))
 
 
+def _run_ns(pid):
+    """Nanoseconds a process's live threads have run (/proc/<pid>/task/*/schedstat: the
+    scheduler's own clock, not the 10 ms ticks of cpu_times)."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as fh:
+                total += int(fh.read().split()[0])
+        except OSError:  # a thread that ended just now
+            pass
+    return total
+
+
+def _server_ns(pid):
+    """Run time of a master and its workers (the collector thread runs in the master)."""
+    return sum(_run_ns(p) for p in [pid] + [c.pid for c in psutil.Process(pid).children()])
+
+
+def _get_closed(port, n):
+    """``n`` GETs of / on 127.0.0.1:port, one connection each and one at a time."""
+    req = b"GET / HTTP/1.1\r\nHost: tp.test\r\nConnection: close\r\n\r\n"
+    for _ in range(n):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(req)
+            while s.recv(65536):
+                pass
+
+
+def paired_cpu(tmp, rounds, batches, per_batch):
+    """The hooks' CPU per request, measured side by side: per round, both sides run at once
+    (a fresh master each, one sync worker each, both workers on the same core and this
+    client on the other), and the requests alternate between them in batches of
+    ``per_batch``, so that whatever slows the shared machine down in a round slows both
+    sides alike. A throughput A/B on this machine swings by ±20 % between runs of one side;
+    this is steady to a few µs. Returns [{"hooks": µs, "no hooks": µs}] per round: the
+    server's run time (master + worker) per request."""
+    sides = {}
+    for kind in ("hooks", "no hooks"):
+        site = GunicornSite(tmp / ("pair-" + kind.replace(" ", "")), site="tp.test", processes=1)
+        text = site.conf.read_text()
+        if kind == "no hooks":
+            cut = text.index(HOOKS_MARKER)
+            site.conf.write_text(text[:text.rfind("\n", 0, cut - 1) + 1])
+        site.runtime.mkdir(parents=True, exist_ok=True)
+        sides[kind] = site
+    cores = sorted(os.sched_getaffinity(0))
+    mine = set(cores)
+    out = []
+    for r in range(rounds):
+        for site in sides.values():
+            site.start()
+        try:
+            for site in sides.values():
+                _get_closed(site.port, 50)  # Django loads lazily in the worker
+                if len(cores) > 1:
+                    for c in psutil.Process(site.pid).children():
+                        c.cpu_affinity([cores[-1]])
+            if len(cores) > 1:
+                os.sched_setaffinity(0, set(cores[:-1]))
+            start = {k: _server_ns(s.pid) for k, s in sides.items()}
+            names = list(sides) if r % 2 == 0 else list(reversed(list(sides)))
+            for b in range(batches):
+                for kind in (names if b % 2 == 0 else names[::-1]):
+                    _get_closed(sides[kind].port, per_batch)
+            n = batches * per_batch
+            out.append({k: (_server_ns(s.pid) - start[k]) / n / 1000.0
+                        for k, s in sides.items()})
+        finally:
+            os.sched_setaffinity(0, mine)
+            for site in sides.values():
+                site.stop()
+    return out
+
+
+def paired_summary(rounds):
+    """Median of the rounds' on/off ratios, their spread, and the medians of each side."""
+    ratios = sorted(x["hooks"] / x["no hooks"] for x in rounds)
+    return {"ratio": statistics.median(ratios), "low": ratios[0], "high": ratios[-1],
+            "hooks": statistics.median(x["hooks"] for x in rounds),
+            "no hooks": statistics.median(x["no hooks"] for x in rounds),
+            "extra_us": statistics.median(x["hooks"] - x["no hooks"] for x in rounds)}
+
+
 def hook_call_cost(tmp, n=100000):
     """Microseconds of one pre_request + post_request pair of the rendered hooks, called in
     this process on a real slot (the part of the cost that is the hooks' own code)."""

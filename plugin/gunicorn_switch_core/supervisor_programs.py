@@ -9,7 +9,7 @@ import time
 
 import psutil
 
-from . import host, paths, safe_text
+from . import host, paths, safe_text, supervisor_rpc
 
 
 def plugin_dir():
@@ -34,10 +34,17 @@ def supervisor_conf():
 
 
 def supervisorctl(*args):
+    """(exit code, text) of supervisorctl ``args``: asked of supervisord over its socket
+    (supervisor_rpc) where it answers, else of the supervisorctl program."""
+    conf = supervisor_conf()
+    if conf:
+        try:
+            return supervisor_rpc.run(conf, *args)
+        except (supervisor_rpc.Unreachable, ValueError):
+            pass
     ctl = paths.real(paths.PANEL + "/pyenv/bin/supervisorctl")
     if not os.path.exists(ctl):
         ctl = "supervisorctl"
-    conf = supervisor_conf()
     argv = [ctl] + (["-c", conf] if conf else []) + list(args)
     return host.run(argv, timeout=90)
 

@@ -29,7 +29,9 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
                   "naive cut-over: rollback", "confirm → done", "confirm → serving on Gunicorn", "the switch task itself", "Gunicorn alone",
                   "generated conf, after warm-up", "generated conf, after 1000 requests",
                   "with preload_app, after warm-up", "with preload_app, after 1000 requests",
-                  "stats hooks on / off: throughput", "stats hooks on / off: server CPU",
+                  "stats hooks on / off: throughput",
+                  "stats hooks on / off: server CPU per request, same runs",
+                  "stats hooks on / off: server CPU per request, paired",
                   "the hooks' own code", "the collector thread's CPU per"):
         assert sum(label in row for row in rows) == 1, label
     assert len([row for row in rows if row.startswith("| get_status CPU")]) == 3
@@ -42,6 +44,9 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
     assert (min(x["had"]["threads"] for x in runs["hooks"]) ==
             max(x["had"]["threads"] for x in runs["no hooks"]) + 1), runs  # the collector
     assert "- on: the generated gunicorn_conf.py" in text and "- off: the same file" in text
+    # the paired rounds measured both sides, each from its own fresh master
+    paired = r["status"]["hooks"]["paired_runs"]
+    assert len(paired) == 2 and all(x["hooks"] > 0 and x["no hooks"] > 0 for x in paired), paired
     # the four views, on shop.test (section 3) and on the panel project's http= shape (6)
     for view in ("fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
                  "realistic page `/page/`"):
