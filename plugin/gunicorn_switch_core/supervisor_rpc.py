@@ -12,7 +12,7 @@ import configparser
 import http.client
 import os
 import socket
-import xmlrpc.client
+import xmlrpc.client  # nosec B411 -- the only peer is supervisord, on root's 0700 socket
 
 TIMEOUT = 90.0  # as supervisorctl's callers allow it (a stop waits for stopwaitsecs)
 
