@@ -129,6 +129,13 @@ def user_for_uid(uid):
 def run(argv, timeout=60, env=None, cwd=None, input_data=None, as_user=None):
     """Run a command (a list, no shell); returns (returncode, combined output text).
     ``as_user`` (a User) runs it as that user with a clean environment unless ``env``."""
+    return finish(begin(argv, env=env, cwd=cwd, as_user=as_user, stdin=input_data is not None),
+                  timeout, input_data)
+
+
+def begin(argv, env=None, cwd=None, as_user=None, stdin=False):
+    """Start a command as run() does and return at once: a Popen for finish(), or the
+    (returncode, text) of one that could not start."""
     if not isinstance(argv, (list, tuple)) or not argv:
         raise HostError("internal: a command must be a non-empty list")
     kw = {}
@@ -137,19 +144,27 @@ def run(argv, timeout=60, env=None, cwd=None, input_data=None, as_user=None):
         if env is None:
             env = as_user.env()
     try:
-        proc = subprocess.run(
+        return subprocess.Popen(
             [str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL if input_data is None else None,
-            timeout=timeout, env=env, cwd=cwd, input=input_data, check=False, **kw
-        )
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, env=env, cwd=cwd, **kw)
     except FileNotFoundError:
         return 127, "%s: not found" % argv[0]
     except PermissionError as e:
         return 126, "%s: %s" % (argv[0], e.strerror)
-    except subprocess.TimeoutExpired as e:
-        out = (e.output or b"").decode("utf-8", "replace")
-        return 124, out + "\n(timed out after %ss)" % timeout
-    return proc.returncode, proc.stdout.decode("utf-8", "replace")
+
+
+def finish(proc, timeout=60, input_data=None):
+    """(returncode, combined output text) of a begin()'s command; killed after ``timeout``
+    seconds (124, as timeout(1) says it)."""
+    if isinstance(proc, tuple):
+        return proc
+    try:
+        out, _ = proc.communicate(input_data, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        return 124, (out or b"").decode("utf-8", "replace") + "\n(timed out after %ss)" % timeout
+    return proc.returncode, out.decode("utf-8", "replace")
 
 
 def spawn(argv, cwd, env, log_path, as_user=None):
