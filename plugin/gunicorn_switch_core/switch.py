@@ -153,13 +153,16 @@ def _await_check(r):
 
 
 def _check_first(step):
-    """A step that fails while the conf check has not answered reports the check's failure
-    when there is one (the cause), else its own."""
+    """A step that fails before the conf check has answered reports the check's failure
+    first when there is one (the cause), then its own."""
     def do(r):
         try:
             return step(r)
-        except tasks.StepError:
-            _await_check(r)
+        except tasks.StepError as e:
+            try:
+                _await_check(r)
+            except tasks.StepError as cause:
+                raise tasks.StepError("%s; then: %s" % (cause, e))
             raise
     do.__name__, do.__doc__ = step.__name__, step.__doc__
     return do
