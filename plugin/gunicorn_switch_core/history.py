@@ -14,9 +14,14 @@ def _worst(run, key):
     return max(vals) if vals else None
 
 
+def _mean(run, key):
+    vals = [p[key] for p in run if p[key] is not None]
+    return sum(vals) // len(vals) if vals else None
+
+
 def fold_history(points, n=HISTORY_POINTS):
     """At most ``n`` points: runs of neighbours summed (requests, exits), averaged (busy,
-    RSS sum) or their worst kept (percentiles, queue, RSS max)."""
+    RSS sum and per worker) or their worst kept (percentiles, queue, RSS max)."""
     if len(points) <= n:
         return points
     k = -(-len(points) // n)
@@ -31,6 +36,7 @@ def fold_history(points, n=HISTORY_POINTS):
                     "rss_max": _worst(run, "rss_max"),
                     "busy_ratio": round(sum(p["busy_ratio"] for p in run) / len(run), 3),
                     "rss_sum": sum(p["rss_sum"] for p in run) // len(run),
+                    "rss_mean": _mean(run, "rss_mean"),
                     "workers": run[-1]["workers"], "exits": sum(p["exits"] for p in run)})
     return out
 

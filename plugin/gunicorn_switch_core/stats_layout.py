@@ -267,6 +267,8 @@ def read_history(data, now, span):
         rec = dict(zip(HISTORY_FIELDS, struct.unpack_from(HISTORY_FORMAT, data, off)))
         if not 0 <= now - rec["t"] <= span:
             continue
+        # what one worker holds on average: the sum over the workers of that step
+        rec["rss_mean"] = rec["rss_sum"] // rec["workers"] if rec["workers"] else None
         for k in ("p50", "p95", "p99", "queue"):
             if rec[k] < 0:
                 rec[k] = None

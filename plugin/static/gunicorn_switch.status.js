@@ -381,7 +381,8 @@
         ['hist_busy', [['%', function (p) { return Math.round(p.busy_ratio * 1000) / 10; }]]],
         ['hist_queue', [[gswitch.t('hist_queue_n'), function (p) { return p.queue; }]]],
         ['hist_rss', [[gswitch.t('hist_rss_sum'), function (p) { return mbOf(p.rss_sum); }],
-          [gswitch.t('hist_rss_max'), function (p) { return mbOf(p.rss_max); }]]],
+          [gswitch.t('hist_rss_max'), function (p) { return mbOf(p.rss_max); }],
+          [gswitch.t('hist_rss_mean'), function (p) { return mbOf(p.rss_mean); }]]],
         ['hist_workers', [[gswitch.t('hist_workers_n'), function (p) { return p.workers; }],
           [gswitch.t('hist_exits_n'), function (p) { return p.exits; }]]]];
       html += '<div class="gswitch-chart-row">';

@@ -36,6 +36,7 @@ def test_the_master_keeps_a_bounded_history_that_survives_a_reload(make_site):
     p = pts[-1]
     assert 40 <= p["p50"] <= 70 and p["p95"] >= p["p50"], p
     assert p["workers"] == 2 and p["rss_max"] > 0 and p["rss_sum"] >= p["rss_max"]
+    assert p["rss_mean"] == p["rss_sum"] // 2 and 0 < p["rss_mean"] <= p["rss_max"], p
     assert p["queue"] == 0 and 0 <= p["busy_ratio"] <= 1
     assert ring.stat().st_size == L.HISTORY_BYTES
     assert oct(ring.stat().st_mode & 0o777) == "0o600"
