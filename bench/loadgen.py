@@ -3,8 +3,10 @@
 One place for the load generator and its parsing, shared by run.py, status_cost.py and
 variants.py. Every target is on 127.0.0.1 and every run is bounded in time.
 """
+import os
 import re
 import shutil
+import socket
 import subprocess
 
 import psutil
@@ -64,6 +66,43 @@ def tree_cpu(pid):
         except psutil.Error:
             pass
     return total
+
+
+def run_ns(pid):
+    """Nanoseconds a process's live threads have run (/proc/<pid>/task/*/schedstat: the
+    scheduler's own clock, not the 10 ms ticks of cpu_times)."""
+    total = 0
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:  # gone
+        return 0
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as fh:
+                total += int(fh.read().split()[0])
+        except OSError:  # a thread that ended just now
+            pass
+    return total
+
+
+def tree_ns(pid):
+    """run_ns of a master and every process under it (workers; uWSGI's router)."""
+    try:
+        procs = [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return 0
+    return sum(run_ns(p) for p in procs)
+
+
+def get_closed(port, path, host, n):
+    """``n`` GETs of ``path`` on 127.0.0.1:port with ``host`` as the Host header, one
+    connection each and one at a time (a paired A/B's client: nothing queues)."""
+    req = ("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode()
+    for _ in range(n):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(req)
+            while s.recv(65536):
+                pass
 
 
 def wrk_with_cpu(url, seconds, conns, pid, host=None):

@@ -235,6 +235,48 @@ def measure_views(sb, site, seconds, pid=None):
             for name, path in VIEWS}
 
 
+def paired_page(sb, site, tmp, rounds, batches, per, path="/page/"):
+    """Server CPU per request of the site's uWSGI and of a Gunicorn on the plan's bind from
+    the generated conf, both up at once: requests alternate between them in batches of
+    ``per`` (uWSGI through nginx, as it is reached; Gunicorn on its bind, as nginx reaches it
+    after the switch; one connection per request, one at a time), and each server's process
+    tree's run time is read from the scheduler. Whatever slows the shared machine down in a
+    round slows both alike, where wrk runs minutes apart swing by ±20 %. Returns
+    [{"uwsgi": µs, "gunicorn": µs}] per round (a fresh Gunicorn each round)."""
+    plan = first_plan(site)
+    conf = tmp / "paired_gunicorn_conf.py"
+    conf.write_text(plan["gunicorn_conf"])
+    _prepare_logs(plan)
+    host = sb.sites[site].domain
+    port = int(plan["bind"].rsplit(":", 1)[1])
+    out = []
+    for r in range(rounds):
+        uwsgi = server_pid(site)
+        with open(str(tmp / "paired-gunicorn.out"), "ab") as log_:
+            proc = _spawn_gunicorn(plan, str(conf), log_)
+        try:
+            end = time.monotonic() + 60
+            while _answers(plan["bind"], host) != plan["baseline_status"]:
+                if proc.poll() is not None or time.monotonic() > end:
+                    raise RuntimeError("gunicorn did not come up: see %s" % log_.name)
+                time.sleep(0.05)
+            sides = {"uwsgi": (sb.nginx_port, uwsgi), "gunicorn": (port, proc.pid)}
+            for p_, _pid in sides.values():
+                loadgen.get_closed(p_, path, host, 20)  # the page's code loads lazily
+            start = {k: loadgen.tree_ns(pid) for k, (_p, pid) in sides.items()}
+            names = list(sides) if r % 2 == 0 else list(reversed(list(sides)))
+            for b in range(batches):
+                for k in (names if b % 2 == 0 else names[::-1]):
+                    loadgen.get_closed(sides[k][0], path, host, per)
+            out.append({k: (loadgen.tree_ns(pid) - start[k]) / (batches * per) / 1000.0
+                        for k, (_p, pid) in sides.items()})
+            log("paired %s, round %d: uWSGI %.0f µs, Gunicorn %.0f µs CPU per request"
+                % (path, r, out[-1]["uwsgi"], out[-1]["gunicorn"]))
+        finally:
+            _stop_gunicorn(proc)
+    return out
+
+
 def server_of(sb, site):
     return json.loads(sb.get(site, "/whoami/")[1])["server"] or "uWSGI"
 
@@ -460,6 +502,23 @@ def render(r):
         add("")
         add("Runs with non-2xx responses or socket errors: %s." % ", ".join("%s %s" % b for b in bad))
     add("")
+    pp = r.get("paired_page")
+    if pp:
+        ratios = sorted(x["gunicorn"] / x["uwsgi"] for x in pp)
+        add("The realistic page side by side (`paired_page`): uWSGI and a Gunicorn from the "
+            "generated conf up at once, requests alternating between them in batches, one "
+            "connection per request and one at a time, each server's CPU read from the "
+            "scheduler: a round's noise hits both alike. Throughput of a busy server is its "
+            "cores over this.")
+        add("")
+        add("| realistic page, server CPU per request | Gunicorn ÷ uWSGI | raw |")
+        add("|---|---:|---|")
+        add("| %d paired rounds, median of the rounds' ratios | %.3fx | Gunicorn %.0f µs vs "
+            "uWSGI %.0f µs (medians); rounds %.3f–%.3f |" % (
+                len(pp), statistics.median(ratios),
+                statistics.median(x["gunicorn"] for x in pp),
+                statistics.median(x["uwsgi"] for x in pp), ratios[0], ratios[-1]))
+        add("")
     add("## 4. Status page costs (bench/status_cost.py)")
     add("")
     s = r["status"]
@@ -477,8 +536,8 @@ def render(r):
     p = h["paired"]
     add("| stats hooks on / off: server CPU per request, paired (both sides up at once, one "
         "sync worker each on one core, requests alternating in batches; %d rounds of %d "
-        "requests a side) | %s | %.0f vs %.0f µs, +%.0f µs; rounds %.3f–%.3f |"
-        % (len(h["paired_runs"]), h["paired_n"], _ratio(p["hooks"], p["no hooks"]),
+        "requests a side) | %.3fx | %.0f vs %.0f µs, +%.0f µs; rounds %.3f–%.3f |"
+        % (len(h["paired_runs"]), h["paired_n"], p["ratio"],
            p["hooks"], p["no hooks"], p["extra_us"], p["low"], p["high"]))
     add("| the hooks' own code per request (pre_request + post_request, called in-process) "
         "| %s | %.2f µs vs %.0f µs of server CPU per request |"
@@ -697,6 +756,9 @@ def bench_sandbox(sb, tmp, quick, site=SITE):
         run_task("rollback", site)
 
     # before the runs below start Gunicorn as root by hand on the site's files
+    log("the realistic page, uWSGI and Gunicorn side by side...")
+    r["paired_page"] = paired_page(sb, site, tmp, 2 if quick else 10, 4 if quick else 20,
+                                   5 if quick else 20)
     log("every page operation under load...")
     r["ops"] = ops_section(sb, quick, site)
     log("Baota's default shape (%s) on the four views..." % HTTP_SITE)

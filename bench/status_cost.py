@@ -155,34 +155,6 @@ def describe(had):
             "histograms %s" % (span("threads"), span("history"), span("counted")))
 
 
-def _run_ns(pid):
-    """Nanoseconds a process's live threads have run (/proc/<pid>/task/*/schedstat: the
-    scheduler's own clock, not the 10 ms ticks of cpu_times)."""
-    total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as fh:
-                total += int(fh.read().split()[0])
-        except OSError:  # a thread that ended just now
-            pass
-    return total
-
-
-def _server_ns(pid):
-    """Run time of a master and its workers (the collector thread runs in the master)."""
-    return sum(_run_ns(p) for p in [pid] + [c.pid for c in psutil.Process(pid).children()])
-
-
-def _get_closed(port, n):
-    """``n`` GETs of / on 127.0.0.1:port, one connection each and one at a time."""
-    req = b"GET / HTTP/1.1\r\nHost: tp.test\r\nConnection: close\r\n\r\n"
-    for _ in range(n):
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-            s.sendall(req)
-            while s.recv(65536):
-                pass
-
-
 def paired_cpu(tmp, rounds, batches, per_batch):
     """The hooks' CPU per request, measured side by side: per round, both sides run at once
     (a fresh master each, one sync worker each, both workers on the same core and this
@@ -208,19 +180,19 @@ def paired_cpu(tmp, rounds, batches, per_batch):
             site.start()
         try:
             for site in sides.values():
-                _get_closed(site.port, 50)  # Django loads lazily in the worker
+                loadgen.get_closed(site.port, "/", "tp.test", 50)  # Django loads lazily in the worker
                 if len(cores) > 1:
                     for c in psutil.Process(site.pid).children():
                         c.cpu_affinity([cores[-1]])
             if len(cores) > 1:
                 os.sched_setaffinity(0, set(cores[:-1]))
-            start = {k: _server_ns(s.pid) for k, s in sides.items()}
+            start = {k: loadgen.tree_ns(s.pid) for k, s in sides.items()}
             names = list(sides) if r % 2 == 0 else list(reversed(list(sides)))
             for b in range(batches):
                 for kind in (names if b % 2 == 0 else names[::-1]):
-                    _get_closed(sides[kind].port, per_batch)
+                    loadgen.get_closed(sides[kind].port, "/", "tp.test", per_batch)
             n = batches * per_batch
-            out.append({k: (_server_ns(s.pid) - start[k]) / n / 1000.0
+            out.append({k: (loadgen.tree_ns(s.pid) - start[k]) / n / 1000.0
                         for k, s in sides.items()})
         finally:
             os.sched_setaffinity(0, mine)

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Dict
 
 from . import (backups, boot, boot_apply, daemons, health, host, managers, nginx_live, nginx_stage, panel_cron,
                panel_project, processes, records, safe_files, safe_text, supervisor_programs, tasks,
@@ -123,7 +123,7 @@ def write_conf_do(r):
 # user sees changes before it has passed (health awaits it), and when it failed its answer is
 # the cause reported: a Gunicorn that cannot import the app fails its start or its health
 # check too, with less to say. The running checks are this runner's own children.
-_CHECKS = {}
+_CHECKS = {}  # type: Dict[str, Any]
 CHECK_TIMEOUT = 120
 
 

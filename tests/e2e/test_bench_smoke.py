@@ -32,6 +32,7 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
                   "stats hooks on / off: throughput",
                   "stats hooks on / off: server CPU per request, same runs",
                   "stats hooks on / off: server CPU per request, paired",
+                  "paired rounds, median of the rounds' ratios",
                   "the hooks' own code", "the collector thread's CPU per"):
         assert sum(label in row for row in rows) == 1, label
     assert len([row for row in rows if row.startswith("| get_status CPU")]) == 3
@@ -47,6 +48,8 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
     # the paired rounds measured both sides, each from its own fresh master
     paired = r["status"]["hooks"]["paired_runs"]
     assert len(paired) == 2 and all(x["hooks"] > 0 and x["no hooks"] > 0 for x in paired), paired
+    page = r["paired_page"]
+    assert len(page) == 2 and all(x["uwsgi"] > 0 and x["gunicorn"] > 0 for x in page), page
     # the four views, on shop.test (section 3) and on the panel project's http= shape (6)
     for view in ("fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
                  "realistic page `/page/`"):
