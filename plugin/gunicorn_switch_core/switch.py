@@ -123,7 +123,7 @@ def write_conf_do(r):
 # user sees changes before it has passed (health awaits it), and when it failed its answer is
 # the cause reported: a Gunicorn that cannot import the app fails its start or its health
 # check too, with less to say. The running checks are this runner's own children.
-_CHECKS = {}  # type: Dict[str, Any]
+_CHECKS: Dict[str, Any] = {}
 CHECK_TIMEOUT = 120
 
 
