@@ -11,8 +11,9 @@ in the conf, nothing listening, a refused login) -- never a fault supervisord an
 import configparser
 import http.client
 import os
-import socket
 import xmlrpc.client  # nosec B411 -- the only peer is supervisord, on root's 0700 socket
+
+from . import health
 
 TIMEOUT = 90.0  # as supervisorctl's callers allow it (a stop waits for stopwaitsecs)
 
@@ -54,22 +55,6 @@ def server_of(conf_path):
     return path, user, password
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout):
-        http.client.HTTPConnection.__init__(self, "localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
 class _UnixTransport(xmlrpc.client.Transport):
     def __init__(self, path, timeout):
         xmlrpc.client.Transport.__init__(self)
@@ -78,7 +63,7 @@ class _UnixTransport(xmlrpc.client.Transport):
     def make_connection(self, host):
         # get_host_info turns the URL's user:password into the Basic authorization header
         _, self._extra_headers, _ = self.get_host_info(host)
-        return _UnixConnection(self._path, self._timeout)
+        return health.connection("unix:" + self._path, self._timeout)
 
 
 def proxy(conf_path, timeout=TIMEOUT):
