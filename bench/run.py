@@ -511,7 +511,7 @@ def render(r):
             "scheduler: a round's noise hits both alike. Throughput of a busy server is its "
             "cores over this.")
         add("")
-        add("| realistic page, server CPU per request | Gunicorn ÷ uWSGI | raw |")
+        add("| what: the realistic page, server CPU per request | Gunicorn ÷ uWSGI | raw |")
         add("|---|---:|---|")
         add("| %d paired rounds, median of the rounds' ratios | %.3fx | Gunicorn %.0f µs vs "
             "uWSGI %.0f µs (medians); rounds %.3f–%.3f |" % (
