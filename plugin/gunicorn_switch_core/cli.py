@@ -267,9 +267,8 @@ def _cmd_rollback(args):
 # -- the task runner's entry (the panel starts it, not users) ---------------------------------
 
 def _cmd_run_task(args):
-    from . import rollback, switch, tasks
-    state = tasks.run_task(args.task_id, {p.kind: p for p in (switch.SWITCH, rollback.ROLLBACK)})
-    return 0 if state in ("succeeded", "rolled_back") else 1
+    from . import runner
+    return runner.run(args.task_id)
 
 
 def build_parser():
