@@ -85,13 +85,29 @@ def run_ns(pid):
     return total
 
 
+_TICK_NS = 1e9 / os.sysconf("SC_CLK_TCK")
+
+
+def reaped_ns(pid):
+    """CPU of a process's children that exited and were reaped (cutime + cstime of
+    /proc/<pid>/stat, in clock ticks): a worker recycled by its master (max-requests) takes
+    its run time out of the live tree and its master keeps it here."""
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return (int(fields[13]) + int(fields[14])) * _TICK_NS  # cutime, cstime (stat(5) 16, 17)
+
+
 def tree_ns(pid):
-    """run_ns of a master and every process under it (workers; uWSGI's router)."""
+    """Run time of a master and every process under it (workers; uWSGI's router): the live
+    threads' (run_ns) and the reaped children's (reaped_ns)."""
     try:
         procs = [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
     except psutil.Error:
         return 0
-    return sum(run_ns(p) for p in procs)
+    return sum(run_ns(p) + reaped_ns(p) for p in procs)
 
 
 def get_closed(port, path, host, n):
