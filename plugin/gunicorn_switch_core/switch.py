@@ -111,10 +111,9 @@ def write_conf_do(r):
         prepare_dirs(p, user)
     except (OSError, host.HostError) as e:
         raise tasks.StepError("cannot write %s: %s" % (path, e))
-    argv, env = _check_command(p)
-    r.log("$ " + " ".join(argv) + "   (as %s; beside Gunicorn's start, its answer awaited "
-                                  "before the health check passes)" % user.name)
-    _CHECKS[r.task["id"]] = host.begin(argv, cwd=p["project_path"], as_user=user, env=env)
+    r.log("$ %s   (as %s; beside Gunicorn's start, its answer awaited before the health "
+          "check passes)" % (" ".join(_check_argv(p)), user.name))
+    _CHECKS[r.task["id"]] = _begin_check(p)
 
 
 # The conf check (gunicorn --check-config imports the app, as the site's user) runs beside
@@ -127,9 +126,14 @@ _CHECKS: Dict[str, Any] = {}
 CHECK_TIMEOUT = 120
 
 
-def _check_command(p):
-    argv = [os.path.join(p["venv"], "bin", "gunicorn"), "--check-config", "-c", p["gunicorn_conf_path"]]
-    return argv, host.User(p["user"]).env(extra_path=os.path.join(p["venv"], "bin"))
+def _check_argv(p):
+    return [os.path.join(p["venv"], "bin", "gunicorn"), "--check-config", "-c", p["gunicorn_conf_path"]]
+
+
+def _begin_check(p):
+    user = host.User(p["user"])
+    return host.begin(_check_argv(p), cwd=p["project_path"], as_user=user,
+                      env=user.env(extra_path=os.path.join(p["venv"], "bin")))
 
 
 def _await_check(r):
@@ -137,11 +141,7 @@ def _await_check(r):
     no check of its own running: it checks again, here."""
     said = r.outputs.get("conf_check")
     if said is None:
-        proc = _CHECKS.pop(r.task["id"], None)
-        if proc is None:
-            argv, env = _check_command(r.inputs)
-            proc = host.begin(argv, cwd=r.inputs["project_path"],
-                              as_user=host.User(r.inputs["user"]), env=env)
+        proc = _CHECKS.pop(r.task["id"], None) or _begin_check(r.inputs)
         rc, text = host.finish(proc, CHECK_TIMEOUT)
         r.log("gunicorn --check-config: exit %d\n%s" % (rc, text))
         said = "" if rc == 0 else \
@@ -162,7 +162,8 @@ def _check_first(step):
             try:
                 _await_check(r)
             except tasks.StepError as cause:
-                raise tasks.StepError("%s; then: %s" % (cause, e))
+                if str(cause) != str(e):  # else it was the check that failed the step
+                    raise tasks.StepError("%s; then: %s" % (cause, e))
             raise
     do.__name__, do.__doc__ = step.__name__, step.__doc__
     return do
