@@ -121,6 +121,21 @@ def get_closed(port, path, host, n):
                 pass
 
 
+def paired_round(sides, batches, per, flip=False):
+    """One round of a side-by-side A/B: ``sides`` {name: (port, path, host, pid)}, all up at
+    once; ``batches`` batches of ``per`` get_closed() requests each, alternating ABBA...
+    (``flip``: BA first), so whatever slows the machine in the round slows every side alike.
+    Returns {name: µs of the server tree's run time per request}."""
+    start = {k: tree_ns(pid) for k, (_port, _path, _host, pid) in sides.items()}
+    names = list(sides)[::-1] if flip else list(sides)
+    for b in range(batches):
+        for k in (names if b % 2 == 0 else names[::-1]):
+            port, path, host, _pid = sides[k]
+            get_closed(port, path, host, per)
+    return {k: (tree_ns(pid) - start[k]) / (batches * per) / 1000.0
+            for k, (_port, _path, _host, pid) in sides.items()}
+
+
 def wrk_with_cpu(url, seconds, conns, pid, host=None):
     """A wrk run plus ``us_per_req``: the server tree's CPU time per request served (steadier
     than req/s on a shared machine). A worker that dies mid-run counts once its master reaps

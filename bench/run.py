@@ -260,16 +260,11 @@ def paired_page(sb, site, tmp, rounds, batches, per, path="/page/"):
                 if proc.poll() is not None or time.monotonic() > end:
                     raise RuntimeError("gunicorn did not come up: see %s" % log_.name)
                 time.sleep(0.05)
-            sides = {"uwsgi": (sb.nginx_port, uwsgi), "gunicorn": (port, proc.pid)}
-            for p_, _pid in sides.values():
+            sides = {"uwsgi": (sb.nginx_port, path, host, uwsgi),
+                     "gunicorn": (port, path, host, proc.pid)}
+            for p_, _path, _host, _pid in sides.values():
                 loadgen.get_closed(p_, path, host, 20)  # the page's code loads lazily
-            start = {k: loadgen.tree_ns(pid) for k, (_p, pid) in sides.items()}
-            names = list(sides) if r % 2 == 0 else list(reversed(list(sides)))
-            for b in range(batches):
-                for k in (names if b % 2 == 0 else names[::-1]):
-                    loadgen.get_closed(sides[k][0], path, host, per)
-            out.append({k: (loadgen.tree_ns(pid) - start[k]) / (batches * per) / 1000.0
-                        for k, (_p, pid) in sides.items()})
+            out.append(loadgen.paired_round(sides, batches, per, flip=r % 2 == 1))
             log("paired %s, round %d: uWSGI %.0f µs, Gunicorn %.0f µs CPU per request"
                 % (path, r, out[-1]["uwsgi"], out[-1]["gunicorn"]))
         finally:
@@ -406,8 +401,8 @@ def status_section(tmp, quick):
             out["status"].append({"workers": n, "first": first, "steady": steady, "ps": ps})
         rounds, seconds = (2, 1) if quick else (8, 3)
         res = status_cost.throughput(tmp, rounds, seconds, 16)
-        paired = status_cost.paired_cpu(tmp, 2 if quick else 12, 6 if quick else 30,
-                                        10 if quick else 50)
+        batches, per = (6, 10) if quick else (30, 50)
+        paired = status_cost.paired_cpu(tmp, 2 if quick else 12, batches, per)
         calls = status_cost.hook_call_cost(tmp, 20000 if quick else 100000)
         collector = status_cost.collector_cost(tmp, 50 if quick else 200)
     out["hooks"] = {"rounds": rounds, "seconds": seconds, "runs": res,
@@ -415,7 +410,7 @@ def status_section(tmp, quick):
                             for k, v in status_cost.had_summary(res).items()},
                     "median": status_cost.summary(res),
                     "paired": status_cost.paired_summary(paired), "paired_runs": paired,
-                    "paired_n": (6 if quick else 30) * (10 if quick else 50),
+                    "paired_n": batches * per,
                     "call_us": calls, "collector": collector}
     return out
 

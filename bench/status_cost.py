@@ -186,14 +186,9 @@ def paired_cpu(tmp, rounds, batches, per_batch):
                         c.cpu_affinity([cores[-1]])
             if len(cores) > 1:
                 os.sched_setaffinity(0, set(cores[:-1]))
-            start = {k: loadgen.tree_ns(s.pid) for k, s in sides.items()}
-            names = list(sides) if r % 2 == 0 else list(reversed(list(sides)))
-            for b in range(batches):
-                for kind in (names if b % 2 == 0 else names[::-1]):
-                    loadgen.get_closed(sides[kind].port, "/", "tp.test", per_batch)
-            n = batches * per_batch
-            out.append({k: (loadgen.tree_ns(s.pid) - start[k]) / n / 1000.0
-                        for k, s in sides.items()})
+            out.append(loadgen.paired_round(
+                {k: (s.port, "/", "tp.test", s.pid) for k, s in sides.items()},
+                batches, per_batch, flip=r % 2 == 1))
         finally:
             os.sched_setaffinity(0, mine)
             for site in sides.values():

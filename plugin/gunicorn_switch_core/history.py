@@ -35,7 +35,7 @@ def fold_history(points, n=HISTORY_POINTS):
                     "p99": _worst(run, "p99"), "queue": _worst(run, "queue"),
                     "rss_max": _worst(run, "rss_max"),
                     "busy_ratio": round(sum(p["busy_ratio"] for p in run) / len(run), 3),
-                    "rss_sum": sum(p["rss_sum"] for p in run) // len(run),
+                    "rss_sum": _mean(run, "rss_sum"),
                     "rss_mean": _mean(run, "rss_mean"),
                     "workers": run[-1]["workers"], "exits": sum(p["exits"] for p in run)})
     return out

@@ -110,17 +110,14 @@ def _update(server, names):
     added, changed, removed = server.reloadConfig()[0]
     wanted = set(names) if names and "all" not in names else None
     lines = []
-    for group in removed:
+    for group in removed + changed:  # a changed group is stopped, removed and added again
         if wanted is None or group in wanted:
             _stop_group(server, group)
             server.removeProcessGroup(group)
-            lines.append("%s: stopped\n%s: removed process group" % (group, group))
-    for group in changed:
-        if wanted is None or group in wanted:
-            _stop_group(server, group)
-            server.removeProcessGroup(group)
-            server.addProcessGroup(group)
-            lines.append("%s: stopped\n%s: updated process group" % (group, group))
+            if group in changed:
+                server.addProcessGroup(group)
+            lines.append("%s: stopped\n%s: %s process group"
+                         % (group, group, "updated" if group in changed else "removed"))
     for group in added:
         if wanted is None or group in wanted:
             server.addProcessGroup(group)
