@@ -159,13 +159,18 @@ def test_pip_cannot_reach_an_index(sandbox, plugin, panel_get, clean, monkeypatc
 # ---- the process manager cannot start the program --------------------------------------------------
 
 def test_supervisor_cannot_start_the_program(sandbox, plugin, panel_get, clean):
-    """supervisorctl fails (supervisord not answering on its socket): the start fails, the
-    program file and the Supervisor plugin's config.json are restored byte for byte."""
+    """supervisord does not answer on its socket, and supervisorctl (the fallback) says so: the
+    start fails, the program file and the Supervisor plugin's config.json are restored byte for
+    byte. The socket is moved aside, not removed: supervisord keeps listening on it, and moving
+    it back brings it back for the tests after this one."""
     ctl = sandbox.p("/www/server/panel/pyenv/bin/supervisorctl")
     saved = ctl.with_name("supervisorctl.real")
+    sock = sandbox.p("/var/run/supervisor.sock")
+    aside = sock.with_name("supervisor.sock.aside")
     shutil.move(str(ctl), str(saved))
     ctl.write_text("#!/bin/sh\necho 'unix:///var/run/supervisor.sock refused connection'\nexit 7\n")
     ctl.chmod(0o755)
+    os.rename(str(sock), str(aside))
     try:
         before, fams = config_snapshot(sandbox), fl.families(sandbox)
         task, load = run_switch_with(sandbox, plugin, panel_get, manager="supervisor")
@@ -173,6 +178,7 @@ def test_supervisor_cannot_start_the_program(sandbox, plugin, panel_get, clean):
         log = [s for s in task["steps"] if s["name"] == "start"][0]["log"]
         assert "refused connection" in log
     finally:
+        os.rename(str(aside), str(sock))
         ctl.unlink()
         shutil.move(str(saved), str(ctl))
 
