@@ -170,15 +170,16 @@ def test_supervisor_cannot_start_the_program(sandbox, plugin, panel_get, clean):
     shutil.move(str(ctl), str(saved))
     ctl.write_text("#!/bin/sh\necho 'unix:///var/run/supervisor.sock refused connection'\nexit 7\n")
     ctl.chmod(0o755)
-    os.rename(str(sock), str(aside))
     try:
+        os.rename(str(sock), str(aside))
         before, fams = config_snapshot(sandbox), fl.families(sandbox)
         task, load = run_switch_with(sandbox, plugin, panel_get, manager="supervisor")
         assert_rolled_back(sandbox, task, load, before, fams, "start", "did not start")
         log = [s for s in task["steps"] if s["name"] == "start"][0]["log"]
         assert "refused connection" in log
     finally:
-        os.rename(str(aside), str(sock))
+        if aside.exists():
+            os.rename(str(aside), str(sock))
         ctl.unlink()
         shutil.move(str(saved), str(ctl))
 
