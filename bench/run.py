@@ -48,6 +48,7 @@ for _p in (str(REPO / "bench"), str(REPO), str(REPO / "plugin")):
         sys.path.insert(0, _p)
 
 import loadgen  # noqa: E402
+from conf_variants import PAGE_VARIANTS, VARIANTS  # noqa: E402
 from gunicorn_switch_core import records  # noqa: E402
 import psutil  # noqa: E402
 
@@ -235,17 +236,18 @@ def measure_views(sb, site, seconds, pid=None):
             for name, path in VIEWS}
 
 
-def paired_page(sb, site, tmp, rounds, batches, per, path="/page/"):
+def paired_page(sb, site, tmp, rounds, batches, per, path="/page/", extra=""):
     """Server CPU per request of the site's uWSGI and of a Gunicorn on the plan's bind from
-    the generated conf, both up at once: requests alternate between them in batches of
-    ``per`` (uWSGI through nginx, as it is reached; Gunicorn on its bind, as nginx reaches it
-    after the switch; one connection per request, one at a time), and each server's process
-    tree's run time is read from the scheduler. Whatever slows the shared machine down in a
-    round slows both alike, where wrk runs minutes apart swing by ±20 %. Returns
-    [{"uwsgi": µs, "gunicorn": µs}] per round (a fresh Gunicorn each round)."""
+    the generated conf (plus ``extra`` lines: a variant), both up at once: requests alternate
+    between them in batches of ``per`` (uWSGI through nginx, as it is reached; Gunicorn on its
+    bind, as nginx reaches it after the switch; one connection per request, one at a time),
+    and each server's process tree's run time is read from the scheduler. Whatever slows the
+    shared machine down in a round slows both alike, where wrk runs minutes apart swing by
+    ±20 %. Returns [{"uwsgi": µs, "gunicorn": µs, "uwsgi_pss": B, "gunicorn_pss": B}] per
+    round (a fresh Gunicorn each round; PSS of each server tree at the round's end)."""
     plan = first_plan(site)
     conf = tmp / "paired_gunicorn_conf.py"
-    conf.write_text(plan["gunicorn_conf"])
+    conf.write_text(plan["gunicorn_conf"] + ("\n# bench variant\n" + extra if extra else ""))
     _prepare_logs(plan)
     host = sb.sites[site].domain
     port = int(plan["bind"].rsplit(":", 1)[1])
@@ -265,8 +267,11 @@ def paired_page(sb, site, tmp, rounds, batches, per, path="/page/"):
             for p_, _path, _host, _pid in sides.values():
                 loadgen.get_closed(p_, path, host, 20)  # the page's code loads lazily
             out.append(loadgen.paired_round(sides, batches, per, flip=r % 2 == 1))
-            log("paired %s, round %d: uWSGI %.0f µs, Gunicorn %.0f µs CPU per request"
-                % (path, r, out[-1]["uwsgi"], out[-1]["gunicorn"]))
+            out[-1].update(uwsgi_pss=loadgen.tree_memory(uwsgi)["pss"],
+                           gunicorn_pss=loadgen.tree_memory(proc.pid)["pss"])
+            log("paired %s%s, round %d: uWSGI %.0f µs, Gunicorn %.0f µs CPU per request"
+                % (path, " (%s)" % extra.strip().replace("\n", "; ") if extra else "", r,
+                   out[-1]["uwsgi"], out[-1]["gunicorn"]))
         finally:
             _stop_gunicorn(proc)
     return out
@@ -425,6 +430,19 @@ def _ratio(a, b):
     return "-" if not a or not b else "%.2fx" % (a / b)
 
 
+def _paired_page_row(what, runs):
+    ratios = sorted(x["gunicorn"] / x["uwsgi"] for x in runs)
+    pss = [x["gunicorn_pss"] / x["uwsgi_pss"] for x in runs if x["uwsgi_pss"]]
+    return ("| %s | %.3fx | %s | Gunicorn %.0f µs vs uWSGI %.0f µs (medians); rounds "
+            "%.3f–%.3f; PSS MiB %.1f vs %.1f |" % (
+                what, statistics.median(ratios),
+                "%.2fx" % statistics.median(pss) if pss else "n/a",
+                statistics.median(x["gunicorn"] for x in runs),
+                statistics.median(x["uwsgi"] for x in runs), ratios[0], ratios[-1],
+                statistics.median(x["gunicorn_pss"] for x in runs) / 2.0 ** 20,
+                statistics.median(x["uwsgi_pss"] for x in runs) / 2.0 ** 20))
+
+
 def render(r):
     L = []
     add = L.append
@@ -499,20 +517,24 @@ def render(r):
     add("")
     pp = r.get("paired_page")
     if pp:
-        ratios = sorted(x["gunicorn"] / x["uwsgi"] for x in pp)
         add("The realistic page side by side (`paired_page`): uWSGI and a Gunicorn from the "
             "generated conf up at once, requests alternating between them in batches, one "
             "connection per request and one at a time, each server's CPU read from the "
             "scheduler: a round's noise hits both alike. Throughput of a busy server is its "
             "cores over this.")
         add("")
-        add("| what: the realistic page, server CPU per request | Gunicorn ÷ uWSGI | raw |")
-        add("|---|---:|---|")
-        add("| %d paired rounds, median of the rounds' ratios | %.3fx | Gunicorn %.0f µs vs "
-            "uWSGI %.0f µs (medians); rounds %.3f–%.3f |" % (
-                len(pp), statistics.median(ratios),
-                statistics.median(x["gunicorn"] for x in pp),
-                statistics.median(x["uwsgi"] for x in pp), ratios[0], ratios[-1]))
+        add("| what: the realistic page, server CPU per request | Gunicorn ÷ uWSGI | PSS "
+            "Gunicorn ÷ uWSGI | raw |")
+        add("|---|---:|---:|---|")
+        add(_paired_page_row("generated conf: %d paired rounds, median of the rounds' ratios"
+                             % len(pp), pp))
+        words = dict(PAGE_VARIANTS)
+        for name, runs in r.get("paired_variants", {}).items():
+            add(_paired_page_row("tried: %s (`%s`): %d paired rounds" % (
+                words[name], VARIANTS[name][0].strip().replace("\n", "; "), len(runs)), runs))
+        add("")
+        add("PSS is each server tree's at the end of a round (medians); the variants' rounds "
+            "come after the generated conf's, each beside the same uWSGI.")
         add("")
     add("## 4. Status page costs (bench/status_cost.py)")
     add("")
@@ -752,8 +774,11 @@ def bench_sandbox(sb, tmp, quick, site=SITE):
 
     # before the runs below start Gunicorn as root by hand on the site's files
     log("the realistic page, uWSGI and Gunicorn side by side...")
-    r["paired_page"] = paired_page(sb, site, tmp, 2 if quick else 10, 4 if quick else 20,
-                                   5 if quick else 20)
+    batches, per = (4, 5) if quick else (20, 20)
+    r["paired_page"] = paired_page(sb, site, tmp, 2 if quick else 10, batches, per)
+    r["paired_variants"] = {name: paired_page(sb, site, tmp, 1 if quick else 4, batches, per,
+                                              extra=VARIANTS[name][0])
+                            for name, _words in PAGE_VARIANTS}
     log("every page operation under load...")
     r["ops"] = ops_section(sb, quick, site)
     log("Baota's default shape (%s) on the four views..." % HTTP_SITE)

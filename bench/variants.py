@@ -25,23 +25,10 @@ for _p in (str(REPO / "bench"), str(REPO), str(REPO / "plugin")):
         sys.path.insert(0, _p)
 
 import run as bench  # noqa: E402
+from conf_variants import VARIANTS  # noqa: E402
 from tests.sandbox.host import Sandbox  # noqa: E402
 
 VIEWS = bench.VIEWS  # (label, path)
-
-# name -> (lines appended to the generated conf, nginx shape)
-VARIANTS = {
-    "gen": ("", "bare"),
-    "noaccess": ("accesslog = None\n", "bare"),
-    "h1c": ("http_parser = 'fast'\n", "bare"),
-    "h1c_noaccess": ("http_parser = 'fast'\naccesslog = None\n", "bare"),
-    "unix": ("bind = ['unix:{sock}']\n", "unix"),
-    "upstream_ka": ("keepalive = 75\n", "keepalive"),
-    "upstream_ka_noaccess": ("keepalive = 75\naccesslog = None\n", "keepalive"),
-    "unix_noaccess": ("bind = ['unix:{sock}']\naccesslog = None\n", "unix"),
-    "threads4": ("threads = 4\n", "bare"),
-    "sync4": ("worker_class = 'sync'\nthreads = 1\nworkers = 4\n", "bare"),
-}
 
 
 def vhost_file(sb, site):

@@ -50,6 +50,15 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
     assert len(paired) == 2 and all(x["hooks"] > 0 and x["no hooks"] > 0 for x in paired), paired
     page = r["paired_page"]
     assert len(page) == 2 and all(x["uwsgi"] > 0 and x["gunicorn"] > 0 for x in page), page
+    # the settings tried on the page beside the generated conf: each measured, its memory too
+    tried = r["paired_variants"]
+    assert list(tried) == [name for name, _words in bench.PAGE_VARIANTS], tried
+    for name, runs in tried.items():
+        assert len(runs) == 1 and all(x["uwsgi"] > 0 and x["gunicorn"] > 0 and
+                                      x["uwsgi_pss"] > 0 and x["gunicorn_pss"] > 0
+                                      for x in runs), (name, runs)
+        assert len([row for row in rows if row.startswith("| tried: ") and
+                    "`%s`" % bench.VARIANTS[name][0].strip().replace("\n", "; ") in row]) == 1, name
     # the four views, on shop.test (section 3) and on the panel project's http= shape (6)
     for view in ("fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
                  "realistic page `/page/`"):
