@@ -24,3 +24,8 @@ PAGE_VARIANTS = (
     ("sync", "sync workers, one thread each (half the requests at once)"),
     ("sync4", "sync workers = uWSGI's processes x threads (4 processes)"),
 )
+
+
+def one_line(extra):
+    """A variant's appended lines as the bench's logs and tables show them."""
+    return extra.strip().replace("\n", "; ")

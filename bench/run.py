@@ -48,7 +48,7 @@ for _p in (str(REPO / "bench"), str(REPO), str(REPO / "plugin")):
         sys.path.insert(0, _p)
 
 import loadgen  # noqa: E402
-from conf_variants import PAGE_VARIANTS, VARIANTS  # noqa: E402
+from conf_variants import PAGE_VARIANTS, VARIANTS, one_line  # noqa: E402
 from gunicorn_switch_core import records  # noqa: E402
 import psutil  # noqa: E402
 
@@ -270,7 +270,7 @@ def paired_page(sb, site, tmp, rounds, batches, per, path="/page/", extra=""):
             out[-1].update(uwsgi_pss=loadgen.tree_memory(uwsgi)["pss"],
                            gunicorn_pss=loadgen.tree_memory(proc.pid)["pss"])
             log("paired %s%s, round %d: uWSGI %.0f µs, Gunicorn %.0f µs CPU per request"
-                % (path, " (%s)" % extra.strip().replace("\n", "; ") if extra else "", r,
+                % (path, " (%s)" % one_line(extra) if extra else "", r,
                    out[-1]["uwsgi"], out[-1]["gunicorn"]))
         finally:
             _stop_gunicorn(proc)
@@ -531,7 +531,7 @@ def render(r):
         words = dict(PAGE_VARIANTS)
         for name, runs in r.get("paired_variants", {}).items():
             add(_paired_page_row("tried: %s (`%s`): %d paired rounds" % (
-                words[name], VARIANTS[name][0].strip().replace("\n", "; "), len(runs)), runs))
+                words[name], one_line(VARIANTS[name][0]), len(runs)), runs))
         add("")
         add("PSS is each server tree's at the end of a round (medians); the variants' rounds "
             "come after the generated conf's, each beside the same uWSGI.")

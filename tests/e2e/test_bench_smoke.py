@@ -58,7 +58,7 @@ def test_bench_quick_produces_every_row(sandbox, tmp_path):
                                       x["uwsgi_pss"] > 0 and x["gunicorn_pss"] > 0
                                       for x in runs), (name, runs)
         assert len([row for row in rows if row.startswith("| tried: ") and
-                    "`%s`" % bench.VARIANTS[name][0].strip().replace("\n", "; ") in row]) == 1, name
+                    "`%s`" % bench.one_line(bench.VARIANTS[name][0]) in row]) == 1, name
     # the four views, on shop.test (section 3) and on the panel project's http= shape (6)
     for view in ("fast view `/`", "sqlite view `/db/`", "slow I/O view `/slow/?s=0.05`",
                  "realistic page `/page/`"):
